@@ -1,0 +1,35 @@
+# ghl-pleo: `make run` (sync once against the local sandbox), `make test` (the suite), `make reset`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-fast reset sandbox sandbox-stop venv airflow-init
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+airflow-init: venv
+	@scripts/airflow_init.sh
+
+run: venv  ## Set up and run the tags DAG once against the local sandbox, then print the summary
+	@scripts/run.sh
+
+test: venv  ## Set up and run the whole suite (starts the sandbox servers it needs itself)
+	@source scripts/env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: venv  ## The suite without tests marked slow
+	@source scripts/env.sh && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+sandbox: venv  ## Start the sandbox APIs in the background (GHL :8801, Pleo :8802)
+	@source scripts/env.sh && $(BIN)/python -m sandbox.ctl up
+
+sandbox-stop:
+	@source scripts/env.sh && test ! -x $(BIN)/python || $(BIN)/python -m sandbox.ctl down
+
+reset: sandbox-stop  ## Forget the sandbox state, the warehouse and the local Airflow home
+	rm -rf .sandbox .airflow

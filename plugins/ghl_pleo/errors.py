@@ -1,0 +1,73 @@
+"""Exceptions grouped by what the caller (or the on-call engineer) must do.
+
+Every message names what failed, where (API, endpoint, location, HTTP status)
+and what to do next. No message ever contains a token: callers build messages
+from endpoint templates and ids, and response bodies are passed through
+:func:`redact` before they are quoted.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+
+class GhlPleoError(Exception):
+    """Base class. ``kind`` is a stable word used in summaries and alerts."""
+
+    kind = "error"
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None, endpoint: str | None = None,
+                 location_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.endpoint = endpoint
+        self.location_id = location_id
+
+
+class ConfigurationError(GhlPleoError):
+    """A connection, variable or mapping file is missing or malformed. Fix the config; retrying will not help."""
+
+    kind = "configuration"
+
+
+class AuthenticationError(GhlPleoError):
+    """401/403: the token is wrong, expired or lacks a scope. Fix the credential."""
+
+    kind = "authentication"
+
+
+class RetryableAPIError(GhlPleoError):
+    """429, 5xx, timeouts, broken bodies: the upstream may recover. Airflow's task retry will try again."""
+
+    kind = "upstream_outage"
+    retryable = True
+
+
+class RateLimitError(RetryableAPIError):
+    """429 responses outlasted the retry budget."""
+
+    kind = "rate_limit"
+
+
+class FatalAPIError(GhlPleoError):
+    """Any other 4xx, or a response that breaks the contract: a code or upstream change is needed."""
+
+    kind = "upstream_contract"
+
+
+class DataValidationError(GhlPleoError):
+    """The data failed a quality gate; the load was held."""
+
+    kind = "data_quality"
+
+
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove every known secret and anything that looks like a bearer token from ``text``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _BEARER.sub(r"\1***", text)

@@ -1,0 +1,1 @@
+"""Hooks: the only code in the project that speaks HTTP."""

@@ -1,0 +1,180 @@
+"""GoHighLevel Social Planner hook (tags, tag details, accounts, statistics, locations)."""
+from __future__ import annotations
+
+import logging
+import time
+from functools import cached_property
+from typing import Any, Callable, Iterator
+
+from airflow.sdk import BaseHook
+
+from ghl_pleo.errors import ConfigurationError, FatalAPIError
+from ghl_pleo.hooks.client import ApiClient, RetryPolicy
+from ghl_pleo.hooks.common import base_url_from, extra_number
+from ghl_pleo.paginators import SkipPaginator
+from ghl_pleo.ratelimit import SlidingWindowLimiter
+
+log = logging.getLogger(__name__)
+
+V2 = "2021-07-28"
+V3 = "v3"
+TAGS = "/social-media-posting/{locationId}/tags"
+TAG_DETAILS = "/social-media-posting/{locationId}/tags/details"
+ACCOUNTS = "/social-media-posting/{locationId}/accounts"
+STATISTICS = "/social-media-posting/statistics"
+LOCATION = "/locations/{locationId}"
+LOCATION_SEARCH = "/locations/search"
+DETAILS_BATCH = 100
+PAGE_LIMIT = 100
+
+
+class GhlHook(BaseHook):
+    """Talks to GHL with a sub-account (location) token.
+
+    Connection ``ghl_default`` (``conn_type`` http): ``host`` = base URL,
+    ``password`` = a token used for every location, and extras:
+
+    * ``location_tokens``: ``{locationId: token}`` per-location Private Integration Tokens;
+    * ``company_id``: the agency id, for discovering locations when the
+      ``ghl_location_ids`` variable is absent (the password must then be an
+      agency-level token);
+    * ``burst_limit`` / ``burst_window_s``: the per-location burst limit (100 / 10);
+    * ``timeout_s``, ``max_attempts``: HTTP timeout and tries per request.
+    """
+
+    conn_name_attr = "ghl_conn_id"
+    default_conn_name = "ghl_default"
+    conn_type = "http"
+    hook_name = "GoHighLevel"
+
+    def __init__(self, ghl_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__()
+        self.ghl_conn_id = ghl_conn_id
+        self._retry = retry
+        self._sleep = sleep
+
+    @cached_property
+    def connection(self) -> Any:
+        return self.get_connection(self.ghl_conn_id)
+
+    @cached_property
+    def extras(self) -> dict:
+        extras = self.connection.extra_dejson or {}
+        tokens = extras.get("location_tokens", {})
+        if not isinstance(tokens, dict):
+            raise ConfigurationError(f"Connection {self.ghl_conn_id!r}: extra 'location_tokens' must be an "
+                                     f"object {{locationId: token}}, got {type(tokens).__name__}.")
+        return extras
+
+    @cached_property
+    def client(self) -> ApiClient:
+        extras = self.extras
+        limiter = SlidingWindowLimiter(
+            int(extra_number(extras, "burst_limit", 100, self.ghl_conn_id, minimum=1)),
+            extra_number(extras, "burst_window_s", 10.0, self.ghl_conn_id, minimum=0.001),
+            margin_s=extra_number(extras, "burst_margin_s", 0.1, self.ghl_conn_id), sleep=self._sleep)
+        timeout = extra_number(extras, "timeout_s", 30.0, self.ghl_conn_id, minimum=0.001)
+        retry = self._retry or RetryPolicy(
+            max_attempts=int(extra_number(extras, "max_attempts", 6, self.ghl_conn_id, minimum=1)))
+        client = ApiClient("GHL", base_url_from(self.connection, "https://services.leadconnectorhq.com",
+                                                 self.ghl_conn_id),
+                           timeout=(min(10.0, timeout), timeout), retry=retry, limiter=limiter,
+                           secrets=self._secrets, sleep=self._sleep)
+        client.session.headers.update({"Accept": "application/json"})
+        return client
+
+    def _secrets(self) -> list[str]:
+        conn = self.connection
+        return [s for s in [conn.password, *self.extras.get("location_tokens", {}).values()] if s]
+
+    def token_for(self, location_id: str | None) -> str:
+        """The bearer token for a location: its own Private Integration Token, else the connection's password."""
+        tokens = self.extras.get("location_tokens", {})
+        token = tokens.get(location_id) if location_id else None
+        token = token or self.connection.password
+        if not token:
+            raise ConfigurationError(
+                f"Connection {self.ghl_conn_id!r} has no token for location {location_id}: set its password "
+                f"(one token for all locations) or extra.location_tokens[{location_id!r}].")
+        return token
+
+    def _call(self, method: str, endpoint: str, *, location_id: str | None, version: str = V2,
+              limiter_key: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token_for(location_id)}", "Version": version}
+        return self.client.request(method, endpoint, headers=headers, location_id=location_id,
+                                   limiter_key=limiter_key or location_id, **kwargs)
+
+    @staticmethod
+    def _results(body: Any, where: str) -> dict:
+        if not isinstance(body, dict) or not isinstance(body.get("results"), dict):
+            raise FatalAPIError(f"{where}: response has no 'results' object (envelope missing); "
+                                f"got {type(body).__name__} with keys {sorted(body)[:8] if isinstance(body, dict) else '-'}.")
+        return body["results"]
+
+    def iter_tag_pages(self, location_id: str, *, limit: int = PAGE_LIMIT) -> Iterator[tuple[int, list[dict], SkipPaginator]]:
+        """Yield ``(page_no, tags, paginator)`` for every page of a location's social tags.
+
+        Paging stops at the reported ``count``, on an empty page, or on a page
+        with no new ids (see :class:`SkipPaginator`).
+        """
+        paginator = SkipPaginator(limit)
+        where = f"GHL GET {TAGS} for location {location_id}"
+        while paginator.has_more():
+            body = self._call("GET", TAGS, location_id=location_id, path_params={"locationId": location_id},
+                              params=paginator.params())
+            results = self._results(body, where)
+            tags = results.get("tags")
+            if not isinstance(tags, list):
+                raise FatalAPIError(f"{where}: results.tags is {type(tags).__name__}, expected a list.")
+            ids = [t.get("_id") if isinstance(t, dict) else None for t in tags]
+            paginator.update(ids, results.get("count"))
+            yield paginator.pages, tags, paginator
+
+    def tag_details(self, location_id: str, tag_ids: list[str]) -> list[dict]:
+        """Details for the given tag ids, in batches of at most 100 ids per request."""
+        out: list[dict] = []
+        where = f"GHL POST {TAG_DETAILS} for location {location_id}"
+        for start in range(0, len(tag_ids), DETAILS_BATCH):
+            batch = tag_ids[start:start + DETAILS_BATCH]
+            body = self._call("POST", TAG_DETAILS, location_id=location_id,
+                              path_params={"locationId": location_id}, json_body={"tagIds": batch})
+            tags = self._results(body, where).get("tags")
+            if not isinstance(tags, list):
+                raise FatalAPIError(f"{where}: results.tags is {type(tags).__name__}, expected a list.")
+            out.extend(t for t in tags if isinstance(t, dict))
+        return out
+
+    def get_location(self, location_id: str) -> dict:
+        body = self._call("GET", LOCATION, location_id=location_id, path_params={"locationId": location_id})
+        location = body.get("location") if isinstance(body, dict) else None
+        if not isinstance(location, dict):
+            raise FatalAPIError(f"GHL GET {LOCATION} for location {location_id}: no 'location' object in the response.")
+        return location
+
+    def search_locations(self, company_id: str, *, limit: int = 100) -> list[dict]:
+        """Every location of an agency (``GET /locations/search``, paged with skip/limit)."""
+        paginator = SkipPaginator(limit)
+        out: list[dict] = []
+        while paginator.has_more():
+            body = self._call("GET", LOCATION_SEARCH, location_id=None, limiter_key=f"company:{company_id}",
+                              params={"companyId": company_id, **paginator.params()})
+            locations = body.get("locations") if isinstance(body, dict) else None
+            if not isinstance(locations, list):
+                raise FatalAPIError(f"GHL GET {LOCATION_SEARCH} for company {company_id}: no 'locations' list.")
+            out.extend(loc for loc in locations if isinstance(loc, dict))
+            paginator.update([loc.get("id") for loc in locations if isinstance(loc, dict)], None)
+            if len(locations) < limit:
+                break
+        return out
+
+    def accounts(self, location_id: str) -> list[dict]:
+        body = self._call("GET", ACCOUNTS, location_id=location_id, path_params={"locationId": location_id})
+        accounts = self._results(body, f"GHL GET {ACCOUNTS} for location {location_id}").get("accounts") or []
+        return [a for a in accounts if isinstance(a, dict)]
+
+    def statistics(self, location_id: str, body: dict) -> dict:
+        """v3 statistics for one batch of at most 100 profile ids (``currentRange``/``prevRange`` in ``body``)."""
+        resp = self._call("POST", STATISTICS, location_id=location_id, version=V3,
+                          params={"locationId": location_id}, json_body=body)
+        return self._results(resp, f"GHL POST {STATISTICS} for location {location_id}")

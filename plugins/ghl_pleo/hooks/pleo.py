@@ -1,0 +1,173 @@
+"""Pleo Tags API v0 hook (tag groups, dimensions, tags, dimension values)."""
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import Any, Callable, Iterator
+
+from airflow.sdk import BaseHook
+
+from ghl_pleo.errors import ConfigurationError, FatalAPIError
+from ghl_pleo.hooks.client import ApiClient, RetryPolicy
+from ghl_pleo.hooks.common import base_url_from, extra_number
+from ghl_pleo.paginators import CursorPaginator
+from ghl_pleo.ratelimit import SlidingWindowLimiter
+
+GROUPS = "/v0/tag-groups"
+GROUP = "/v0/tag-groups/{groupId}"
+GROUP_TAGS = "/v0/tag-groups/{groupId}/tags"
+GROUP_DIMENSIONS = "/v0/tag-groups/{groupId}/dimensions"
+TAG = "/v0/tags/{tagId}"
+TAG_DIMENSION = "/v0/tags/{tagId}/dimensions/{dimensionId}"
+AGGREGATED_TAGS = "/v0/aggregations/tags"
+JSON = "application/json;charset=UTF-8"
+PAGE_LIMIT = 100
+AGGREGATION_BATCH = 100
+
+
+class PleoHook(BaseHook):
+    """Talks to Pleo's Tags API.
+
+    Connection ``pleo_default`` (``conn_type`` http): ``host`` = base URL
+    (``https://external.pleo.io``), ``password`` = API token, extras:
+
+    * ``company_id`` (uuid, required): the Pleo company whose tag groups we manage;
+    * ``max_requests_per_second``: client-side cap (Pleo publishes no limit; default 10);
+    * ``timeout_s``, ``max_attempts``.
+    """
+
+    conn_name_attr = "pleo_conn_id"
+    default_conn_name = "pleo_default"
+    conn_type = "http"
+    hook_name = "Pleo"
+
+    def __init__(self, pleo_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__()
+        self.pleo_conn_id = pleo_conn_id
+        self._retry = retry
+        self._sleep = sleep
+
+    @cached_property
+    def connection(self) -> Any:
+        return self.get_connection(self.pleo_conn_id)
+
+    @cached_property
+    def extras(self) -> dict:
+        return self.connection.extra_dejson or {}
+
+    @property
+    def company_id(self) -> str:
+        company = self.extras.get("company_id")
+        if not company:
+            raise ConfigurationError(
+                f"Connection {self.pleo_conn_id!r} has no extra 'company_id': Pleo's tag-group endpoints "
+                f"need the company's uuid. Add it to the connection's extras.")
+        return str(company)
+
+    @cached_property
+    def client(self) -> ApiClient:
+        conn = self.connection
+        if not conn.password:
+            raise ConfigurationError(f"Connection {self.pleo_conn_id!r} has no password (the Pleo API token).")
+        rps = extra_number(self.extras, "max_requests_per_second", 10, self.pleo_conn_id, minimum=0.01)
+        limit, window = (int(rps), 1.0) if rps >= 1 else (1, 1.0 / rps)
+        timeout = extra_number(self.extras, "timeout_s", 30.0, self.pleo_conn_id, minimum=0.001)
+        retry = self._retry or RetryPolicy(
+            max_attempts=int(extra_number(self.extras, "max_attempts", 6, self.pleo_conn_id, minimum=1)))
+        client = ApiClient("Pleo", base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id),
+                           timeout=(min(10.0, timeout), timeout), retry=retry,
+                           limiter=SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=self._sleep),
+                           secrets=lambda: [conn.password], sleep=self._sleep)
+        client.session.headers.update({"Authorization": f"Bearer {conn.password}", "Accept": JSON})
+        return client
+
+    def _call(self, method: str, endpoint: str, *, location_id: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Content-Type": JSON} if "json_body" in kwargs else None
+        return self.client.request(method, endpoint, headers=headers, location_id=location_id,
+                                   limiter_key="pleo", **kwargs)
+
+    @staticmethod
+    def _data(body: Any, where: str) -> Any:
+        if not isinstance(body, dict) or "data" not in body:
+            raise FatalAPIError(f"Pleo {where}: response has no 'data'.")
+        return body["data"]
+
+    # Tag groups ---------------------------------------------------------------------------
+    def list_groups(self, company_id: str | None = None) -> list[dict]:
+        body = self._call("GET", GROUPS, params={"company_id": company_id or self.company_id})
+        return list(self._data(body, f"GET {GROUPS}"))
+
+    def create_group(self, code: str, name: str, *, metadata: dict[str, str] | None = None,
+                     company_id: str | None = None, location_id: str | None = None) -> dict:
+        body = self._call("POST", GROUPS, params={"company_id": company_id or self.company_id},
+                          json_body={"code": code, "name": name, "archived": False, "metadata": metadata or {}},
+                          idempotent=False, location_id=location_id)
+        return self._data(body, f"POST {GROUPS}")
+
+    def update_group(self, group: dict, *, location_id: str | None = None) -> dict:
+        """PUT the whole group (code, name, archived, metadata)."""
+        payload = {"code": group["code"], "name": group["name"], "archived": bool(group.get("archived")),
+                   "metadata": dict(group.get("metadata") or {})}
+        body = self._call("PUT", GROUP, path_params={"groupId": group["id"]}, json_body=payload,
+                          location_id=location_id)
+        return self._data(body, f"PUT {GROUP}")
+
+    # Tags ---------------------------------------------------------------------------------
+    def iter_tags(self, group_id: str, *, location_id: str | None = None) -> Iterator[list[dict]]:
+        """Every tag of a group, archived ones included, page by page."""
+        paginator = CursorPaginator(PAGE_LIMIT)
+        where = f"Pleo GET {GROUP_TAGS} (group {group_id})"
+        while paginator.has_more():
+            body = self._call("GET", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
+                              params={**paginator.params(), "include_archived": "true"})
+            data = self._data(body, f"GET {GROUP_TAGS}")
+            paginator.update(body, where=where)
+            yield list(data)
+
+    def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
+        body = self._call("POST", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
+                          json_body={"code": code, "name": name, "archived": False}, idempotent=False)
+        return self._data(body, f"POST {GROUP_TAGS}")
+
+    def update_tag(self, tag_id: str, *, code: str, name: str | None, archived: bool,
+                   location_id: str | None = None) -> dict:
+        payload: dict[str, Any] = {"code": code, "archived": archived}
+        if name is not None:
+            payload["name"] = name
+        body = self._call("PUT", TAG, path_params={"tagId": tag_id}, json_body=payload, location_id=location_id)
+        return self._data(body, f"PUT {TAG}")
+
+    # Dimensions ---------------------------------------------------------------------------
+    def list_dimensions(self, group_id: str, *, location_id: str | None = None) -> list[dict]:
+        body = self._call("GET", GROUP_DIMENSIONS, path_params={"groupId": group_id}, location_id=location_id)
+        return list(self._data(body, f"GET {GROUP_DIMENSIONS}"))
+
+    def create_dimension(self, group_id: str, *, code: str, name: str, display_order: int,
+                         visible: bool = True, location_id: str | None = None) -> dict:
+        body = self._call("POST", GROUP_DIMENSIONS, path_params={"groupId": group_id}, location_id=location_id,
+                          json_body={"code": code, "name": name, "displayOrder": display_order,
+                                     "visible": visible}, idempotent=False)
+        return self._data(body, f"POST {GROUP_DIMENSIONS}")
+
+    def iter_aggregated_tags(self, tag_ids: list[str], *, company_id: str | None = None,
+                             location_id: str | None = None) -> Iterator[list[dict]]:
+        """Tags with their dimension values (``POST /v0/aggregations/tags``), in batches of tag ids."""
+        for start in range(0, len(tag_ids), AGGREGATION_BATCH):
+            batch = tag_ids[start:start + AGGREGATION_BATCH]
+            paginator = CursorPaginator(PAGE_LIMIT)
+            while paginator.has_more():
+                body = self._call("POST", AGGREGATED_TAGS, location_id=location_id,
+                                  params={"company_id": company_id or self.company_id, **paginator.params()},
+                                  json_body={"tagIds": batch})
+                data = self._data(body, f"POST {AGGREGATED_TAGS}")
+                paginator.update(body, where=f"Pleo POST {AGGREGATED_TAGS}")
+                yield list(data)
+
+    def put_dimension_value(self, tag_id: str, dimension_id: str, value: str, *, exists: bool,
+                            location_id: str | None = None) -> dict:
+        """Create (POST) or update (PUT) one tag's value for one dimension."""
+        method = "PUT" if exists else "POST"
+        body = self._call(method, TAG_DIMENSION, path_params={"tagId": tag_id, "dimensionId": dimension_id},
+                          json_body={"value": value}, location_id=location_id)
+        return self._data(body, f"{method} {TAG_DIMENSION}")

@@ -1,0 +1,87 @@
+"""Client-side rate limiting: a sliding window per key (a GHL location, or "pleo").
+
+GHL allows each location 100 requests per 10 s. The limiter keeps its own record
+of what this process sent and also learns from the ``X-RateLimit-*`` headers the
+server returns, so requests made by other processes against the same location
+(the statistics DAG, another worker) shrink what this one may send.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable, Mapping
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` requests per ``window_s`` seconds for each key.
+
+    Args:
+        limit: requests allowed per window.
+        window_s: window length in seconds.
+        margin_s: extra wait added after a window slides, to absorb clock and
+            network skew between the client and the server's own window.
+        clock: monotonic clock (injectable for tests).
+        sleep: sleep function (injectable for tests).
+    """
+
+    def __init__(self, limit: int, window_s: float, *, margin_s: float = 0.05,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        if limit < 1 or window_s <= 0:
+            raise ValueError("limit must be >= 1 and window_s > 0")
+        self.limit = limit
+        self.window_s = window_s
+        self.margin_s = margin_s
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._sent: dict[str, deque[float]] = {}
+        self._limits: dict[str, int] = {}
+        self.waited_s = 0.0
+
+    def _prune(self, q: deque[float], now: float) -> None:
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+
+    def acquire(self, key: str) -> float:
+        """Block until a request for ``key`` is allowed; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                q = self._sent.setdefault(key, deque())
+                self._prune(q, now)
+                limit = self._limits.get(key, self.limit)
+                if len(q) < limit:
+                    q.append(now)
+                    self.waited_s += waited
+                    return waited
+                delay = q[len(q) - limit] + self.window_s + self.margin_s - now
+            delay = max(delay, 0.001)
+            self._sleep(delay)
+            waited += delay
+
+    def observe(self, key: str, headers: Mapping[str, str]) -> None:
+        """Learn from a response's ``X-RateLimit-Max`` / ``X-RateLimit-Remaining`` headers.
+
+        When the server counts more requests in the window than this process
+        sent, the difference was made by someone else: record it as sent now,
+        which is conservative (it expires last).
+        """
+        try:
+            server_max = int(headers["X-RateLimit-Max"]) if "X-RateLimit-Max" in headers else None
+            remaining = int(headers["X-RateLimit-Remaining"]) if "X-RateLimit-Remaining" in headers else None
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            if server_max is not None and server_max > 0:
+                self._limits[key] = min(self.limit, server_max)
+            if remaining is None:
+                return
+            limit = self._limits.get(key, self.limit)
+            now = self._clock()
+            q = self._sent.setdefault(key, deque())
+            self._prune(q, now)
+            used_by_server = max(0, limit - remaining)
+            for _ in range(used_by_server - len(q)):
+                q.append(now)

@@ -1,0 +1,139 @@
+"""Plan Pleo writes from the desired records and Pleo's current state. Pure: no I/O.
+
+Pleo does not enforce unique codes, so the plan follows Pleo's guidance for tag
+syncs: list everything (archived too), match codes case-insensitively, create
+what is new, rename what changed, unarchive what came back, archive what is
+gone; where several tags share a code keep one (the one whose name matches,
+else the oldest) and archive the rest; never delete.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import pandas as pd
+
+CREATE, RENAME, ARCHIVE, UNARCHIVE, ARCHIVE_DUPLICATE = "create", "rename", "archive", "unarchive", "archive_duplicate"
+
+
+@dataclass(frozen=True)
+class TagAction:
+    """One Pleo tag write. ``pleo_id`` is None for a create."""
+
+    kind: str
+    code: str
+    name: str | None
+    archived: bool
+    pleo_id: str | None = None
+    before: dict | None = None
+
+
+@dataclass
+class TagPlan:
+    actions: list[TagAction] = field(default_factory=list)
+    unchanged: int = 0            # desired tags Pleo already matches (or deleted ones Pleo never had)
+    held: int = 0                 # Pleo tags left alone because their source row was rejected
+    keepers: dict[str, dict] = field(default_factory=dict)  # code (lower) -> the Pleo tag that represents it
+
+    def count(self, kind: str) -> int:
+        return sum(1 for a in self.actions if a.kind == kind)
+
+
+def _key(code: str) -> str:
+    return code.casefold()
+
+
+def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
+    """Among Pleo tags sharing a code: the oldest whose name matches, else the oldest."""
+    ordered = sorted(candidates, key=lambda t: (str(t.get("createdAt") or ""), str(t.get("id"))))
+    if desired_name is not None:
+        for tag in ordered:
+            if tag.get("name") == desired_name:
+                return tag
+    return ordered[0]
+
+
+def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterable[str] = ()) -> TagPlan:
+    """Decide the writes that make Pleo's tags equal the desired records.
+
+    Args:
+        desired: columns ``code``, ``name``, ``archived`` (one row per code).
+        current: Pleo's tags in the group, archived included.
+        held_codes: codes whose source row was rejected this run; their Pleo
+            tags are left exactly as they are (not archived as "gone").
+    """
+    plan = TagPlan()
+    by_code: dict[str, list[dict]] = {}
+    for tag in current:
+        by_code.setdefault(_key(str(tag.get("code") or "")), []).append(tag)
+    held = {_key(c) for c in held_codes}
+    wanted: dict[str, tuple[str, str, bool]] = {}
+    for row in desired.itertuples(index=False):
+        wanted[_key(row.code)] = (row.code, row.name, bool(row.archived))
+
+    for key, (code, name, archived) in wanted.items():
+        existing = by_code.get(key, [])
+        if not existing:
+            if archived:
+                plan.unchanged += 1  # deleted in GHL and never in Pleo: nothing to do
+            else:
+                plan.actions.append(TagAction(CREATE, code, name, False))
+            continue
+        keeper = choose_keeper(existing, name)
+        plan.keepers[key] = keeper
+        for dup in existing:
+            if dup is not keeper and not dup.get("archived"):
+                plan.actions.append(TagAction(ARCHIVE_DUPLICATE, dup["code"], dup.get("name"), True, dup["id"], dup))
+        was_archived = bool(keeper.get("archived"))
+        if was_archived == archived and keeper.get("name") == name:
+            plan.unchanged += 1
+            continue
+        kind = (UNARCHIVE if was_archived and not archived else ARCHIVE if archived and not was_archived else RENAME)
+        plan.actions.append(TagAction(kind, keeper["code"], name, archived, keeper["id"], keeper))
+
+    for key, existing in by_code.items():
+        if key in wanted:
+            continue
+        if key in held:
+            plan.held += 1
+            continue
+        # Gone from the source: archive every active copy, never delete.
+        keeper = choose_keeper(existing, None)
+        plan.keepers[key] = keeper
+        for tag in existing:
+            if not tag.get("archived"):
+                kind = ARCHIVE if tag is keeper else ARCHIVE_DUPLICATE
+                plan.actions.append(TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag))
+    return plan
+
+
+@dataclass(frozen=True)
+class ValueAction:
+    tag_id: str
+    dimension_id: str
+    dimension: str
+    value: str
+    exists: bool
+    before: str | None = None
+
+
+def plan_dimension_values(values: pd.DataFrame, tag_ids: dict[str, str], dimension_ids: dict[str, str],
+                          current: dict[tuple[str, str], str]) -> list[ValueAction]:
+    """Writes that make each tag's dimension values equal the desired ones.
+
+    Args:
+        values: ``code, dimension, value`` rows.
+        tag_ids: code (casefolded) -> Pleo tag id.
+        dimension_ids: dimension code -> Pleo dimension id.
+        current: (Pleo tag id, dimension id) -> the value Pleo holds.
+    """
+    actions: list[ValueAction] = []
+    for row in values.itertuples(index=False):
+        tag_id = tag_ids.get(_key(row.code))
+        dim_id = dimension_ids.get(row.dimension)
+        if not tag_id or not dim_id:
+            continue
+        before = current.get((tag_id, dim_id))
+        if before != row.value:
+            actions.append(ValueAction(tag_id, dim_id, row.dimension, row.value, before is not None, before))
+    return actions

@@ -1,0 +1,311 @@
+"""The tags sync, step by step. Tasks in ``dags/`` call these functions.
+
+Each function fetches through a hook, calls pure functions from
+:mod:`ghl_pleo.transform` / :mod:`ghl_pleo.reconcile`, and writes through the
+:class:`~ghl_pleo.warehouse.Warehouse`. Only small dicts (ids and counts) are
+returned, for XCom; the data travels through the warehouse.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from ghl_pleo.config import DIMENSIONS, MappingConfig
+from ghl_pleo.errors import AuthenticationError, ConfigurationError, FatalAPIError, GhlPleoError
+from ghl_pleo.hooks.ghl import GhlHook
+from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.reconcile import (
+    ARCHIVE,
+    ARCHIVE_DUPLICATE,
+    CREATE,
+    RENAME,
+    UNARCHIVE,
+    choose_keeper,
+    plan_dimension_values,
+    plan_tags,
+)
+from ghl_pleo.transform import dimension_values, prepare_tags, tag_summary
+from ghl_pleo.warehouse import Warehouse
+
+log = logging.getLogger("ghl_pleo.sync")
+GROUP_CODE_PREFIX = "ghl-social-"
+TAGS_DAG_ID = "ghl_pleo_tags_sync"
+
+
+def group_code(location_id: str) -> str:
+    return f"{GROUP_CODE_PREFIX}{location_id}"
+
+
+def parse_location_ids(raw: Any) -> list[str]:
+    """The ``ghl_location_ids`` variable: a JSON list of location ids (duplicates dropped, order kept)."""
+    value = raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise ConfigurationError(f"Variable ghl_location_ids must be a JSON list of location ids, "
+                                     f"e.g. [\"ve9EPM428h8vShlRW1KT\"]; got {raw[:80]!r}.") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigurationError(f"Variable ghl_location_ids must be a JSON list of non-empty strings; got {value!r:.80}.")
+    return list(dict.fromkeys(v.strip() for v in value))
+
+
+def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
+    """The locations to sync, with their names.
+
+    From the ``ghl_location_ids`` variable when set (names looked up with
+    ``GET /locations/{id}``), else discovered with ``GET /locations/search``
+    for the agency in ``ghl_default``'s ``extra.company_id``.
+    """
+    if variable_value not in (None, ""):
+        ids = parse_location_ids(variable_value)
+        out = []
+        for location_id in ids:
+            name = None
+            try:
+                name = ghl.get_location(location_id).get("name")
+            except (AuthenticationError, FatalAPIError) as exc:
+                # Missing locations.readonly scope, or an id GHL does not know: the group keeps its name (or the id).
+                log.warning("Location %s: name lookup failed (%s); the group name falls back to the id.",
+                            location_id, exc)
+            out.append({"location_id": location_id, "name": name})
+        log.info("Locations from variable ghl_location_ids: %d", len(out))
+        return out
+    company = ghl.extras.get("company_id")
+    if not company:
+        raise ConfigurationError(
+            "No locations to sync: set the Airflow variable ghl_location_ids (a JSON list of location ids), or give "
+            "connection ghl_default an agency token and extra.company_id so locations can be discovered.")
+    found = ghl.search_locations(str(company))
+    out = [{"location_id": loc["id"], "name": loc.get("name")} for loc in found if isinstance(loc.get("id"), str)]
+    log.info("Discovered %d locations for company %s", len(out), company)
+    return out
+
+
+def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, warehouse: Warehouse,
+                  dag_id: str, run_id: str) -> list[dict]:
+    """Find or create each location's Pleo tag group; rename and unarchive as needed.
+
+    One group listing per company; a write only where the group differs. With
+    several groups of our code, the oldest is used and the rest reported. Our
+    groups whose location left the list are reported and left alone.
+    """
+    groups = pleo.list_groups()
+    by_code: dict[str, list[dict]] = {}
+    for g in groups:
+        by_code.setdefault(str(g.get("code") or "").casefold(), []).append(g)
+    out = []
+    counts = Counter()
+    wanted_codes = set()
+    for loc in locations:
+        location_id = loc["location_id"]
+        code = group_code(location_id)
+        wanted_codes.add(code.casefold())
+        existing = by_code.get(code.casefold(), [])
+        if not existing:
+            name = config.group_name(location_id, loc.get("name"))
+            group = pleo.create_group(code, name, location_id=location_id)
+            counts["created"] += 1
+            log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
+        else:
+            group = choose_keeper(existing, None)
+            if len(existing) > 1:
+                others = sorted(g["id"] for g in existing if g is not group)
+                warehouse.add_event(dag_id, run_id, location_id, "duplicate_groups",
+                                    f"{len(existing)} Pleo tag groups have code {code}; using the oldest "
+                                    f"({group['id']}); others left alone: {', '.join(others)}")
+                log.warning("Location %s: %d groups share code %s; using %s", location_id, len(existing), code,
+                            group["id"])
+            # Unknown location name: keep the group's current name rather than flap to the id.
+            name = config.group_name(location_id, loc.get("name")) if loc.get("name") else group.get("name") or location_id
+            if group.get("archived") or group.get("name") != name:
+                updated = {**group, "name": name, "archived": False}
+                group = pleo.update_group(updated, location_id=location_id)
+                counts["updated"] += 1
+                log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
+            else:
+                counts["unchanged"] += 1
+        out.append({"location_id": location_id, "name": loc.get("name"), "group_id": group["id"]})
+    for code, existing in by_code.items():
+        if code.startswith(GROUP_CODE_PREFIX) and code not in wanted_codes:
+            location_id = existing[0]["code"][len(GROUP_CODE_PREFIX):]
+            warehouse.add_event(dag_id, run_id, location_id, "orphaned_group",
+                                f"Pleo group {existing[0]['code']} belongs to a location that is not in the "
+                                f"location list; left alone")
+            counts["orphaned"] += 1
+    log.info("Tag groups: %s; Pleo requests %s", dict(counts), pleo.client.stats.as_dict()["total_requests"])
+    return out
+
+
+def _extract(ghl: GhlHook, warehouse: Warehouse, location_id: str, run_id: str) -> None:
+    warehouse.clear_staged(location_id)
+    total = 0
+    for page_no, tags, paginator in ghl.iter_tag_pages(location_id):
+        warehouse.stage_page(location_id, run_id, page_no, tags)
+        total += len(tags)
+        log.info("Location %s: GHL tags page %d: %d tags (%d read, count %s)", location_id, page_no, len(tags),
+                 total, paginator.count)
+        if not paginator.has_more():
+            log.info("Location %s: GHL tags read done after %d page(s): %s", location_id, paginator.pages,
+                     paginator.stop_reason)
+
+
+def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags: pd.DataFrame) -> int:
+    """Fetch tag details for tags that are new or changed since they were last fetched. Returns ids asked for."""
+    known = warehouse.detail_fingerprints(location_id)
+    wanted = {r.tag_id: r.fingerprint for r in tags.itertuples(index=False) if known.get(r.tag_id) != r.fingerprint}
+    if not wanted:
+        return 0
+    details = ghl.tag_details(location_id, list(wanted))
+    warehouse.save_details(location_id, details, wanted)
+    log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(wanted),
+             len(details))
+    return len(wanted)
+
+
+def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id: str, tags: pd.DataFrame,
+               held_codes: list[str], run_id: str) -> tuple[Counter, dict[str, dict]]:
+    current = [t for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
+    log.info("Location %s: Pleo group %s holds %d tags (archived included)", location_id, group_id, len(current))
+    plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
+    counts = Counter({CREATE: 0, RENAME: 0, ARCHIVE: 0, UNARCHIVE: 0, ARCHIVE_DUPLICATE: 0})
+    counts["unchanged"] = plan.unchanged
+    counts["held"] = plan.held
+    keepers = dict(plan.keepers)
+    for action in plan.actions:
+        if action.kind == CREATE:
+            result = pleo.create_tag(group_id, action.code, action.name or action.code, location_id=location_id)
+            keepers[action.code.casefold()] = result
+        else:
+            result = pleo.update_tag(action.pleo_id, code=action.code, name=action.name, archived=action.archived,
+                                     location_id=location_id)
+            if action.kind != ARCHIVE_DUPLICATE:
+                keepers[action.code.casefold()] = result
+        warehouse.record_push(location_id, result.get("code", action.code), result["id"], result.get("name"),
+                              bool(result.get("archived")), action.kind, run_id)
+        counts[action.kind] += 1
+    if plan.actions:
+        log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
+    return counts, keepers
+
+
+def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd.DataFrame,
+                     keepers: dict[str, dict], config: MappingConfig) -> Counter:
+    counts = Counter(dimensions_created=0, values_written=0)
+    if not config.active_dimensions:
+        return counts
+    dims = {d["code"]: d for d in pleo.list_dimensions(group_id, location_id=location_id)}
+    for code in config.active_dimensions:
+        if code not in dims:
+            name, order = DIMENSIONS[code]
+            dims[code] = pleo.create_dimension(group_id, code=code, name=name, display_order=order,
+                                               location_id=location_id)
+            counts["dimensions_created"] += 1
+    tag_ids = {k: v["id"] for k, v in keepers.items() if not v.get("archived")}
+    wanted_ids = sorted({tag_ids[c.casefold()] for c in values["code"] if c.casefold() in tag_ids})
+    current: dict[tuple[str, str], str] = {}
+    for page in pleo.iter_aggregated_tags(wanted_ids, location_id=location_id):
+        for tag in page:
+            for d in tag.get("dimensions") or []:
+                current[(tag["id"], d["id"])] = d.get("value")
+    actions = plan_dimension_values(values, tag_ids, {c: d["id"] for c, d in dims.items()}, current)
+    for a in actions:
+        pleo.put_dimension_value(a.tag_id, a.dimension_id, a.value, exists=a.exists, location_id=location_id)
+        counts["values_written"] += 1
+    if actions or counts["dimensions_created"]:
+        log.info("Location %s: dimensions created %d, dimension values written %d", location_id,
+                 counts["dimensions_created"], counts["values_written"])
+    return counts
+
+
+def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehouse: Warehouse,
+                       config: MappingConfig, dag_id: str, run_id: str, try_number: int = 1) -> dict:
+    """Extract, stage, transform and load one location's tags. Returns its counts (also in the ledger).
+
+    Safe to re-run at any point: the load re-reads Pleo first and writes only
+    differences, keyed by code.
+    """
+    location_id, group_id = location["location_id"], location["group_id"]
+    warehouse.start_location_run(dag_id, run_id, location_id, try_number)
+    counts: dict[str, Any] = {}
+    try:
+        _extract(ghl, warehouse, location_id, run_id)
+        prepared = prepare_tags(warehouse.staged(location_id), config)
+        warehouse.save_rejected(dag_id, run_id, location_id, "tag", prepared.rejected)
+        for r in prepared.rejected.itertuples(index=False):
+            log.warning("Location %s: rejected tag %s (%s): %s", location_id, r.record_key, r.rule, r.reason)
+        detail_ids = _refresh_details(ghl, warehouse, location_id, prepared.tags)
+        values = dimension_values(prepared.tags, warehouse.details(location_id), config)
+        held = [str(k) for k in prepared.rejected["record_key"]]
+        tag_counts, keepers = _load_tags(pleo, warehouse, location_id, group_id, prepared.tags, held, run_id)
+        dim_counts = _load_dimensions(pleo, location_id, group_id, values, keepers, config)
+        counts = {
+            "read": prepared.read, "duplicates": prepared.duplicates, "rejected": len(prepared.rejected),
+            "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
+            "unarchived": tag_counts[UNARCHIVE], "duplicates_archived": tag_counts[ARCHIVE_DUPLICATE],
+            "unchanged": tag_counts["unchanged"], "held": tag_counts["held"], "details_fetched": detail_ids,
+            **dict(dim_counts), "summary": tag_summary(prepared.tags, location_id),
+        }
+        requests = _requests(ghl, pleo)
+        warehouse.finish_location_run(dag_id, run_id, location_id, "success", counts, requests)
+        log.info("Location %s done: read %d, created %d, renamed %d, archived %d, unarchived %d, unchanged %d, "
+                 "rejected %d; requests GHL %d, Pleo %d", location_id, counts["read"], counts["created"],
+                 counts["renamed"], counts["archived"], counts["unarchived"], counts["unchanged"],
+                 counts["rejected"], requests["ghl"]["total_requests"], requests["pleo"]["total_requests"])
+        return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
+    except Exception as exc:
+        kind = exc.kind if isinstance(exc, GhlPleoError) else "internal"
+        warehouse.finish_location_run(dag_id, run_id, location_id, "failed", counts, _requests(ghl, pleo),
+                                      error_kind=kind, error=str(exc)[:2000])
+        raise
+
+
+def _requests(ghl: GhlHook, pleo: PleoHook) -> dict:
+    out = {}
+    for name, hook in (("ghl", ghl), ("pleo", pleo)):
+        client = hook.__dict__.get("client")  # only if the hook was used
+        out[name] = client.stats.as_dict() if client else {"requests": {}, "total_requests": 0, "retries": 0}
+    return out
+
+
+SUMMARY_COLUMNS = ["read", "created", "renamed", "archived", "unarchived", "unchanged", "rejected"]
+
+
+def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[str]) -> tuple[str, list[dict]]:
+    """A short table of what each location read, changed, rejected and skipped, and the failed locations."""
+    rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
+    lines = [f"Run summary for {dag_id} {run_id}",
+             f"{'location':<24} {'status':<8} " + " ".join(f"{c:>10}" for c in SUMMARY_COLUMNS)
+             + f" {'dim.values':>10} {'GHL req':>8} {'Pleo req':>8}"]
+    totals: Counter = Counter()
+    failed = []
+    for location_id in expected or sorted(rows):
+        r = rows.get(location_id)
+        if r is None:
+            lines.append(f"{location_id:<24} {'not run':<8}")
+            failed.append({"location_id": location_id, "error_kind": "not_run", "error": "task did not run"})
+            continue
+        c, q = r["counts"], r["requests"]
+        ghl_n = q.get("ghl", {}).get("total_requests", 0)
+        pleo_n = q.get("pleo", {}).get("total_requests", 0)
+        lines.append(f"{location_id:<24} {r['status']:<8} " + " ".join(f"{c.get(k, 0):>10}" for k in SUMMARY_COLUMNS)
+                     + f" {c.get('values_written', 0):>10} {ghl_n:>8} {pleo_n:>8}")
+        totals.update({k: c.get(k, 0) for k in SUMMARY_COLUMNS + ["values_written"]})
+        totals["ghl"] += ghl_n
+        totals["pleo"] += pleo_n
+        if r["status"] != "success":
+            failed.append({"location_id": location_id, "error_kind": r["error_kind"], "error": r["error"]})
+    lines.append(f"{'TOTAL':<24} {'':<8} " + " ".join(f"{totals[k]:>10}" for k in SUMMARY_COLUMNS)
+                 + f" {totals['values_written']:>10} {totals['ghl']:>8} {totals['pleo']:>8}")
+    tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived"))
+    lines.append(f"Changes: {tag_writes} tag writes, {totals['values_written']} dimension-value writes"
+                 + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else ""))
+    for e in warehouse.events(dag_id, run_id):
+        lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
+    for f in failed:
+        lines.append(f"FAILED: location {f['location_id']} ({f['error_kind']}): {f['error']}")
+    return "\n".join(lines), failed

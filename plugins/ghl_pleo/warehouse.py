@@ -1,0 +1,220 @@
+"""The warehouse (connection ``ghl_pleo_db``): staging, sync state, rejected records, run ledger.
+
+SQLAlchemy 2 Core with plain SQL from ``include/sql``, portable between SQLite
+(the embedded default) and PostgreSQL.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from ghl_pleo.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
+CONN_ID = "ghl_pleo_db"
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def warehouse_url(conn_id: str = CONN_ID) -> str:
+    """The SQLAlchemy URL of the warehouse.
+
+    The connection ``ghl_pleo_db`` may carry ``extra.sqlalchemy_url``, or be a
+    ``postgres``/``sqlite`` connection; without it, a SQLite file
+    ``ghl_pleo.db`` under ``AIRFLOW_HOME``.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+        return f"sqlite:///{os.path.join(home, 'ghl_pleo.db')}"
+    extra = conn.extra_dejson or {}
+    if extra.get("sqlalchemy_url"):
+        return str(extra["sqlalchemy_url"])
+    if conn.conn_type in ("postgres", "postgresql"):
+        from sqlalchemy.engine import URL
+
+        return URL.create("postgresql+psycopg2", username=conn.login, password=conn.password, host=conn.host,
+                          port=conn.port, database=conn.schema).render_as_string(hide_password=False)
+    if conn.conn_type == "sqlite":
+        return f"sqlite:///{conn.host}"
+    raise ConfigurationError(f"Connection {conn_id!r} (conn_type {conn.conn_type!r}) must carry "
+                             f"extra.sqlalchemy_url, or be a postgres or sqlite connection.")
+
+
+class Warehouse:
+    """Thin store over one engine. Each method is one transaction."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or warehouse_url()
+        if self.url.startswith("sqlite"):
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.engine: Engine = create_engine(self.url, connect_args={"timeout": 60})
+
+            @event.listens_for(self.engine, "connect")
+            def _pragma(dbapi_conn, _record):  # WAL lets parallel location tasks read while one writes
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=60000")
+                cur.close()
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+
+    def apply_schema(self) -> None:
+        """Run every ``include/sql/*.sql`` file in name order (idempotent DDL)."""
+        with self.engine.begin() as conn:
+            for path in sorted(SQL_DIR.glob("*.sql")):
+                for statement in _statements(path.read_text(encoding="utf-8")):
+                    conn.execute(text(statement))
+
+    # staging -----------------------------------------------------------------------------
+    def clear_staged(self, location_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM ghl_tags_staged WHERE location_id = :l"), {"l": location_id})
+
+    def stage_page(self, location_id: str, run_id: str, page_no: int, tags: list[Any]) -> None:
+        now = utcnow()
+        rows = [{"l": location_id, "r": run_id, "p": page_no, "i": i,
+                 "t": t.get("_id") if isinstance(t, dict) and isinstance(t.get("_id"), str) else None,
+                 "payload": json.dumps(t, ensure_ascii=False), "f": now} for i, t in enumerate(tags)]
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text("INSERT INTO ghl_tags_staged (location_id, run_id, page_no, position, tag_id, payload, "
+                              "fetched_at) VALUES (:l, :r, :p, :i, :t, :payload, :f)"), rows)
+
+    def staged(self, location_id: str) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT location_id, page_no, position, payload FROM ghl_tags_staged "
+                                     "WHERE location_id = :l ORDER BY page_no, position"), {"l": location_id}).all()
+        return pd.DataFrame([{"location_id": r[0], "page_no": r[1], "position": r[2], "payload": json.loads(r[3])}
+                             for r in rows], columns=["location_id", "page_no", "position", "payload"])
+
+    # details -----------------------------------------------------------------------------
+    def detail_fingerprints(self, location_id: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT tag_id, fingerprint FROM ghl_tag_details WHERE location_id = :l"),
+                                {"l": location_id}).all()
+        return {r[0]: r[1] for r in rows}
+
+    def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, str]) -> None:
+        now = utcnow()
+        rows = [{"l": location_id, "t": d["_id"], "fp": fingerprints.get(d["_id"], ""),
+                 "payload": json.dumps(d, ensure_ascii=False), "f": now}
+                for d in details if isinstance(d.get("_id"), str)]
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM ghl_tag_details WHERE location_id = :l AND tag_id = :t"), rows)
+            conn.execute(text("INSERT INTO ghl_tag_details (location_id, tag_id, fingerprint, payload, fetched_at) "
+                              "VALUES (:l, :t, :fp, :payload, :f)"), rows)
+
+    def details(self, location_id: str) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT tag_id, payload FROM ghl_tag_details WHERE location_id = :l"),
+                                {"l": location_id}).all()
+        return pd.DataFrame([{"tag_id": r[0], "payload": json.loads(r[1])} for r in rows],
+                            columns=["tag_id", "payload"])
+
+    # pushes ------------------------------------------------------------------------------
+    def record_push(self, location_id: str, code: str, pleo_tag_id: str, name: str | None, archived: bool,
+                    action: str, run_id: str) -> None:
+        """Called only after Pleo confirmed the write."""
+        params = {"l": location_id, "c": code, "id": pleo_tag_id, "n": name, "a": int(archived), "act": action,
+                  "r": run_id, "at": utcnow()}
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM pleo_tags_pushed WHERE location_id = :l AND code = :c"), params)
+            conn.execute(text("INSERT INTO pleo_tags_pushed (location_id, code, pleo_tag_id, name, archived, "
+                              "last_action, run_id, pushed_at) VALUES (:l, :c, :id, :n, :a, :act, :r, :at)"), params)
+
+    # rejected ----------------------------------------------------------------------------
+    def save_rejected(self, dag_id: str, run_id: str, location_id: str, entity: str, rejected: pd.DataFrame) -> None:
+        now = utcnow()
+        rows = [{"d": dag_id, "r": run_id, "l": location_id, "e": entity, "k": str(r.record_key), "rule": r.rule,
+                 "reason": r.reason, "raw": r.raw_value, "at": now} for r in rejected.itertuples(index=False)]
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM rejected_records WHERE dag_id = :d AND run_id = :r AND location_id = :l "
+                              "AND entity = :e"), {"d": dag_id, "r": run_id, "l": location_id, "e": entity})
+            if rows:
+                conn.execute(text("INSERT INTO rejected_records (dag_id, run_id, location_id, entity, record_key, "
+                                  "rule, reason, raw_value, rejected_at) VALUES (:d, :r, :l, :e, :k, :rule, :reason, "
+                                  ":raw, :at)"), rows)
+
+    # run ledger --------------------------------------------------------------------------
+    def start_location_run(self, dag_id: str, run_id: str, location_id: str, try_number: int) -> None:
+        params = {"d": dag_id, "r": run_id, "l": location_id, "t": try_number, "at": utcnow()}
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
+                         params)
+            conn.execute(text("INSERT INTO sync_location_runs (dag_id, run_id, location_id, status, try_number, "
+                              "started_at) VALUES (:d, :r, :l, 'running', :t, :at)"), params)
+
+    def finish_location_run(self, dag_id: str, run_id: str, location_id: str, status: str, counts: dict,
+                            requests: dict, error_kind: str | None = None, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE sync_location_runs SET status = :s, finished_at = :at, counts = :c, "
+                              "requests = :q, error_kind = :ek, error = :e WHERE dag_id = :d AND run_id = :r AND "
+                              "location_id = :l"),
+                         {"s": status, "at": utcnow(), "c": json.dumps(counts, sort_keys=True),
+                          "q": json.dumps(requests, sort_keys=True), "ek": error_kind, "e": error,
+                          "d": dag_id, "r": run_id, "l": location_id})
+
+    def location_runs(self, dag_id: str, run_id: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT location_id, status, try_number, started_at, finished_at, error_kind, "
+                                     "error, counts, requests FROM sync_location_runs WHERE dag_id = :d AND "
+                                     "run_id = :r ORDER BY location_id"), {"d": dag_id, "r": run_id}).mappings().all()
+        out = []
+        for r in rows:
+            item = dict(r)
+            item["counts"] = json.loads(item["counts"]) if item["counts"] else {}
+            item["requests"] = json.loads(item["requests"]) if item["requests"] else {}
+            out.append(item)
+        return out
+
+    def add_event(self, dag_id: str, run_id: str, location_id: str, event_name: str, detail: str) -> None:
+        params = {"d": dag_id, "r": run_id, "l": location_id, "e": event_name, "x": detail, "at": utcnow()}
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM sync_run_events WHERE dag_id = :d AND run_id = :r AND location_id = :l "
+                              "AND event = :e"), params)
+            conn.execute(text("INSERT INTO sync_run_events (dag_id, run_id, location_id, event, detail, created_at) "
+                              "VALUES (:d, :r, :l, :e, :x, :at)"), params)
+
+    def events(self, dag_id: str, run_id: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                text("SELECT location_id, event, detail FROM sync_run_events WHERE dag_id = :d AND run_id = :r "
+                     "ORDER BY location_id, event"), {"d": dag_id, "r": run_id}).mappings().all()]
+
+    def latest_run_id(self, dag_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT run_id FROM sync_location_runs WHERE dag_id = :d "
+                                    "ORDER BY started_at DESC LIMIT 1"), {"d": dag_id}).first()
+        return row[0] if row else None
+
+    def query(self, sql: str, params: dict | None = None) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text(sql), params or {}).mappings().all()]
+
+
+def _statements(sql: str) -> Iterable[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    for stmt in "\n".join(lines).split(";"):
+        if stmt.strip():
+            yield stmt.strip()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make run: run the tags DAG once through Airflow against the local sandbox and print the summary.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+"$ROOT/scripts/airflow_init.sh"
+
+started=0
+if ! "$BIN/python" -m sandbox.ctl health; then
+  "$BIN/python" -m sandbox.ctl up
+  started=1
+fi
+cleanup() { if [ "$started" = 1 ]; then "$BIN/python" -m sandbox.ctl down; fi; }
+trap cleanup EXIT
+
+export AIRFLOW_CONN_GHL_DEFAULT="{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$GHL_SANDBOX_PORT\", \"password\": \"sandbox-ghl-token\"}"
+export AIRFLOW_CONN_PLEO_DEFAULT="{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$PLEO_SANDBOX_PORT\", \"password\": \"sandbox-pleo-token\", \"extra\": {\"company_id\": \"7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00\", \"max_requests_per_second\": 100}}"
+export AIRFLOW_VAR_GHL_LOCATION_IDS="$("$BIN/python" -m sandbox.ctl locations)"
+
+log="$AIRFLOW_HOME/last-run.log"
+echo "== airflow dags test ghl_pleo_tags_sync (log: $log)"
+start=$(date +%s)
+if ! "$BIN/airflow" dags test ghl_pleo_tags_sync > "$log" 2>&1; then
+  echo "The run failed; the end of its log:"; tail -n 40 "$log"
+  "$BIN/python" -m ghl_pleo.report || true
+  exit 1
+fi
+echo "== finished in $(( $(date +%s) - start )) s"
+"$BIN/python" -m ghl_pleo.report

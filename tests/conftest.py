@@ -1,0 +1,64 @@
+"""Shared fixtures. The Airflow home is a temporary folder, set before anything imports Airflow."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_HOME = Path(tempfile.mkdtemp(prefix="ghl-pleo-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.pop("AIRFLOW_VAR_GHL_LOCATION_IDS", None)
+for key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
+    os.environ.pop(key)
+
+from tests.sandbox_client import Sandbox  # noqa: E402
+
+SPECS = ROOT.parent / "shared" / "specs"
+OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_home: Path) -> Path:
+    """An initialised Airflow metadata DB (SQLite) with the group-write pool."""
+    env = {**os.environ}
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "airflow"), "pools", "set", "ghl_pleo_group_writes", "1", "group writes"],
+                   env=env, check=True, capture_output=True)
+    return airflow_home
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory) -> Sandbox:
+    """One sandbox process for the session, seeded small; tests reset it to what they need."""
+    box = Sandbox(tmp_path_factory.mktemp("sandbox"),
+                  config={"locations": 3, "min_tags": 40, "max_tags": 90, "pleo_rps": 0})
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def specs() -> Path:
+    if not (SPECS / "ghl").is_dir() or not (SPECS / "pleo").is_dir():
+        pytest.skip(f"vendor OpenAPI documents not found at {SPECS} (../shared/specs beside the checkout)")
+    return SPECS
+
+
+@pytest.fixture
+def output_dir(request) -> Path:
+    path = OUTPUT / request.node.name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

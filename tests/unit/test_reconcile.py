@@ -1,0 +1,78 @@
+"""The write plan: create, rename, archive, unarchive, duplicates, case-insensitive codes."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ghl_pleo.reconcile import plan_dimension_values, plan_tags
+
+
+def desired(*rows):
+    return pd.DataFrame([{"code": c, "name": n, "archived": a} for c, n, a in rows], columns=["code", "name", "archived"])
+
+
+def pleo(id_, code, name, archived=False, created="2026-01-01T00:00:00Z"):
+    return {"id": id_, "code": code, "name": name, "archived": archived, "createdAt": created}
+
+
+def kinds(plan):
+    return sorted((a.kind, a.code, a.pleo_id) for a in plan.actions)
+
+
+def test_new_tags_are_created_and_matching_ones_left_alone():
+    plan = plan_tags(desired(("a", "A", False), ("b", "B", False)), [pleo("1", "a", "A")])
+    assert kinds(plan) == [("create", "b", None)] and plan.unchanged == 1
+
+
+def test_an_unchanged_state_plans_no_write():
+    current = [pleo("1", "a", "A"), pleo("2", "b", "B", archived=True)]
+    plan = plan_tags(desired(("a", "A", False), ("b", "B", True)), current)
+    assert plan.actions == [] and plan.unchanged == 2
+
+
+def test_rename_archive_unarchive_and_gone():
+    current = [pleo("1", "a", "Old"), pleo("2", "b", "B"), pleo("3", "c", "C", archived=True), pleo("4", "gone", "G")]
+    plan = plan_tags(desired(("a", "New", False), ("b", "B", True), ("c", "C", False)), current)
+    assert kinds(plan) == [("archive", "b", "2"), ("archive", "gone", "4"), ("rename", "a", "1"),
+                           ("unarchive", "c", "3")]
+
+
+def test_codes_match_case_insensitively():
+    plan = plan_tags(desired(("abc", "A", False)), [pleo("1", "ABC", "A")])
+    assert plan.actions == [] and plan.unchanged == 1
+
+
+def test_duplicates_keep_the_one_whose_name_matches_and_archive_the_rest():
+    current = [pleo("1", "a", "Other", created="2026-01-01"), pleo("2", "A", "Right", created="2026-02-01"),
+               pleo("3", "a", "Other", created="2026-03-01")]
+    plan = plan_tags(desired(("a", "Right", False)), current)
+    assert kinds(plan) == [("archive_duplicate", "a", "1"), ("archive_duplicate", "a", "3")]
+
+
+def test_duplicates_without_a_name_match_keep_the_oldest():
+    current = [pleo("2", "a", "X", created="2026-02-01"), pleo("1", "a", "Y", created="2026-01-01")]
+    plan = plan_tags(desired(("a", "Z", False)), current)
+    assert kinds(plan) == [("archive_duplicate", "a", "2"), ("rename", "a", "1")]
+
+
+def test_already_archived_duplicates_need_no_write():
+    current = [pleo("1", "a", "A"), pleo("2", "a", "A", archived=True, created="2026-05-01")]
+    assert plan_tags(desired(("a", "A", False)), current).actions == []
+
+
+def test_deleted_in_ghl_and_never_in_pleo_is_not_created():
+    plan = plan_tags(desired(("a", "A", True)), [])
+    assert plan.actions == [] and plan.unchanged == 1
+
+
+def test_rejected_codes_are_held_not_archived():
+    plan = plan_tags(desired(), [pleo("1", "bad", "Was fine")], held_codes=["bad"])
+    assert plan.actions == [] and plan.held == 1
+
+
+def test_dimension_values_written_only_where_they_differ():
+    values = pd.DataFrame([{"code": "a", "dimension": "d1", "value": "x"}, {"code": "a", "dimension": "d2", "value": "y"},
+                           {"code": "b", "dimension": "d1", "value": "z"}, {"code": "zz", "dimension": "d1", "value": "q"}])
+    actions = plan_dimension_values(values, {"a": "T1", "b": "T2"}, {"d1": "D1", "d2": "D2"},
+                                    {("T1", "D1"): "x", ("T1", "D2"): "old"})
+    assert [(a.tag_id, a.dimension_id, a.value, a.exists) for a in actions] == [("T1", "D2", "y", True),
+                                                                                ("T2", "D1", "z", False)]

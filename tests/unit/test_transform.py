@@ -1,0 +1,117 @@
+"""Pure transforms: tag names, dedupe, rejection, dimension values."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ghl_pleo.config import MappingConfig
+from ghl_pleo.transform import clean_name, dimension_values, iso_utc, prepare_tags, tag_summary
+
+CFG = MappingConfig()
+
+
+def staged(*payloads, location="L1") -> pd.DataFrame:
+    return pd.DataFrame([{"location_id": location, "page_no": 1 + i // 100, "position": i % 100, "payload": p}
+                         for i, p in enumerate(payloads)])
+
+
+def tag(_id="t1", name="Summer Sale", deleted=False, updated="2026-11-01T08:00:00.000Z", **extra):
+    return {"_id": _id, "tag": name, "locationId": "L1", "createdBy": "u1", "deleted": deleted,
+            "createdAt": "2026-10-01T08:00:00.000Z", "updatedAt": updated, **extra}
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Summer Sale", "Summer Sale"),
+    ("  Black\tFriday \n Deals  ", "Black Friday Deals"),
+    ("No\u00a0Break\u2003Space", "No Break Space"),
+    ("Cafe\u0301", "Caf\u00e9"),                               # NFC composes the accent
+    ("Zero\u200bWidth", "ZeroWidth"),                          # Cf removed
+    ("Bell\x07 and NUL\x00", "Bell and NUL"),                  # Cc removed
+    ("Family \U0001F468\u200d\U0001F469\u200d\U0001F467", "Family \U0001F468\u200d\U0001F469\u200d\U0001F467"),
+    ("a\u200db", "ab"),                                        # ZWJ between letters removed
+    ("\u05e9\u05dc\u05d5\u05dd \u200fRTL", "\u05e9\u05dc\u05d5\u05dd RTL"),  # RLM (Cf) removed, Hebrew kept
+    ("<b>x</b>; DROP TABLE tags;--", "<b>x</b>; DROP TABLE tags;--"),
+])
+def test_clean_name_normalises_as_the_mapping_says(raw, expected):
+    assert clean_name(raw, 255) == (expected, None)
+
+
+@pytest.mark.parametrize("raw, rule", [
+    ("", "empty_name"), ("   \t\n", "empty_name"), ("\u200b\u200e\t", "empty_name"),
+    ("x" * 256, "name_too_long"), (None, "name_not_text"), (42, "name_not_text"),
+])
+def test_clean_name_rejects_with_a_named_rule(raw, rule):
+    assert clean_name(raw, 255) == (None, rule)
+
+
+def test_clean_name_counts_code_points_not_bytes():
+    assert clean_name("é" * 255, 255) == ("é" * 255, None)
+    assert clean_name("😀" * 10, 9) == (None, "name_too_long")
+
+
+def test_duplicate_id_in_one_read_keeps_the_newest_updated_at():
+    out = prepare_tags(staged(tag("t1", "Old", updated="2026-11-01T08:00:00Z"),
+                              tag("t2", "Other"),
+                              tag("t1", "New", updated="2026-11-02T08:00:00Z")), CFG)
+    assert out.read == 3 and out.duplicates == 1
+    assert out.tags.set_index("tag_id").loc["t1", "name"] == "New"
+    assert sorted(out.tags["tag_id"]) == ["t1", "t2"]
+
+
+def test_duplicate_newest_wins_even_when_it_comes_first():
+    out = prepare_tags(staged(tag("t1", "New", updated="2026-11-02T08:00:00Z"),
+                              tag("t1", "Old", updated="2026-11-01T08:00:00Z")), CFG)
+    assert out.tags["name"].tolist() == ["New"]
+
+
+def test_deleted_tags_map_to_archived_and_string_booleans_are_understood():
+    out = prepare_tags(staged(tag("t1", deleted=True), tag("t2", deleted="false"), tag("t3", deleted="TRUE")), CFG)
+    assert dict(zip(out.tags["tag_id"], out.tags["archived"])) == {"t1": True, "t2": False, "t3": True}
+
+
+def test_bad_rows_are_rejected_with_reason_and_the_rest_flow_on():
+    out = prepare_tags(staged(tag("t1"), tag(None), {"tag": "no id"}, tag("t4", name="\t"), tag("t5", deleted="maybe"),
+                              "not a dict", tag("t7", name="x" * 300)), CFG)
+    assert out.tags["tag_id"].tolist() == ["t1"]
+    rules = dict(zip(out.rejected["record_key"], out.rejected["rule"]))
+    assert rules == {"page 1 item 1": "missing_id", "page 1 item 2": "missing_id", "t4": "empty_name",
+                     "t5": "invalid_deleted", "page 1 item 5": "not_an_object", "t7": "name_too_long"}
+    assert len(out.tags) + len(out.rejected) + out.duplicates == out.read
+
+
+def test_max_name_length_comes_from_the_mapping():
+    out = prepare_tags(staged(tag("t1", name="abcdef")), MappingConfig(max_name_length=5))
+    assert out.tags.empty and out.rejected["rule"].tolist() == ["name_too_long"]
+
+
+def test_code_is_the_ghl_id_and_times_are_iso_utc_with_z():
+    out = prepare_tags(staged(tag("65fbdcfecc884f07e645ea8b", updated="2026-11-01T09:00:00.123+01:00")), CFG)
+    row = out.tags.iloc[0]
+    assert row["code"] == "65fbdcfecc884f07e645ea8b"
+    assert row["updated_at"] == "2026-11-01T08:00:00Z"
+    assert iso_utc("not a date") is None
+
+
+def test_fingerprint_changes_when_the_name_changes_and_not_otherwise():
+    a = prepare_tags(staged(tag("t1", "A")), CFG).tags["fingerprint"][0]
+    b = prepare_tags(staged(tag("t1", "A")), CFG).tags["fingerprint"][0]
+    c = prepare_tags(staged(tag("t1", "B")), CFG).tags["fingerprint"][0]
+    assert a == b != c
+
+
+def test_dimension_values_for_active_tags_only_and_none_for_basic():
+    tags = prepare_tags(staged(tag("t1"), tag("t2", deleted=True)), CFG).tags
+    details = pd.DataFrame([{"tag_id": "t1", "payload": tag("t1")}, {"tag_id": "t2", "payload": tag("t2")}])
+    values = dimension_values(tags, details, CFG)
+    assert values.to_dict("records") == [
+        {"code": "t1", "dimension": "ghl_location", "value": "L1"},
+        {"code": "t1", "dimension": "ghl_created_by", "value": "u1"},
+        {"code": "t1", "dimension": "ghl_created_at", "value": "2026-10-01T08:00:00Z"},
+        {"code": "t1", "dimension": "ghl_updated_at", "value": "2026-11-01T08:00:00Z"},
+    ]
+    assert dimension_values(tags, details, MappingConfig(detail_level="basic")).empty
+
+
+def test_tag_summary_has_the_seed_shape():
+    tags = prepare_tags(staged(tag("t1"), tag("t2", deleted=True, updated="2026-11-05T00:00:00Z")), CFG).tags
+    assert tag_summary(tags, "L1") == {"locationId": "L1", "tags": 1, "lastUpdated": "2026-11-05T00:00:00Z"}
