@@ -223,6 +223,9 @@ def _finish(state: SandboxState, api: str, request: Request, req_body: Any, repl
 # GHL
 # ----------------------------------------------------------------------------------------------
 
+# Faults that change what a GHL tag listing says instead of failing it.
+DATA_FAULTS = {"count_lies", "ignore_skip", "duplicate_ids"}
+
 GHL_VERSIONS = {
     "GET /social-media-posting/{locationId}/tags": (V2, V3),
     "POST /social-media-posting/{locationId}/tags/details": (V2, V3),
@@ -299,7 +302,10 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
                 headers = {"Retry-After": str(max(1, int(retry_in + 0.999)))} if cfg.get("ghl_retry_after") else {}
                 raise Reply(429, {"statusCode": 429, "message": "Too many requests"}, headers=headers)
             fault = state.take_fault(api, route, location_id)
-            if fault:
+            request.state.data_fault = None
+            if fault and fault.get("body_kind") in DATA_FAULTS:
+                request.state.data_fault = fault["body_kind"]
+            elif fault:
                 await _apply_fault(fault, "application/json")
             status, body = fn(req_body, version)
             raise Reply(status, body)
@@ -319,11 +325,16 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
             limit = _int_param(request, "limit", 10, 1, 100)
             skip = _int_param(request, "skip", 0, 0)
             search = (request.query_params.get("searchText") or "").lower()
+            fault = request.state.data_fault
             with state.lock:
                 tags = [t for t in state.ghl["tags"][locationId] if search in str(t.get("tag", "")).lower()]
-                page = copy.deepcopy(tags[skip:skip + limit])
+                start = 0 if fault == "ignore_skip" else skip
+                page = copy.deepcopy(tags[start:start + limit])
+            count = len(tags) + (1000 if fault == "count_lies" else 0)
+            if fault == "duplicate_ids" and page:
+                page = page + copy.deepcopy(page[:3])  # an id repeated within the page
             return 200, {"success": True, "statusCode": 200, "message": "Fetched Tags by Location ID",
-                         "results": {"tags": page, "count": len(tags)}}
+                         "results": {"tags": page, "count": count}}
         return await handle(request, locationId, fn)
 
     @app.post("/social-media-posting/{locationId}/tags/details")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from typing import Callable, Mapping
 
 
@@ -35,31 +34,43 @@ class SlidingWindowLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._sent: dict[str, deque[float]] = {}
+        self._sent: dict[str, list[list[float]]] = {}
         self._limits: dict[str, int] = {}
         self.waited_s = 0.0
 
-    def _prune(self, q: deque[float], now: float) -> None:
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
+    def _prune(self, q: list[list[float]], now: float) -> None:
+        q[:] = [slot for slot in q if slot[0] > now - self.window_s]
 
-    def acquire(self, key: str) -> float:
-        """Block until a request for ``key`` is allowed; return the seconds waited."""
+    def acquire(self, key: str) -> list[float]:
+        """Block until a request for ``key`` is allowed; return its slot for :meth:`release`.
+
+        A slot counts from the moment its response arrives (see :meth:`release`):
+        the server counted the request at some moment before that, so a window
+        measured from the reply can only be later than the server's, never
+        earlier. Until then the slot is "in flight" and never expires.
+        """
         waited = 0.0
         while True:
             with self._lock:
                 now = self._clock()
-                q = self._sent.setdefault(key, deque())
+                q = self._sent.setdefault(key, [])
                 self._prune(q, now)
                 limit = self._limits.get(key, self.limit)
                 if len(q) < limit:
-                    q.append(now)
+                    slot = [float("inf")]
+                    q.append(slot)
                     self.waited_s += waited
-                    return waited
-                delay = q[len(q) - limit] + self.window_s + self.margin_s - now
-            delay = max(delay, 0.001)
+                    return slot
+                stamps = sorted(s[0] for s in q)
+                delay = stamps[len(q) - limit] + self.window_s + self.margin_s - now
+            delay = min(max(delay, 0.001), self.window_s) if delay != float("inf") else 0.01
             self._sleep(delay)
             waited += delay
+
+    def release(self, slot: list[float]) -> None:
+        """Mark a request as answered: its slot now expires one window from now."""
+        with self._lock:
+            slot[0] = self._clock()
 
     def observe(self, key: str, headers: Mapping[str, str]) -> None:
         """Learn from a response's ``X-RateLimit-Max`` / ``X-RateLimit-Remaining`` headers.
@@ -80,8 +91,8 @@ class SlidingWindowLimiter:
                 return
             limit = self._limits.get(key, self.limit)
             now = self._clock()
-            q = self._sent.setdefault(key, deque())
+            q = self._sent.setdefault(key, [])
             self._prune(q, now)
             used_by_server = max(0, limit - remaining)
             for _ in range(used_by_server - len(q)):
-                q.append(now)
+                q.append([now])

@@ -176,14 +176,17 @@ class ApiClient:
         last_error: str = ""
         while True:
             attempt += 1
-            if self.limiter is not None and limiter_key is not None:
-                self.limiter.acquire(limiter_key)
+            slot = self.limiter.acquire(limiter_key) if self.limiter is not None and limiter_key else None
             self.stats.requests[f"{method} {endpoint}"] += 1
             self.stats.last_endpoint = f"{method} {endpoint}"
             wait: float | None = None
             try:
-                response = self.session.request(method, url, params=params, json=json_body,
-                                                headers=dict(headers or {}), timeout=self.timeout)
+                try:
+                    response = self.session.request(method, url, params=params, json=json_body,
+                                                    headers=dict(headers or {}), timeout=self.timeout)
+                finally:
+                    if slot is not None:
+                        self.limiter.release(slot)
             except requests.exceptions.ConnectTimeout as exc:
                 last_error, kind = f"connect timeout ({type(exc).__name__})", "connect"
             except requests.exceptions.Timeout as exc:
