@@ -16,12 +16,15 @@ HTTP status and what to do. Clearing the task re-runs that location safely.
 """
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
 
 GROUP_WRITE_POOL = "ghl_pleo_group_writes"
+# Seconds before Airflow retries a failed task (doubling, capped at 10 minutes). Tests shorten it.
+RETRY_DELAY_S = float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
 
 
 @dag(
@@ -34,7 +37,7 @@ GROUP_WRITE_POOL = "ghl_pleo_group_writes"
     doc_md=__doc__,
     default_args={
         "retries": 2,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": timedelta(seconds=RETRY_DELAY_S),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=50),

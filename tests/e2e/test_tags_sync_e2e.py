@@ -1,0 +1,230 @@
+"""The tags DAG through Airflow (`airflow dags test`) against the sandbox, checked tag by tag in Pleo.
+
+The tests in this module run in order and build on each other's state, as an
+hourly schedule would: first sync, unchanged re-run, then small source changes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox_client import Sandbox, pleo_tags_by_group, writes
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+DAG_ID = "ghl_pleo_tags_sync"
+TAG_WRITES = ("Pleo POST /v0/tag-groups/{groupId}/tags", "Pleo PUT /v0/tags/{tagId}")
+VALUE_WRITES = ("Pleo POST /v0/tags/{tagId}/dimensions/{dimensionId}", "Pleo PUT /v0/tags/{tagId}/dimensions/{dimensionId}")
+DETAILS = "GHL POST /social-media-posting/{locationId}/tags/details"
+# The seed's special names (location 0) and what Pleo must show for them; None = rejected.
+SPECIAL = {
+    "  Black\tFriday \n Deals  ": "Black Friday Deals",
+    "Cafe\u0301 Week": "Caf\u00e9 Week",
+    "No\u00a0Break\u00a0Space": "No Break Space",
+    "🎉 Launch Party": "🎉 Launch Party",
+    "Family 👨\u200d👩\u200d👧 Day": "Family 👨\u200d👩\u200d👧 Day",
+    "Zero\u200bWidth": "ZeroWidth",
+    "\u200b\t \u200e": None,
+    "<b>Bold</b> & 'quotes'": "<b>Bold</b> & 'quotes'",
+}
+
+
+class Runner:
+    def __init__(self, box: Sandbox, workdir: Path, locations: list[str]) -> None:
+        self.box = box
+        self.db = workdir / "warehouse.db"
+        self.workdir = workdir
+        self.locations = locations
+        self.runs = 0
+
+    def env(self, **overrides) -> dict[str, str]:
+        env = {**os.environ, **self.box.env(self.locations),
+               "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
+                                                       "extra": {"sqlalchemy_url": f"sqlite:///{self.db}"}}),
+               "GHL_PLEO_RETRY_DELAY_S": "1"}
+        env.update(overrides)
+        return env
+
+    def run(self, expect_ok: bool = True, **env) -> str:
+        self.runs += 1
+        log = self.workdir / f"run-{self.runs}.log"
+        bin_dir = Path(sys.executable).parent
+        with open(log, "w") as fh:
+            proc = subprocess.run([str(bin_dir / "airflow"), "dags", "test", DAG_ID], env=self.env(**env),
+                                  stdout=fh, stderr=subprocess.STDOUT, timeout=600)
+        out = log.read_text(errors="replace")
+        ok = proc.returncode == 0 and "state=success" in out
+        assert ok == expect_ok, f"run {self.runs}: rc={proc.returncode}; see {log}\n{out[-3000:]}"
+        return out
+
+    def warehouse(self):
+        from ghl_pleo.warehouse import Warehouse
+
+        return Warehouse(f"sqlite:///{self.db}")
+
+
+@pytest.fixture(scope="module")
+def runner(sandbox, airflow_db, tmp_path_factory):
+    locations = sandbox.reset(locations=3, min_tags=40, max_tags=90)
+    sandbox.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0)
+    sandbox.clear_faults()
+    sandbox.clear_requests()
+    return Runner(sandbox, tmp_path_factory.mktemp("e2e-tags"), locations)
+
+
+def group_of(state: dict, location_id: str) -> dict:
+    groups = [g for g in state["groups"].values() if g["code"] == f"ghl-social-{location_id}"]
+    assert len(groups) == 1, f"{len(groups)} groups for {location_id}"
+    return groups[0]
+
+
+def assert_pleo_matches_ghl(box: Sandbox) -> None:
+    """Pleo, tag by tag: one active tag per live GHL tag (code = _id, normalised name); archived otherwise."""
+    state = box.pleo_state()
+    tags_by_group = pleo_tags_by_group(state)
+    dims = {d["id"]: d for d in state["dimensions"].values()}
+    for i, loc in enumerate(box.locations()):
+        group = group_of(state, loc["id"])
+        assert group["name"] == f"Social: {loc['name']}" and not group["archived"]
+        pleo_tags = tags_by_group.get(group["id"], [])
+        by_code: dict[str, list[dict]] = {}
+        for t in pleo_tags:
+            by_code.setdefault(t["code"].casefold(), []).append(t)
+        ghl_ids = set()
+        for g in box.ghl_tags(loc["id"]):
+            ghl_ids.add(g["_id"])
+            expected = SPECIAL.get(g["tag"], g["tag"]) if i == 0 else g["tag"]
+            found = by_code.get(g["_id"].casefold(), [])
+            active = [t for t in found if not t["archived"]]
+            if expected is None:
+                assert not active, f"rejected tag {g['_id']} must not be active in Pleo"
+            elif g["deleted"]:
+                assert not active, f"deleted tag {g['_id']} is active in Pleo"
+            else:
+                assert len(active) == 1, f"{g['_id']} ({g['tag']!r}): {len(active)} active tags in Pleo"
+                assert active[0]["name"] == expected
+                values = {dims[k.split("|")[1]]["code"]: v["value"] for k, v in state["values"].items()
+                          if k.startswith(active[0]["id"] + "|")}
+                assert values["ghl_location"] == loc["id"]
+                assert values["ghl_created_by"] == g["createdBy"]
+                assert values["ghl_updated_at"] == g["updatedAt"][:19] + "Z"
+                assert set(values) == {"ghl_location", "ghl_created_by", "ghl_created_at", "ghl_updated_at"}
+        for code, found in by_code.items():
+            if code not in {x.casefold() for x in ghl_ids}:
+                assert all(t["archived"] for t in found), f"{code} is gone from GHL but active in Pleo"
+
+
+def count(requests: dict[str, int], keys) -> int:
+    return sum(requests.get(k, 0) for k in keys)
+
+
+def test_first_run_creates_every_group_and_tag(runner):
+    box = runner.box
+    box.clear_requests()
+    out = runner.run()
+    assert_pleo_matches_ghl(box)
+    reqs = box.requests()
+    live = sum(1 for loc in box.locations() for t in box.ghl_tags(loc["id"]) if not t["deleted"])
+    rejected = sum(1 for v in SPECIAL.values() if v is None)
+    assert reqs["Pleo POST /v0/tag-groups/{groupId}/tags"] == live - rejected
+    assert reqs["Pleo POST /v0/tag-groups"] == 3
+    assert "Run summary for ghl_pleo_tags_sync" in out and "TOTAL" in out
+    wh = runner.warehouse()
+    rej = wh.query("SELECT location_id, rule, raw_value FROM rejected_records")
+    assert [(r["rule"], r["raw_value"]) for r in rej] == [("empty_name", "\u200b\t \u200e")]
+    runs = wh.query("SELECT location_id, status, counts FROM sync_location_runs")
+    assert len(runs) == 3 and {r["status"] for r in runs} == {"success"}
+    for r in runs:
+        c = json.loads(r["counts"])
+        assert c["read"] == c["created"] + c["unchanged"] + c["rejected"] + c["duplicates"]
+
+
+def test_unchanged_rerun_writes_nothing_and_fetches_no_details(runner):
+    box = runner.box
+    box.clear_requests()
+    out = runner.run()
+    reqs = box.requests()
+    assert writes(reqs) == {}, writes(reqs)
+    assert DETAILS not in reqs
+    assert "(no changes)" in out
+    assert_pleo_matches_ghl(box)
+
+
+def test_one_rename_one_delete_one_add_make_exactly_three_tag_writes(runner):
+    box = runner.box
+    loc = box.locations()[1]["id"]
+    live = [t for t in box.ghl_tags(loc) if not t["deleted"]]
+    box.edit_tag(loc, live[0]["_id"], tag="Renamed Campaign")
+    box.edit_tag(loc, live[1]["_id"], deleted=True)
+    box.add_tag(loc, tag="Brand New Tag", _id="aaaaaaaaaaaaaaaaaaaaaaaa")
+    box.clear_requests()
+    runner.run()
+    reqs = box.requests()
+    assert count(reqs, TAG_WRITES) == 3, writes(reqs)
+    assert reqs["Pleo POST /v0/tag-groups/{groupId}/tags"] == 1 and reqs["Pleo PUT /v0/tags/{tagId}"] == 2
+    # Dimension values, counted apart: the rename moved updatedAt (1 update); the new tag gets 4 values.
+    assert count(reqs, VALUE_WRITES) == 5
+    assert reqs[DETAILS] == 1
+    assert_pleo_matches_ghl(box)
+
+
+def test_gone_tags_manual_edits_and_duplicate_codes_are_corrected(runner):
+    box = runner.box
+    loc = box.locations()[2]["id"]
+    live = [t for t in box.ghl_tags(loc) if not t["deleted"]]
+    box.remove_tag(loc, live[0]["_id"])                                    # gone from the source
+    state = box.pleo_state()
+    group = group_of(state, loc)
+    by_code = {t["code"]: t for t in state["tags"].values() if t["groupId"] == group["id"]}
+    box._admin("PATCH", f"/pleo/tags/{by_code[live[1]['_id']]['id']}", json={"name": "Edited in Pleo"})
+    box.pleo_add_tag(groupId=group["id"], code=live[2]["_id"].upper(), name=live[2]["tag"])  # same code, other case
+    box.clear_requests()
+    runner.run()
+    reqs = box.requests()
+    assert count(reqs, TAG_WRITES) == 3 and reqs["Pleo PUT /v0/tags/{tagId}"] == 3, writes(reqs)
+    assert_pleo_matches_ghl(box)
+    copies = [t for t in box.pleo_state()["tags"].values() if t["code"].casefold() == live[2]["_id"]]
+    assert len(copies) == 2 and sum(not t["archived"] for t in copies) == 1
+
+
+def test_a_tag_that_comes_back_is_unarchived(runner):
+    box = runner.box
+    loc = box.locations()[1]["id"]
+    archived_in_pleo = {t["code"] for t in box.pleo_state()["tags"].values() if t["archived"]}
+    back = next(t for t in box.ghl_tags(loc) if t["deleted"] and t["_id"] in archived_in_pleo)
+    box.edit_tag(loc, back["_id"], deleted=False)
+    box.clear_requests()
+    runner.run()
+    reqs = box.requests()
+    assert count(reqs, TAG_WRITES) == 1 and reqs["Pleo PUT /v0/tags/{tagId}"] == 1, writes(reqs)
+    tag = next(t for t in box.pleo_state()["tags"].values() if t["code"] == back["_id"])
+    assert tag["archived"] is False
+    assert_pleo_matches_ghl(box)
+
+
+def test_a_failing_location_fails_the_run_by_name_and_the_rerun_converges(runner):
+    box = runner.box
+    bad = box.locations()[0]["id"]
+    box.add_tag(bad, tag="Added during outage", _id="bbbbbbbbbbbbbbbbbbbbbbbb")
+    box.fault(api="ghl", endpoint="GET /social-media-posting/{locationId}/tags", status=503, location=bad)
+    ghl = json.loads(box.env()["AIRFLOW_CONN_GHL_DEFAULT"])
+    ghl["extra"]["max_attempts"] = 2
+    try:
+        out = runner.run(expect_ok=False, AIRFLOW_CONN_GHL_DEFAULT=json.dumps(ghl))
+    finally:
+        box.clear_faults()
+    assert f"FAILED: location {bad} (upstream_outage)" in out
+    assert "1 of 3 locations failed" in out
+    wh = runner.warehouse()
+    rows = wh.query("SELECT location_id, status, error_kind, try_number FROM sync_location_runs WHERE run_id = "
+                    "(SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1)")
+    assert {r["location_id"]: r["status"] for r in rows}[bad] == "failed"
+    assert max(r["try_number"] for r in rows if r["location_id"] == bad) == 3  # Airflow retried it twice
+    box.clear_requests()
+    runner.run()
+    assert count(box.requests(), TAG_WRITES) == 1
+    assert_pleo_matches_ghl(box)
