@@ -64,7 +64,7 @@ class SandboxState:
         "ghl_burst_limit": 100,
         "ghl_burst_window_s": 10.0,
         "ghl_retry_after": True,
-        "pleo_rps": 50.0,
+        "pleo_rps": 100.0,
         "seed": 42,
         "locations": 4,
         "min_tags": 150,
