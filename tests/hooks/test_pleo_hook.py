@@ -91,3 +91,13 @@ def test_errors_never_carry_the_token(box, monkeypatch):
     with pytest.raises(Exception) as err:
         hook().list_groups()
     assert PLEO_TOKEN not in str(err.value) and "400" in str(err.value)
+
+
+def test_a_dimension_value_created_behind_our_back_is_updated_instead(box):
+    h = hook()
+    group = h.create_group("g", "G")
+    tag = h.create_tag(group["id"], "c", "C")
+    dim = h.create_dimension(group["id"], code="ghl_location", name="GHL location", display_order=1)
+    h.put_dimension_value(tag["id"], dim["id"], "first", exists=False)
+    h.put_dimension_value(tag["id"], dim["id"], "second", exists=False)  # our read said "none"; Pleo says 409
+    assert [v["value"] for v in box.pleo_state()["values"].values()] == ["second"]

@@ -82,11 +82,21 @@ class GhlHook(BaseHook):
                            timeout=(min(10.0, timeout), timeout), retry=retry, limiter=limiter,
                            secrets=self._secrets, sleep=self._sleep)
         client.session.headers.update({"Accept": "application/json"})
+        self._mask_tokens()
         return client
 
     def _secrets(self) -> list[str]:
         conn = self.connection
         return [s for s in [conn.password, *self.extras.get("location_tokens", {}).values()] if s]
+
+    def _mask_tokens(self) -> None:
+        """Register every token with Airflow's log masker (the password is masked by Airflow already)."""
+        try:
+            from airflow.sdk.log import mask_secret
+        except ImportError:  # pragma: no cover - older task SDKs
+            return
+        for token in self._secrets():
+            mask_secret(token)
 
     def token_for(self, location_id: str | None) -> str:
         """The bearer token for a location: its own Private Integration Token, else the connection's password."""

@@ -166,8 +166,18 @@ class PleoHook(BaseHook):
 
     def put_dimension_value(self, tag_id: str, dimension_id: str, value: str, *, exists: bool,
                             location_id: str | None = None) -> dict:
-        """Create (POST) or update (PUT) one tag's value for one dimension."""
+        """Create (POST) or update (PUT) one tag's value for one dimension.
+
+        A create answered 409 (someone set the value since we read it) becomes an update.
+        """
         method = "PUT" if exists else "POST"
-        body = self._call(method, TAG_DIMENSION, path_params={"tagId": tag_id, "dimensionId": dimension_id},
-                          json_body={"value": value}, location_id=location_id)
+        kwargs = {"path_params": {"tagId": tag_id, "dimensionId": dimension_id}, "json_body": {"value": value},
+                  "location_id": location_id}
+        try:
+            body = self._call(method, TAG_DIMENSION, **kwargs)
+        except FatalAPIError as exc:
+            if method != "POST" or exc.status != 409:
+                raise
+            method = "PUT"
+            body = self._call(method, TAG_DIMENSION, **kwargs)
         return self._data(body, f"{method} {TAG_DIMENSION}")
