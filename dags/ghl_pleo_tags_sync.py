@@ -11,8 +11,9 @@ read its Social Planner tags (and tag details for new or changed tags), stage th
 * `sync_location` (one mapped task per location): extract, stage, transform, load.
 * `summarize`: the run summary; fails the run if any location failed, naming them.
 
-On failure: open the failed `sync_location` task's log; its last lines name the location, endpoint,
-HTTP status and what to do. Clearing the task re-runs that location safely.
+A current-state sync: a backfilled run syncs today's state again. On failure, open the `summarize`
+log: one line per failed location with the error kind, endpoint, HTTP status and what to do.
+Clearing a failed `sync_location` re-runs that location safely.
 """
 from __future__ import annotations
 
@@ -47,75 +48,33 @@ def ghl_pleo_tags_sync():
     @task
     def list_locations() -> list[dict]:
         """The locations to sync: variable `ghl_location_ids`, else discovery; with their names."""
-        from airflow.sdk import Variable
+        from ghl_pleo import tasks
 
-        from ghl_pleo.config import load_mapping
-        from ghl_pleo.hooks.ghl import GhlHook
-        from ghl_pleo.sync import resolve_locations
-
-        load_mapping()  # a broken mapping file fails here, before any write
-        return resolve_locations(GhlHook(), Variable.get("ghl_location_ids", default=None))
+        return tasks.list_locations()
 
     @task(pool=GROUP_WRITE_POOL)
     def ensure_groups(locations: list[dict]) -> list[dict]:
         """Find or create each location's Pleo tag group (group writes are serialised by the pool)."""
-        from airflow.sdk import get_current_context
+        from ghl_pleo import tasks
 
-        from ghl_pleo.config import load_mapping
-        from ghl_pleo.hooks.pleo import PleoHook
-        from ghl_pleo.sync import ensure_groups as ensure
-        from ghl_pleo.warehouse import Warehouse
-
-        ctx = get_current_context()
-        warehouse = Warehouse()
-        warehouse.apply_schema()
-        return ensure(PleoHook(), locations, load_mapping(), warehouse, ctx["dag"].dag_id, ctx["run_id"])
+        return tasks.ensure_groups(locations)
 
     @task(map_index_template="{{ location_id }}")
     def sync_location(location: dict) -> dict:
         """One location: extract tags and details, stage, transform, load into its Pleo group."""
-        from airflow.sdk import get_current_context
+        from ghl_pleo import tasks
 
-        from ghl_pleo.config import load_mapping
-        from ghl_pleo.hooks.ghl import GhlHook
-        from ghl_pleo.hooks.pleo import PleoHook
-        from ghl_pleo.sync import sync_location_tags
-        from ghl_pleo.warehouse import Warehouse
-
-        ctx = get_current_context()
-        ctx["location_id"] = location["location_id"]  # names the mapped task instance in the UI
-        warehouse = Warehouse()
-        warehouse.apply_schema()
-        return sync_location_tags(location, ghl=GhlHook(), pleo=PleoHook(), warehouse=warehouse,
-                                  config=load_mapping(), dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"],
-                                  try_number=ctx["ti"].try_number)
+        return tasks.sync_location_tags(location)
 
     @task(trigger_rule="all_done", retries=0)
     def summarize() -> dict:
         """Log what each location read, changed, rejected and skipped; fail if any location failed."""
-        from airflow.sdk import get_current_context
+        from ghl_pleo import tasks
 
-        from ghl_pleo.sync import run_summary
-        from ghl_pleo.warehouse import Warehouse
+        return tasks.summarize("ensure_groups")
 
-        ctx = get_current_context()
-        locations = ctx["ti"].xcom_pull(task_ids="ensure_groups", default=None)
-        warehouse = Warehouse()
-        warehouse.apply_schema()
-        expected = [loc["location_id"] for loc in (locations or [])]
-        text, failed = run_summary(warehouse, ctx["dag"].dag_id, ctx["run_id"], expected)
-        print(text)
-        if failed or locations is None:
-            raise RuntimeError(f"{len(failed)} of {len(expected)} locations failed: "
-                               + "; ".join(f"{f['location_id']} ({f['error_kind']})" for f in failed)
-                               if expected else "No locations were synced: the location list or the groups step "
-                               "failed; see list_locations / ensure_groups.")
-        return {"locations": len(expected), "failed": 0}
-
-    locations = list_locations()
-    groups = ensure_groups(locations)
-    synced = sync_location.expand(location=groups)
-    [groups, synced] >> summarize()
+    groups = ensure_groups(list_locations())
+    [groups, sync_location.expand(location=groups)] >> summarize()
 
 
 ghl_pleo_tags_sync()

@@ -17,13 +17,19 @@ export AIRFLOW_CONN_GHL_DEFAULT="{\"conn_type\": \"http\", \"host\": \"http://12
 export AIRFLOW_CONN_PLEO_DEFAULT="{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$PLEO_SANDBOX_PORT\", \"password\": \"sandbox-pleo-token\", \"extra\": {\"company_id\": \"7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00\", \"max_requests_per_second\": 100}}"
 export AIRFLOW_VAR_GHL_LOCATION_IDS="$("$BIN/python" -m sandbox.ctl locations)"
 
-log="$AIRFLOW_HOME/last-run.log"
-echo "== airflow dags test ghl_pleo_tags_sync (log: $log)"
-start=$(date +%s)
-if ! "$BIN/airflow" dags test ghl_pleo_tags_sync > "$log" 2>&1; then
-  echo "The run failed; the end of its log:"; tail -n 40 "$log"
-  "$BIN/python" -m ghl_pleo.report || true
-  exit 1
-fi
-echo "== finished in $(( $(date +%s) - start )) s"
-"$BIN/python" -m ghl_pleo.report
+run_dag() {  # run_dag DAG_ID: one run through Airflow, then its summary from the warehouse
+  local dag_id="$1" log="$AIRFLOW_HOME/last-run-$1.log" start
+  echo "== airflow dags test $dag_id (console log: $log)"
+  start=$(date +%s)
+  if ! "$BIN/airflow" dags test "$dag_id" > "$log" 2>&1; then
+    echo "The run failed; the end of its log:"; tail -n 40 "$log"
+    "$BIN/python" -m ghl_pleo.report --dag-id "$dag_id" || true
+    return 1
+  fi
+  echo "== finished in $(( $(date +%s) - start )) s"
+  "$BIN/python" -m ghl_pleo.report --dag-id "$dag_id"
+}
+
+run_dag ghl_pleo_tags_sync
+echo
+run_dag ghl_pleo_statistics_sync   # yesterday's UTC day (the run's data interval)

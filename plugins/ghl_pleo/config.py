@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ DIMENSIONS = {  # code -> (display name, display order)
     "ghl_updated_at": ("Updated at", 4),
 }
 DETAIL_LEVELS = ("basic", "full")
+METRIC_NAMES = ("posts", "likes", "followers", "impressions", "comments", "reach", "shares")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class MappingConfig:
         max_name_length: longest accepted tag name in code points; longer ones are rejected.
         detail_level: ``full`` writes the dimensions below, ``basic`` writes none.
         dimensions: dimension codes that flow (subset of :data:`DIMENSIONS`).
+        metrics: statistics totals that flow into the group's ``metrics`` metadata.
+        defaults: value for a source field GHL left out: a metric (number) or a dimension (string).
+        location_companies: Pleo ``company_id`` per location, for agencies whose clients keep
+            separate Pleo companies; other locations use the connection's company.
         source: the file this came from (for messages).
     """
 
@@ -36,7 +43,13 @@ class MappingConfig:
     max_name_length: int = 255
     detail_level: str = "full"
     dimensions: tuple[str, ...] = tuple(DIMENSIONS)
+    metrics: tuple[str, ...] = METRIC_NAMES
+    defaults: dict = field(default_factory=dict, hash=False)
+    location_companies: dict = field(default_factory=dict, hash=False)
     source: str = field(default="<defaults>", compare=False)
+
+    def company_for(self, location_id: str) -> str | None:
+        return self.location_companies.get(location_id)
 
     @property
     def active_dimensions(self) -> tuple[str, ...]:
@@ -59,7 +72,8 @@ def parse_mapping(data: Any, source: str = "<inline>") -> MappingConfig:
         data = {}
     if not isinstance(data, dict):
         raise _fail(source, "<top level>", "a mapping of keys to values", type(data).__name__)
-    known = {"group_name_template", "max_name_length", "detail_level", "dimensions"}
+    known = {"group_name_template", "max_name_length", "detail_level", "dimensions", "metrics", "defaults",
+             "locations"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigurationError(f"Mapping file {source}: unknown key(s) {unknown}; known keys are {sorted(known)}.")
@@ -92,6 +106,40 @@ def parse_mapping(data: Any, source: str = "<inline>") -> MappingConfig:
         if not isinstance(dims, list) or any(d not in DIMENSIONS for d in dims) or len(set(dims)) != len(dims):
             raise _fail(source, "dimensions", f"a list of distinct codes from {list(DIMENSIONS)}", dims)
         kwargs["dimensions"] = tuple(dims)
+    if "metrics" in data:
+        metrics = data["metrics"]
+        if not isinstance(metrics, list) or any(m not in METRIC_NAMES for m in metrics) or \
+                len(set(metrics)) != len(metrics):
+            raise _fail(source, "metrics", f"a list of distinct names from {list(METRIC_NAMES)}", metrics)
+        kwargs["metrics"] = tuple(metrics)
+    if "defaults" in data:
+        defaults = data["defaults"]
+        if not isinstance(defaults, dict):
+            raise _fail(source, "defaults", "a mapping of field -> default value", defaults)
+        for key, value in defaults.items():
+            if key in METRIC_NAMES:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise _fail(source, f"defaults.{key}", "a non-negative number (it is a metric)", value)
+            elif key in DIMENSIONS:
+                if not isinstance(value, str) or not value.strip():
+                    raise _fail(source, f"defaults.{key}", "a non-empty string (it is a dimension value)", value)
+            else:
+                raise _fail(source, f"defaults.{key}",
+                            f"one of the metrics {list(METRIC_NAMES)} or dimensions {list(DIMENSIONS)}", key)
+        kwargs["defaults"] = dict(defaults)
+    if "locations" in data:
+        locations = data["locations"] or {}
+        if not isinstance(locations, dict):
+            raise _fail(source, "locations", "a mapping {locationId: {company_id: <uuid>}}", locations)
+        companies = {}
+        for loc, settings in locations.items():
+            if not isinstance(settings, dict) or set(settings) - {"company_id"}:
+                raise _fail(source, f"locations.{loc}", "a mapping with the key company_id", settings)
+            company = settings.get("company_id")
+            if not isinstance(company, str) or not _UUID.match(company):
+                raise _fail(source, f"locations.{loc}.company_id", "a Pleo company uuid", company)
+            companies[str(loc)] = company.lower()
+        kwargs["location_companies"] = companies
     return MappingConfig(**kwargs)
 
 

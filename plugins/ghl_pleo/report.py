@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ghl_pleo.sync import TAGS_DAG_ID, run_summary
+from ghl_pleo.summary import TAGS_DAG_ID, run_summary
 from ghl_pleo.warehouse import Warehouse
 
 

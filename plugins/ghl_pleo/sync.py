@@ -33,7 +33,6 @@ from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.sync")
 GROUP_CODE_PREFIX = "ghl-social-"
-TAGS_DAG_ID = "ghl_pleo_tags_sync"
 
 
 def group_code(location_id: str) -> str:
@@ -87,28 +86,45 @@ def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
 
 
 def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, warehouse: Warehouse,
-                  dag_id: str, run_id: str) -> list[dict]:
+                  dag_id: str, run_id: str, *, rename: bool = True, with_group: bool = False) -> list[dict]:
     """Find or create each location's Pleo tag group; rename and unarchive as needed.
 
-    One group listing per company; a write only where the group differs. With
+    One group listing per Pleo company (the connection's, or the location's
+    own from the mapping file); a write only where the group differs. With
     several groups of our code, the oldest is used and the rest reported. Our
     groups whose location left the list are reported and left alone.
+
+    Args:
+        rename: False keeps an existing group's name (the statistics DAG only
+            needs the group to exist).
+        with_group: include the whole group as just read or written (for a
+            read-modify-write of its metadata).
     """
-    groups = pleo.list_groups()
-    by_code: dict[str, list[dict]] = {}
-    for g in groups:
-        by_code.setdefault(str(g.get("code") or "").casefold(), []).append(g)
+    default_company = pleo.company_id
+    listings: dict[str, dict[str, list[dict]]] = {}
+
+    def groups_of(company: str) -> dict[str, list[dict]]:
+        if company not in listings:
+            by_code: dict[str, list[dict]] = {}
+            for g in pleo.list_groups(company):
+                by_code.setdefault(str(g.get("code") or "").casefold(), []).append(g)
+            listings[company] = by_code
+        return listings[company]
+
     out = []
     counts = Counter()
-    wanted_codes = set()
+    wanted_codes: dict[str, set[str]] = {}
     for loc in locations:
         location_id = loc["location_id"]
+        company = config.company_for(location_id) or default_company
         code = group_code(location_id)
-        wanted_codes.add(code.casefold())
+        wanted_codes.setdefault(company, set()).add(code.casefold())
+        by_code = groups_of(company)
         existing = by_code.get(code.casefold(), [])
         if not existing:
             name = config.group_name(location_id, loc.get("name"))
-            group = pleo.create_group(code, name, location_id=location_id)
+            group = pleo.create_group(code, name, company_id=company, location_id=location_id)
+            by_code[code.casefold()] = [group]
             counts["created"] += 1
             log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
         else:
@@ -121,22 +137,27 @@ def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, 
                 log.warning("Location %s: %d groups share code %s; using %s", location_id, len(existing), code,
                             group["id"])
             # Unknown location name: keep the group's current name rather than flap to the id.
-            name = config.group_name(location_id, loc.get("name")) if loc.get("name") else group.get("name") or location_id
+            name = group.get("name") or location_id
+            if rename and loc.get("name"):
+                name = config.group_name(location_id, loc.get("name"))
             if group.get("archived") or group.get("name") != name:
-                updated = {**group, "name": name, "archived": False}
-                group = pleo.update_group(updated, location_id=location_id)
+                group = pleo.update_group({**group, "name": name, "archived": False}, location_id=location_id)
                 counts["updated"] += 1
                 log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
             else:
                 counts["unchanged"] += 1
-        out.append({"location_id": location_id, "name": loc.get("name"), "group_id": group["id"]})
-    for code, existing in by_code.items():
-        if code.startswith(GROUP_CODE_PREFIX) and code not in wanted_codes:
-            location_id = existing[0]["code"][len(GROUP_CODE_PREFIX):]
-            warehouse.add_event(dag_id, run_id, location_id, "orphaned_group",
-                                f"Pleo group {existing[0]['code']} belongs to a location that is not in the "
-                                f"location list; left alone")
-            counts["orphaned"] += 1
+        item = {"location_id": location_id, "name": loc.get("name"), "group_id": group["id"], "company_id": company}
+        if with_group:
+            item["group"] = group
+        out.append(item)
+    for company, by_code in listings.items():
+        for code, existing in by_code.items():
+            if code.startswith(GROUP_CODE_PREFIX) and code not in wanted_codes.get(company, set()):
+                location_id = existing[0]["code"][len(GROUP_CODE_PREFIX):]
+                warehouse.add_event(dag_id, run_id, location_id, "orphaned_group",
+                                    f"Pleo group {existing[0]['code']} belongs to a location that is not in the "
+                                    f"location list; left alone")
+                counts["orphaned"] += 1
     log.info("Tag groups: %s; Pleo requests %s", dict(counts), pleo.client.stats.as_dict()["total_requests"])
     return out
 
@@ -194,7 +215,7 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
 
 
 def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd.DataFrame,
-                     keepers: dict[str, dict], config: MappingConfig) -> Counter:
+                     keepers: dict[str, dict], config: MappingConfig, company_id: str | None) -> Counter:
     counts = Counter(dimensions_created=0, values_written=0)
     if not config.active_dimensions:
         return counts
@@ -208,7 +229,7 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd
     tag_ids = {k: v["id"] for k, v in keepers.items() if not v.get("archived")}
     wanted_ids = sorted({tag_ids[c.casefold()] for c in values["code"] if c.casefold() in tag_ids})
     current: dict[tuple[str, str], str] = {}
-    for page in pleo.iter_aggregated_tags(wanted_ids, location_id=location_id):
+    for page in pleo.iter_aggregated_tags(wanted_ids, company_id=company_id, location_id=location_id):
         for tag in page:
             for d in tag.get("dimensions") or []:
                 current[(tag["id"], d["id"])] = d.get("value")
@@ -242,7 +263,8 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
         values = dimension_values(prepared.tags, warehouse.details(location_id), config)
         held = [str(k) for k in prepared.rejected["record_key"]]
         tag_counts, keepers = _load_tags(pleo, warehouse, location_id, group_id, prepared.tags, held, run_id)
-        dim_counts = _load_dimensions(pleo, location_id, group_id, values, keepers, config)
+        dim_counts = _load_dimensions(pleo, location_id, group_id, values, keepers, config,
+                                      location.get("company_id"))
         counts = {
             "read": prepared.read, "duplicates": prepared.duplicates, "rejected": len(prepared.rejected),
             "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
@@ -270,42 +292,3 @@ def _requests(ghl: GhlHook, pleo: PleoHook) -> dict:
         client = hook.__dict__.get("client")  # only if the hook was used
         out[name] = client.stats.as_dict() if client else {"requests": {}, "total_requests": 0, "retries": 0}
     return out
-
-
-SUMMARY_COLUMNS = ["read", "created", "renamed", "archived", "unarchived", "unchanged", "rejected"]
-
-
-def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[str]) -> tuple[str, list[dict]]:
-    """A short table of what each location read, changed, rejected and skipped, and the failed locations."""
-    rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
-    lines = [f"Run summary for {dag_id} {run_id}",
-             f"{'location':<24} {'status':<8} " + " ".join(f"{c:>10}" for c in SUMMARY_COLUMNS)
-             + f" {'dim.values':>10} {'GHL req':>8} {'Pleo req':>8}"]
-    totals: Counter = Counter()
-    failed = []
-    for location_id in expected or sorted(rows):
-        r = rows.get(location_id)
-        if r is None:
-            lines.append(f"{location_id:<24} {'not run':<8}")
-            failed.append({"location_id": location_id, "error_kind": "not_run", "error": "task did not run"})
-            continue
-        c, q = r["counts"], r["requests"]
-        ghl_n = q.get("ghl", {}).get("total_requests", 0)
-        pleo_n = q.get("pleo", {}).get("total_requests", 0)
-        lines.append(f"{location_id:<24} {r['status']:<8} " + " ".join(f"{c.get(k, 0):>10}" for k in SUMMARY_COLUMNS)
-                     + f" {c.get('values_written', 0):>10} {ghl_n:>8} {pleo_n:>8}")
-        totals.update({k: c.get(k, 0) for k in SUMMARY_COLUMNS + ["values_written"]})
-        totals["ghl"] += ghl_n
-        totals["pleo"] += pleo_n
-        if r["status"] != "success":
-            failed.append({"location_id": location_id, "error_kind": r["error_kind"], "error": r["error"]})
-    lines.append(f"{'TOTAL':<24} {'':<8} " + " ".join(f"{totals[k]:>10}" for k in SUMMARY_COLUMNS)
-                 + f" {totals['values_written']:>10} {totals['ghl']:>8} {totals['pleo']:>8}")
-    tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived"))
-    lines.append(f"Changes: {tag_writes} tag writes, {totals['values_written']} dimension-value writes"
-                 + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else ""))
-    for e in warehouse.events(dag_id, run_id):
-        lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
-    for f in failed:
-        lines.append(f"FAILED: location {f['location_id']} ({f['error_kind']}): {f['error']}")
-    return "\n".join(lines), failed

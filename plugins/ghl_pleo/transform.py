@@ -203,6 +203,7 @@ def dimension_values(tags: pd.DataFrame, details: pd.DataFrame, config: MappingC
             "ghl_updated_at": iso_utc(d.get("updatedAt")),
         }
         for dim in dims:
-            if values.get(dim):
-                rows.append({"code": t.code, "dimension": dim, "value": values[dim]})
+            value = values.get(dim) or config.defaults.get(dim)
+            if value:
+                rows.append({"code": t.code, "dimension": dim, "value": value})
     return pd.DataFrame(rows, columns=VALUE_COLUMNS)

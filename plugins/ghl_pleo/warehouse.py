@@ -188,6 +188,47 @@ class Warehouse:
             out.append(item)
         return out
 
+    def update_location_counts(self, dag_id: str, run_id: str, location_id: str, extra: dict) -> None:
+        """Merge ``extra`` into a ledger row's counts (a later task adding to what the location task recorded)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(text("SELECT counts FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND "
+                                    "location_id = :l"), {"d": dag_id, "r": run_id, "l": location_id}).first()
+            if row is None:
+                return
+            counts = {**(json.loads(row[0]) if row[0] else {}), **extra}
+            conn.execute(text("UPDATE sync_location_runs SET counts = :c WHERE dag_id = :d AND run_id = :r AND "
+                              "location_id = :l"), {"c": json.dumps(counts, sort_keys=True), "d": dag_id,
+                                                    "r": run_id, "l": location_id})
+
+    # statistics ----------------------------------------------------------------------------
+    def save_statistics(self, row: dict) -> None:
+        """Insert or replace the history row of one location and day."""
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM ghl_statistics_daily WHERE location_id = :location_id AND day = :day"), row)
+            conn.execute(text("INSERT INTO ghl_statistics_daily (location_id, day, stat_id, window_start, window_end, "
+                              "profile_count, batches, metrics, platforms, run_id, fetched_at) VALUES (:location_id, "
+                              ":day, :stat_id, :window_start, :window_end, :profile_count, :batches, :metrics, "
+                              ":platforms, :run_id, :fetched_at)"), {**row, "fetched_at": utcnow()})
+
+    def statistics_history(self, location_ids: list[str] | None = None) -> pd.DataFrame:
+        cols = ["location_id", "day", "stat_id", "window_start", "window_end", "profile_count", "batches", "metrics",
+                "platforms", "run_id"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT {', '.join(cols)} FROM ghl_statistics_daily ORDER BY location_id, day")).all()
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+        if location_ids is not None:
+            frame = frame[frame["location_id"].isin(location_ids)]
+        return frame.reset_index(drop=True)
+
+    def record_metadata_push(self, location_id: str, group_id: str, stat_id: str, metadata: dict,
+                             run_id: str) -> None:
+        params = {"l": location_id, "g": group_id, "s": stat_id, "m": json.dumps(metadata, sort_keys=True),
+                  "r": run_id, "at": utcnow()}
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM pleo_group_metadata_pushed WHERE location_id = :l"), params)
+            conn.execute(text("INSERT INTO pleo_group_metadata_pushed (location_id, group_id, stat_id, metadata, "
+                              "run_id, pushed_at) VALUES (:l, :g, :s, :m, :r, :at)"), params)
+
     def add_event(self, dag_id: str, run_id: str, location_id: str, event_name: str, detail: str) -> None:
         params = {"d": dag_id, "r": run_id, "l": location_id, "e": event_name, "x": detail, "at": utcnow()}
         with self.engine.begin() as conn:

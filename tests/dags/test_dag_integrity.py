@@ -20,7 +20,7 @@ def dagbag():
 
 def test_every_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "ghl_pleo_tags_sync" in dagbag.dags
+    assert {"ghl_pleo_tags_sync", "ghl_pleo_statistics_sync"} <= set(dagbag.dags)
 
 
 def test_every_dag_has_tags_retries_and_one_active_run(dagbag):
@@ -39,6 +39,24 @@ def test_tags_dag_shape(dagbag):
     assert dag.get_task("ensure_groups").pool == "ghl_pleo_group_writes"
     assert dag.get_task("summarize").trigger_rule == "all_done"
     assert dag.schedule == "@hourly"
+
+
+def test_statistics_dag_has_a_real_daily_utc_window(dagbag):
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.dags["ghl_pleo_statistics_sync"]
+    assert {t.task_id for t in dag.tasks} == {"list_locations", "fetch_statistics", "write_metadata", "summarize"}
+    assert dag.get_task("write_metadata").pool == "ghl_pleo_group_writes"
+    timetable = dag.timetable
+    assert type(timetable).__name__ == "CronDataIntervalTimetable"
+    import pendulum
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    core = coerce_to_core_timetable(timetable)
+    assert isinstance(core, CronDataIntervalTimetable)
+    interval = core.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 2, 5, tz="UTC"))
+    assert (interval.start, interval.end) == (pendulum.datetime(2026, 11, 1, tz="UTC"),
+                                              pendulum.datetime(2026, 11, 2, tz="UTC"))
 
 
 def test_dag_files_do_no_heavy_work_at_import():

@@ -6,13 +6,10 @@ hourly schedule would: first sync, unchanged re-run, then small source changes.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.runner import Runner
 from tests.sandbox_client import Sandbox, pleo_tags_by_group, writes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -33,47 +30,13 @@ SPECIAL = {
 }
 
 
-class Runner:
-    def __init__(self, box: Sandbox, workdir: Path, locations: list[str]) -> None:
-        self.box = box
-        self.db = workdir / "warehouse.db"
-        self.workdir = workdir
-        self.locations = locations
-        self.runs = 0
-
-    def env(self, **overrides) -> dict[str, str]:
-        env = {**os.environ, **self.box.env(self.locations),
-               "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                       "extra": {"sqlalchemy_url": f"sqlite:///{self.db}"}}),
-               "GHL_PLEO_RETRY_DELAY_S": "1"}
-        env.update(overrides)
-        return env
-
-    def run(self, expect_ok: bool = True, **env) -> str:
-        self.runs += 1
-        log = self.workdir / f"run-{self.runs}.log"
-        bin_dir = Path(sys.executable).parent
-        with open(log, "w") as fh:
-            proc = subprocess.run([str(bin_dir / "airflow"), "dags", "test", DAG_ID], env=self.env(**env),
-                                  stdout=fh, stderr=subprocess.STDOUT, timeout=600)
-        out = log.read_text(errors="replace")
-        ok = proc.returncode == 0 and "state=success" in out
-        assert ok == expect_ok, f"run {self.runs}: rc={proc.returncode}; see {log}\n{out[-3000:]}"
-        return out
-
-    def warehouse(self):
-        from ghl_pleo.warehouse import Warehouse
-
-        return Warehouse(f"sqlite:///{self.db}")
-
-
 @pytest.fixture(scope="module")
 def runner(sandbox, airflow_db, tmp_path_factory):
     locations = sandbox.reset(locations=3, min_tags=40, max_tags=90)
     sandbox.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0)
     sandbox.clear_faults()
     sandbox.clear_requests()
-    return Runner(sandbox, tmp_path_factory.mktemp("e2e-tags"), locations)
+    return Runner(sandbox, tmp_path_factory.mktemp("e2e-tags"), locations, DAG_ID)
 
 
 def group_of(state: dict, location_id: str) -> dict:

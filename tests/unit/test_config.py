@@ -32,3 +32,25 @@ def test_mistakes_name_the_file_and_key(data, match):
 def test_missing_file_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_mapping(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("data, key", [
+    ({"metrics": ["posts", "clicks"]}, "metrics"),
+    ({"metrics": "posts"}, "metrics"),
+    ({"defaults": {"reach": -1}}, "defaults.reach"),
+    ({"defaults": {"ghl_created_by": 3}}, "defaults.ghl_created_by"),
+    ({"defaults": {"colour": 1}}, "defaults.colour"),
+    ({"locations": {"L1": {"company_id": "not-a-uuid"}}}, "locations.L1.company_id"),
+    ({"locations": {"L1": {"company": "7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00"}}}, "locations.L1"),
+    ({"max_name_length": 0}, "max_name_length"),
+])
+def test_statistics_and_location_keys_are_validated(data, key):
+    with pytest.raises(ConfigurationError, match=f"key '{key}'"):
+        parse_mapping(data, "m.yaml")
+
+
+def test_per_location_companies_and_defaults_load():
+    cfg = parse_mapping({"locations": {"L1": {"company_id": "7D2A8F5E-1C3B-4E6F-9A0D-5B4C3E2F1A00"}},
+                         "defaults": {"reach": 0, "ghl_created_by": "unknown"}, "metrics": ["posts"]})
+    assert cfg.company_for("L1") == "7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00" and cfg.company_for("L2") is None
+    assert cfg.metrics == ("posts",) and cfg.defaults["reach"] == 0

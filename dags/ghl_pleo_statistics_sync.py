@@ -1,0 +1,78 @@
+"""
+### GHL social statistics -> Pleo tag-group metadata (daily, UTC days)
+
+Each run covers one UTC day, its data interval: `currentRange` = that day (end minus 1 ms, the vendor's
+ranges are inclusive), `prevRange` = the day before. For every location: connected accounts ->
+profile ids (batches of at most 100, totals added, changes recomputed) -> GHL v3 statistics -> one
+history row per location and day in the warehouse (a re-run replaces it) -> the group's metadata keys
+`metrics`, `stat_id`, `stats_window`, `stats_timestamp`, `ghl_location_id`, merged into what Pleo holds
+(other keys kept), written only when they change, through the one-slot pool `ghl_pleo_group_writes`.
+
+Backfill past days from the UI or `airflow backfill create --dag-id ghl_pleo_statistics_sync
+--from-date ... --to-date ...`: each day gets its own history row; Pleo keeps showing the newest day.
+A location with no connected accounts is reported and skipped.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+GROUP_WRITE_POOL = "ghl_pleo_group_writes"
+RETRY_DELAY_S = float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
+
+
+@dag(
+    dag_id="ghl_pleo_statistics_sync",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ghl-pleo", "statistics"],
+    doc_md=__doc__,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=RETRY_DELAY_S),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(hours=2),
+    },
+)
+def ghl_pleo_statistics_sync():
+    @task
+    def list_locations() -> list[dict]:
+        """The locations to sync: variable `ghl_location_ids`, else discovery."""
+        from ghl_pleo import tasks
+
+        return tasks.list_locations()
+
+    @task(map_index_template="{{ location_id }}")
+    def fetch_statistics(location: dict) -> dict:
+        """One location, one UTC day: accounts -> v3 statistics -> the day's history row."""
+        from ghl_pleo import tasks
+
+        return tasks.fetch_statistics(location)
+
+    @task(pool=GROUP_WRITE_POOL, trigger_rule="all_done")
+    def write_metadata() -> dict:
+        """Merge each location's newest statistics into its Pleo group's metadata, where it changed."""
+        from ghl_pleo import tasks
+
+        return tasks.write_statistics_metadata()
+
+    @task(trigger_rule="all_done", retries=0)
+    def summarize() -> dict:
+        """Log metrics per location; fail if any location failed."""
+        from ghl_pleo import tasks
+
+        return tasks.summarize("list_locations")
+
+    locations = list_locations()
+    fetched = fetch_statistics.expand(location=locations)
+    written = write_metadata()
+    fetched >> written >> summarize()
+
+
+ghl_pleo_statistics_sync()

@@ -1,0 +1,65 @@
+"""Run summaries: what each location read, changed, rejected and skipped, from the warehouse ledger."""
+from __future__ import annotations
+
+from collections import Counter
+
+from ghl_pleo.warehouse import Warehouse
+
+TAGS_DAG_ID = "ghl_pleo_tags_sync"
+STATISTICS_DAG_ID = "ghl_pleo_statistics_sync"
+# (column header, counts key) per DAG
+COLUMNS = {
+    TAGS_DAG_ID: [("read", "read"), ("created", "created"), ("renamed", "renamed"), ("archived", "archived"),
+                  ("unarchived", "unarchived"), ("unchanged", "unchanged"), ("rejected", "rejected"),
+                  ("dim.values", "values_written")],
+    STATISTICS_DAG_ID: [("profiles", "profiles"), ("batches", "batches"), ("posts", "posts"), ("likes", "likes"),
+                        ("followers", "followers"), ("impressions", "impressions"), ("reach", "reach"),
+                        ("metadata", "metadata_written")],
+}
+
+
+def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[str]) -> tuple[str, list[dict]]:
+    """A short table per location plus totals, notes and failures; and the list of failed locations."""
+    columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
+    rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
+    head = f"{'location':<24} {'status':<8} " + " ".join(f"{h:>11}" for h, _ in columns) + f" {'GHL req':>8} {'Pleo req':>8}"
+    lines = [f"Run summary for {dag_id} {run_id}", head]
+    totals: Counter = Counter()
+    failed = []
+    for location_id in expected or sorted(rows):
+        r = rows.get(location_id)
+        if r is None:
+            lines.append(f"{location_id:<24} {'not run':<8}")
+            failed.append({"location_id": location_id, "error_kind": "not_run", "error": "task did not run"})
+            continue
+        c, q = r["counts"], r["requests"]
+        ghl_n = q.get("ghl", {}).get("total_requests", 0)
+        pleo_n = q.get("pleo", {}).get("total_requests", 0)
+        values = [c.get(k, 0) or 0 for _, k in columns]
+        lines.append(f"{location_id:<24} {r['status']:<8} " + " ".join(f"{_fmt(v):>11}" for v in values)
+                     + f" {ghl_n:>8} {pleo_n:>8}")
+        totals.update({k: v for (_, k), v in zip(columns, values)})
+        totals["ghl"] += ghl_n
+        totals["pleo"] += pleo_n
+        if r["status"] == "failed":
+            failed.append({"location_id": location_id, "error_kind": r["error_kind"], "error": r["error"]})
+    lines.append(f"{'TOTAL':<24} {'':<8} " + " ".join(f"{_fmt(totals[k]):>11}" for _, k in columns)
+                 + f" {totals['ghl']:>8} {totals['pleo']:>8}")
+    if dag_id == TAGS_DAG_ID:
+        tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived"))
+        lines.append(f"Changes: {tag_writes} tag writes, {totals['values_written']} dimension-value writes"
+                     + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else ""))
+    else:
+        lines.append(f"Changes: {totals['metadata_written']} group metadata writes"
+                     + (" (no changes)" if totals["metadata_written"] == 0 else ""))
+    for e in warehouse.events(dag_id, run_id):
+        lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
+    for f in failed:
+        lines.append(f"FAILED: location {f['location_id']} ({f['error_kind']}): {f['error']}")
+    return "\n".join(lines), failed
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else f"{v:.1f}"
+    return str(v)

@@ -1,0 +1,97 @@
+"""Task bodies shared by the DAG files; each builds its hooks and store and calls one step.
+
+DAG files import this module inside their tasks, never at parse time.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ghl_pleo.config import load_mapping
+from ghl_pleo.warehouse import Warehouse
+
+log = logging.getLogger("ghl_pleo.tasks")
+
+
+def _context() -> tuple[Any, str, str]:
+    from airflow.sdk import get_current_context
+
+    ctx = get_current_context()
+    return ctx, ctx["dag"].dag_id, ctx["run_id"]
+
+
+def _warehouse() -> Warehouse:
+    warehouse = Warehouse()
+    warehouse.apply_schema()
+    return warehouse
+
+
+def list_locations() -> list[dict]:
+    """The locations to sync (variable ``ghl_location_ids``, else discovery), with their names."""
+    from airflow.sdk import Variable
+
+    from ghl_pleo.hooks.ghl import GhlHook
+    from ghl_pleo.sync import resolve_locations
+
+    load_mapping()  # a broken mapping file fails here, before any write
+    return resolve_locations(GhlHook(), Variable.get("ghl_location_ids", default=None))
+
+
+def ensure_groups(locations: list[dict]) -> list[dict]:
+    from ghl_pleo.hooks.pleo import PleoHook
+    from ghl_pleo.sync import ensure_groups as ensure
+
+    _, dag_id, run_id = _context()
+    return ensure(PleoHook(), locations, load_mapping(), _warehouse(), dag_id, run_id)
+
+
+def sync_location_tags(location: dict) -> dict:
+    from ghl_pleo.hooks.ghl import GhlHook
+    from ghl_pleo.hooks.pleo import PleoHook
+    from ghl_pleo.sync import sync_location_tags as sync
+
+    ctx, dag_id, run_id = _context()
+    ctx["location_id"] = location["location_id"]  # names the mapped task instance in the UI
+    return sync(location, ghl=GhlHook(), pleo=PleoHook(), warehouse=_warehouse(), config=load_mapping(),
+                dag_id=dag_id, run_id=run_id, try_number=ctx["ti"].try_number)
+
+
+def fetch_statistics(location: dict) -> dict:
+    from ghl_pleo.hooks.ghl import GhlHook
+    from ghl_pleo.statistics import Window
+    from ghl_pleo.stats_sync import fetch_location_statistics
+
+    ctx, dag_id, run_id = _context()
+    ctx["location_id"] = location["location_id"]
+    window = Window.for_interval(ctx["data_interval_start"], ctx["data_interval_end"])
+    log.info("Statistics window %s .. %s (previous: %s)", window.as_range()["startDate"],
+             window.as_range()["endDate"], window.previous().as_range())
+    return fetch_location_statistics(location["location_id"], window=window, ghl=GhlHook(), warehouse=_warehouse(),
+                                     config=load_mapping(), dag_id=dag_id, run_id=run_id,
+                                     try_number=ctx["ti"].try_number)
+
+
+def write_statistics_metadata() -> dict:
+    from ghl_pleo.hooks.pleo import PleoHook
+    from ghl_pleo.stats_sync import write_statistics_metadata as write
+
+    ctx, dag_id, run_id = _context()
+    locations = ctx["ti"].xcom_pull(task_ids="list_locations", default=None) or []
+    return write(PleoHook(), locations, warehouse=_warehouse(), config=load_mapping(), dag_id=dag_id, run_id=run_id)
+
+
+def summarize(locations_task: str) -> dict:
+    """Print the run summary; fail the run, naming every failed location, if any failed."""
+    from ghl_pleo.summary import run_summary
+
+    ctx, dag_id, run_id = _context()
+    locations = ctx["ti"].xcom_pull(task_ids=locations_task, default=None)
+    expected = [loc["location_id"] for loc in (locations or [])]
+    text, failed = run_summary(_warehouse(), dag_id, run_id, expected)
+    print(text)
+    if locations is None:
+        raise RuntimeError(f"No locations were synced: task {locations_task} failed; see its log.")
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(expected)} locations failed: "
+                           + "; ".join(f"{f['location_id']} ({f['error_kind']})" for f in failed))
+    return {"locations": len(expected), "failed": 0}
