@@ -10,7 +10,9 @@ venv: $(BIN)/.installed
 
 $(BIN)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@echo "== installing requirements.txt into $(VENV) (log: $(VENV)/pip-install.log)"
+	@$(BIN)/pip install --disable-pip-version-check -r requirements.txt > $(VENV)/pip-install.log 2>&1 \
+	  || { tail -n 30 $(VENV)/pip-install.log; exit 1; }
 	@touch $@
 
 airflow-init: venv

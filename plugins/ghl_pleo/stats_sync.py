@@ -91,7 +91,7 @@ def write_statistics_metadata(pleo: PleoHook, locations: list[dict], *, warehous
         return {"written": 0, "unchanged": 0}
     wanted = [loc for loc in locations if loc["location_id"] in set(records["locationId"])]
     groups = {g["location_id"]: g for g in ensure_groups(pleo, wanted, config, warehouse, dag_id, run_id,
-                                                          rename=False, with_group=True)}
+                                                          rename=False, with_group=True, report_orphans=False)}
     written = unchanged = 0
     for rec in records.to_dict("records"):
         location_id = rec["locationId"]
@@ -107,6 +107,8 @@ def write_statistics_metadata(pleo: PleoHook, locations: list[dict], *, warehous
         warehouse.update_location_counts(dag_id, run_id, location_id, {"metadata_written": 1})
         written += 1
         log.info("Location %s: group %s metadata now shows %s", location_id, result["id"], rec["statId"])
-    log.info("Group metadata: %d written, %d unchanged; Pleo requests %d", written, unchanged,
-             pleo.client.stats.as_dict()["total_requests"])
+    pleo_requests = pleo.client.stats.as_dict()["total_requests"]
+    warehouse.add_event(dag_id, run_id, "*", "pleo_requests",
+                        f"write_metadata made {pleo_requests} Pleo requests ({written} metadata writes)")
+    log.info("Group metadata: %d written, %d unchanged; Pleo requests %d", written, unchanged, pleo_requests)
     return {"written": written, "unchanged": unchanged}

@@ -86,7 +86,8 @@ def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
 
 
 def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, warehouse: Warehouse,
-                  dag_id: str, run_id: str, *, rename: bool = True, with_group: bool = False) -> list[dict]:
+                  dag_id: str, run_id: str, *, rename: bool = True, with_group: bool = False,
+                  report_orphans: bool = True) -> list[dict]:
     """Find or create each location's Pleo tag group; rename and unarchive as needed.
 
     One group listing per Pleo company (the connection's, or the location's
@@ -99,6 +100,8 @@ def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, 
             needs the group to exist).
         with_group: include the whole group as just read or written (for a
             read-modify-write of its metadata).
+        report_orphans: report our groups whose location is not in ``locations``
+            (off when ``locations`` is only a subset of the location list).
     """
     default_company = pleo.company_id
     listings: dict[str, dict[str, list[dict]]] = {}
@@ -150,7 +153,7 @@ def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, 
         if with_group:
             item["group"] = group
         out.append(item)
-    for company, by_code in listings.items():
+    for company, by_code in (listings.items() if report_orphans else ()):
         for code, existing in by_code.items():
             if code.startswith(GROUP_CODE_PREFIX) and code not in wanted_codes.get(company, set()):
                 location_id = existing[0]["code"][len(GROUP_CODE_PREFIX):]
