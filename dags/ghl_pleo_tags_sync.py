@@ -11,6 +11,11 @@ read its Social Planner tags (and tag details for new or changed tags), stage th
 * `sync_location` (one mapped task per location): extract, stage, transform, load.
 * `summarize`: the run summary; fails the run if any location failed, naming them.
 
+Data-quality gates hold a location (and fail its task without retries) when a mapped field vanished
+from GHL's answer, too many rows were rejected, or the tag count fell too far since the last good run
+(then nothing is archived). To release the volume guard once, trigger with
+`{"release_archive_guard": ["<locationId>"]}`.
+
 A current-state sync: a backfilled run syncs today's state again. On failure, open the `summarize`
 log: one line per failed location with the error kind, endpoint, HTTP status and what to do.
 Clearing a failed `sync_location` re-runs that location safely.
@@ -21,7 +26,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 GROUP_WRITE_POOL = "ghl_pleo_group_writes"
 # Seconds before Airflow retries a failed task (doubling, capped at 10 minutes). Tests shorten it.
@@ -36,6 +41,12 @@ RETRY_DELAY_S = float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
     max_active_runs=1,
     tags=["ghl-pleo", "tags"],
     doc_md=__doc__,
+    params={
+        "release_archive_guard": Param(
+            [], type="array", items={"type": "string"},
+            description="Location ids (or \"all\") whose archive guard is released for this run only: use when "
+                        "a large drop in a location's tag count is real."),
+    },
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=RETRY_DELAY_S),

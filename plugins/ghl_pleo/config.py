@@ -46,6 +46,9 @@ class MappingConfig:
     metrics: tuple[str, ...] = METRIC_NAMES
     defaults: dict = field(default_factory=dict, hash=False)
     location_companies: dict = field(default_factory=dict, hash=False)
+    max_rejected_share: float = 0.05
+    volume_drop_threshold: float = 0.30
+    future_tolerance_minutes: int = 10
     source: str = field(default="<defaults>", compare=False)
 
     def company_for(self, location_id: str) -> str | None:
@@ -73,7 +76,7 @@ def parse_mapping(data: Any, source: str = "<inline>") -> MappingConfig:
     if not isinstance(data, dict):
         raise _fail(source, "<top level>", "a mapping of keys to values", type(data).__name__)
     known = {"group_name_template", "max_name_length", "detail_level", "dimensions", "metrics", "defaults",
-             "locations"}
+             "locations", "quality"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigurationError(f"Mapping file {source}: unknown key(s) {unknown}; known keys are {sorted(known)}.")
@@ -140,6 +143,22 @@ def parse_mapping(data: Any, source: str = "<inline>") -> MappingConfig:
                 raise _fail(source, f"locations.{loc}.company_id", "a Pleo company uuid", company)
             companies[str(loc)] = company.lower()
         kwargs["location_companies"] = companies
+    if "quality" in data:
+        quality = data["quality"] or {}
+        if not isinstance(quality, dict):
+            raise _fail(source, "quality", "a mapping of threshold names to numbers", quality)
+        limits = {"max_rejected_share": (0.0, 1.0, float), "volume_drop_threshold": (0.0, 1.0, float),
+                  "future_tolerance_minutes": (0, 10080, int)}
+        for key, value in quality.items():
+            if key not in limits:
+                raise _fail(source, f"quality.{key}", f"one of {sorted(limits)}", key)
+            lo, hi, kind = limits[key]
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi
+            if kind is int:
+                ok = ok and float(value).is_integer()
+            if not ok:
+                raise _fail(source, f"quality.{key}", f"a number from {lo} to {hi}", value)
+            kwargs[key] = kind(value)
     return MappingConfig(**kwargs)
 
 

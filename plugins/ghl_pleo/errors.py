@@ -16,6 +16,7 @@ class GhlPleoError(Exception):
 
     kind = "error"
     retryable = False
+    fail_fast = False  # True: fail the Airflow task without its retries (a retry would only re-alert)
 
     def __init__(self, message: str, *, status: int | None = None, endpoint: str | None = None,
                  location_id: str | None = None) -> None:
@@ -57,9 +58,22 @@ class FatalAPIError(GhlPleoError):
 
 
 class DataValidationError(GhlPleoError):
-    """The data failed a quality gate; the load was held."""
+    """The data failed a quality gate; the load was held. Retrying the same data cannot help."""
 
     kind = "data_quality"
+    fail_fast = True
+
+
+class SchemaDriftError(DataValidationError):
+    """A mapped field disappeared or changed type at the source."""
+
+    kind = "schema_drift"
+
+
+class DriftGuardError(DataValidationError):
+    """The tag count fell too far since the last good run: archiving was held."""
+
+    kind = "drift_guard"
 
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")

@@ -26,6 +26,7 @@ class TagAction:
     archived: bool
     pleo_id: str | None = None
     before: dict | None = None
+    source_row: bool = True   # False: a tag gone from the source, or a duplicate copy (not a row read)
 
 
 @dataclass
@@ -83,7 +84,8 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
         plan.keepers[key] = keeper
         for dup in existing:
             if dup is not keeper and not dup.get("archived"):
-                plan.actions.append(TagAction(ARCHIVE_DUPLICATE, dup["code"], dup.get("name"), True, dup["id"], dup))
+                plan.actions.append(TagAction(ARCHIVE_DUPLICATE, dup["code"], dup.get("name"), True, dup["id"], dup,
+                                              source_row=False))
         was_archived = bool(keeper.get("archived"))
         if was_archived == archived and keeper.get("name") == name:
             plan.unchanged += 1
@@ -103,7 +105,8 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
         for tag in existing:
             if not tag.get("archived"):
                 kind = ARCHIVE if tag is keeper else ARCHIVE_DUPLICATE
-                plan.actions.append(TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag))
+                plan.actions.append(TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag,
+                                              source_row=False))
     return plan
 
 

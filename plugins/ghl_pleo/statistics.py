@@ -61,6 +61,77 @@ def request_bodies(profile_ids: list[str], window: Window, batch: int = 100) -> 
              "prevRange": window.previous().as_range()} for i in range(0, len(ids), batch)]
 
 
+KNOWN_PLATFORMS = {"facebook", "instagram", "linkedin", "google", "pinterest", "youtube", "tiktok", "twitter",
+                   "gmb", "threads", "bluesky"}
+
+
+def sanitize_results(results: Any) -> tuple[dict, list[dict]]:
+    """Drop metric values that are not finite, non-negative numbers; report each with its path and rule.
+
+    Changes (percentages) may be negative; counts may not. Unknown platforms are
+    kept and reported (rule ``unknown_platform``, a warning, not a rejection).
+    Returns a cleaned copy of ``results`` and the problems found.
+    """
+    import copy
+
+    problems: list[dict] = []
+    if not isinstance(results, dict):
+        return {}, [{"path": "results", "raw": repr(results)[:200], "rule": "missing_envelope"}]
+    clean = copy.deepcopy(results)
+
+    def check(container: dict, key: str, path: str, signed: bool = False) -> None:
+        if key not in container:
+            return
+        value = container[key]
+        rule = None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            rule = "not_a_number"
+        elif not math.isfinite(value):
+            rule = "non_finite_metric"
+        elif value < 0 and not signed:
+            rule = "negative_metric"
+        if rule:
+            problems.append({"path": path, "raw": repr(value)[:200], "rule": rule})
+            del container[key]
+
+    totals = clean.get("totals")
+    if isinstance(totals, dict):
+        for k in list(totals):
+            check(totals, k, f"totals.{k}")
+    breakdowns = clean.get("breakdowns") if isinstance(clean.get("breakdowns"), dict) else {}
+    for m in ("posts", "impressions", "reach"):
+        b = breakdowns.get(m)
+        if not isinstance(b, dict):
+            continue
+        check(b, "total", f"breakdowns.{m}.total")
+        check(b, "totalChange", f"breakdowns.{m}.totalChange", signed=True)
+        for p, item in (b.get("platforms") or {}).items() if isinstance(b.get("platforms"), dict) else ():
+            if isinstance(item, dict):
+                check(item, "value", f"breakdowns.{m}.platforms.{p}.value")
+                check(item, "change", f"breakdowns.{m}.platforms.{p}.change", signed=True)
+    engagement = breakdowns.get("engagement") if isinstance(breakdowns.get("engagement"), dict) else {}
+    for p, item in engagement.items():
+        if isinstance(item, dict):
+            for k in ("likes", "comments", "shares"):
+                check(item, k, f"breakdowns.engagement.{p}.{k}")
+            check(item, "change", f"breakdowns.engagement.{p}.change", signed=True)
+    seen = set(engagement)
+    for m in ("posts", "impressions", "reach"):
+        b = breakdowns.get(m)
+        if isinstance(b, dict) and isinstance(b.get("platforms"), dict):
+            seen |= set(b["platforms"])
+    for p in sorted(seen - KNOWN_PLATFORMS):
+        problems.append({"path": f"platform {p}", "raw": p, "rule": "unknown_platform"})
+    return clean, problems
+
+
+def record_frame(location_id: str, window: Window, metrics: str) -> pd.DataFrame:
+    """One statistics record as a frame (``statId, locationId, timestamp`` and one column per total)."""
+    doc = json.loads(metrics)
+    return pd.DataFrame([{"statId": stat_id(location_id, window), "locationId": location_id,
+                          "timestamp": fmt_ms(window.end), **doc["totals"]}])
+
+
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None

@@ -9,8 +9,11 @@ from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import GhlPleoError
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.quality import require, run_suite, statistics_expectations
 from ghl_pleo.statistics import (
     Window,
+    record_frame,
+    sanitize_results,
     combine_batches,
     fmt_ms,
     merge_metadata,
@@ -47,13 +50,21 @@ def fetch_location_statistics(location_id: str, *, window: Window, ghl: GhlHook,
             log.warning("Location %s: no connected social accounts; skipped", location_id)
             return {"location_id": location_id, "status": "skipped"}
         bodies = request_bodies(profiles, window)
-        results = []
+        results, problems = [], []
         for i, body in enumerate(bodies, 1):
-            results.append(ghl.statistics(location_id, body))
+            clean, found = sanitize_results(ghl.statistics(location_id, body))
+            results.append(clean)
+            problems.extend({**p, "path": f"batch {i} {p['path']}"} for p in found)
             log.info("Location %s: statistics batch %d/%d (%d profiles) for %s", location_id, i, len(bodies),
                      len(body["profileIds"]), window.day)
+        _record_problems(warehouse, dag_id, run_id, location_id, stat_id(location_id, window), problems)
+        counts["rejected"] = sum(1 for p in problems if p["rule"] != "unknown_platform")
         combined = combine_batches(results)
         metrics = metrics_json(window, combined, config.metrics, config.defaults)
+        gate = run_suite("ghl_statistics", record_frame(location_id, window, metrics),
+                         statistics_expectations(config.metrics), run_name=f"{dag_id}-{run_id}-{location_id}")
+        counts["data_docs"] = gate.docs
+        require(gate, f"Location {location_id} statistics {window.day}")
         warehouse.save_statistics({
             "location_id": location_id, "day": window.day, "stat_id": stat_id(location_id, window),
             "window_start": fmt_ms(window.start), "window_end": fmt_ms(window.end), "profile_count": len(profiles),
@@ -68,6 +79,24 @@ def fetch_location_statistics(location_id: str, *, window: Window, ghl: GhlHook,
         warehouse.finish_location_run(dag_id, run_id, location_id, "failed", counts, _requests(ghl),
                                       error_kind=kind, error=str(exc)[:2000])
         raise
+
+
+def _record_problems(warehouse: Warehouse, dag_id: str, run_id: str, location_id: str, key: str,
+                     problems: list[dict]) -> None:
+    """Bad metric values go to rejected_records (left out of the totals); unknown platforms are a warning."""
+    import pandas as pd
+
+    rejected = [p for p in problems if p["rule"] != "unknown_platform"]
+    frame = pd.DataFrame([{"record_key": f"{key} {p['path']}", "rule": p["rule"],
+                           "reason": f"{p['path']} is {p['raw']}: left out of the totals", "raw_value": p["raw"]}
+                          for p in rejected], columns=["record_key", "rule", "reason", "raw_value"])
+    warehouse.save_rejected(dag_id, run_id, location_id, "statistics", frame)
+    for p in problems:
+        log.warning("Location %s: statistics %s: %s (%s)", location_id, p["path"], p["raw"], p["rule"])
+    unknown = sorted({p["raw"] for p in problems if p["rule"] == "unknown_platform"})
+    if unknown:
+        warehouse.add_event(dag_id, run_id, location_id, "unknown_platform",
+                            f"platforms not in the vendor's list, loaded as is: {', '.join(unknown)}")
 
 
 def _requests(ghl: GhlHook) -> dict:

@@ -11,7 +11,7 @@ STATISTICS_DAG_ID = "ghl_pleo_statistics_sync"
 COLUMNS = {
     TAGS_DAG_ID: [("read", "read"), ("created", "created"), ("renamed", "renamed"), ("archived", "archived"),
                   ("unarchived", "unarchived"), ("unchanged", "unchanged"), ("rejected", "rejected"),
-                  ("dim.values", "values_written")],
+                  ("held", "held"), ("dupl.", "duplicates"), ("gone", "gone"), ("dim.values", "values_written")],
     STATISTICS_DAG_ID: [("profiles", "profiles"), ("batches", "batches"), ("posts", "posts"), ("likes", "likes"),
                         ("followers", "followers"), ("impressions", "impressions"), ("reach", "reach"),
                         ("metadata", "metadata_written")],
@@ -22,10 +22,11 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     """A short table per location plus totals, notes and failures; and the list of failed locations."""
     columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
     rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
-    head = f"{'location':<24} {'status':<8} " + " ".join(f"{h:>11}" for h, _ in columns) + f" {'GHL req':>8} {'Pleo req':>8}"
+    head = f"{'location':<24} {'status':<8} " + " ".join(f"{h:>10}" for h, _ in columns) + f" {'GHL req':>8} {'Pleo req':>8}"
     lines = [f"Run summary for {dag_id} {run_id}", head]
     totals: Counter = Counter()
     failed = []
+    docs = set()
     for location_id in expected or sorted(rows):
         r = rows.get(location_id)
         if r is None:
@@ -33,25 +34,29 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
             failed.append({"location_id": location_id, "error_kind": "not_run", "error": "task did not run"})
             continue
         c, q = r["counts"], r["requests"]
+        if c.get("data_docs"):
+            docs.add(c["data_docs"])
         ghl_n = q.get("ghl", {}).get("total_requests", 0)
         pleo_n = q.get("pleo", {}).get("total_requests", 0)
         values = [c.get(k, 0) or 0 for _, k in columns]
-        lines.append(f"{location_id:<24} {r['status']:<8} " + " ".join(f"{_fmt(v):>11}" for v in values)
+        lines.append(f"{location_id:<24} {r['status']:<8} " + " ".join(f"{_fmt(v):>10}" for v in values)
                      + f" {ghl_n:>8} {pleo_n:>8}")
         totals.update({k: v for (_, k), v in zip(columns, values)})
         totals["ghl"] += ghl_n
         totals["pleo"] += pleo_n
         if r["status"] == "failed":
             failed.append({"location_id": location_id, "error_kind": r["error_kind"], "error": r["error"]})
-    lines.append(f"{'TOTAL':<24} {'':<8} " + " ".join(f"{_fmt(totals[k]):>11}" for _, k in columns)
+    lines.append(f"{'TOTAL':<24} {'':<8} " + " ".join(f"{_fmt(totals[k]):>10}" for _, k in columns)
                  + f" {totals['ghl']:>8} {totals['pleo']:>8}")
     if dag_id == TAGS_DAG_ID:
-        tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived"))
+        tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived", "gone"))
         lines.append(f"Changes: {tag_writes} tag writes, {totals['values_written']} dimension-value writes"
                      + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else ""))
     else:
         lines.append(f"Changes: {totals['metadata_written']} group metadata writes"
                      + (" (no changes)" if totals["metadata_written"] == 0 else ""))
+    for d in sorted(docs):
+        lines.append(f"Data Docs: {d}")
     for e in warehouse.events(dag_id, run_id):
         lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
     for f in failed:

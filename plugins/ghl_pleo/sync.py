@@ -15,7 +15,27 @@ from typing import Any
 import pandas as pd
 
 from ghl_pleo.config import DIMENSIONS, MappingConfig
-from ghl_pleo.errors import AuthenticationError, ConfigurationError, FatalAPIError, GhlPleoError
+from datetime import datetime
+
+from ghl_pleo.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DataValidationError,
+    DriftGuardError,
+    FatalAPIError,
+    GhlPleoError,
+    SchemaDriftError,
+)
+from ghl_pleo.quality import (
+    TAG_MAPPED_FIELDS,
+    check_location_id,
+    observed_fields,
+    require,
+    run_suite,
+    schema_drift,
+    tags_expectations,
+    volume_drop,
+)
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.reconcile import (
@@ -50,7 +70,7 @@ def parse_location_ids(raw: Any) -> list[str]:
                                      f"e.g. [\"ve9EPM428h8vShlRW1KT\"]; got {raw[:80]!r}.") from None
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigurationError(f"Variable ghl_location_ids must be a JSON list of non-empty strings; got {value!r:.80}.")
-    return list(dict.fromkeys(v.strip() for v in value))
+    return list(dict.fromkeys(check_location_id(v.strip()) for v in value))
 
 
 def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
@@ -192,15 +212,21 @@ def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags:
 
 
 def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id: str, tags: pd.DataFrame,
-               held_codes: list[str], run_id: str) -> tuple[Counter, dict[str, dict]]:
+               held_codes: list[str], run_id: str, *, hold_archives: bool = False) -> tuple[Counter, dict[str, dict]]:
+    """Apply the plan. With ``hold_archives`` (the drift guard tripped) no tag is archived; the rest is written."""
     current = [t for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
     log.info("Location %s: Pleo group %s holds %d tags (archived included)", location_id, group_id, len(current))
     plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
-    counts = Counter({CREATE: 0, RENAME: 0, ARCHIVE: 0, UNARCHIVE: 0, ARCHIVE_DUPLICATE: 0})
+    counts = Counter({CREATE: 0, RENAME: 0, ARCHIVE: 0, UNARCHIVE: 0, ARCHIVE_DUPLICATE: 0, "gone": 0,
+                      "held": 0, "archives_held": 0})
     counts["unchanged"] = plan.unchanged
-    counts["held"] = plan.held
+    counts["pleo_held"] = plan.held
     keepers = dict(plan.keepers)
     for action in plan.actions:
+        if hold_archives and action.archived and action.kind in (ARCHIVE, ARCHIVE_DUPLICATE):
+            counts["archives_held"] += 1
+            counts["held"] += int(action.source_row)
+            continue
         if action.kind == CREATE:
             result = pleo.create_tag(group_id, action.code, action.name or action.code, location_id=location_id)
             keepers[action.code.casefold()] = result
@@ -211,7 +237,7 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
                 keepers[action.code.casefold()] = result
         warehouse.record_push(location_id, result.get("code", action.code), result["id"], result.get("name"),
                               bool(result.get("archived")), action.kind, run_id)
-        counts[action.kind] += 1
+        counts["gone" if action.kind == ARCHIVE and not action.source_row else action.kind] += 1
     if plan.actions:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
     return counts, keepers
@@ -247,46 +273,116 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd
 
 
 def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehouse: Warehouse,
-                       config: MappingConfig, dag_id: str, run_id: str, try_number: int = 1) -> dict:
-    """Extract, stage, transform and load one location's tags. Returns its counts (also in the ledger).
+                       config: MappingConfig, dag_id: str, run_id: str, try_number: int = 1,
+                       release_archive_guard: bool = False, now: datetime | None = None) -> dict:
+    """Extract, stage, check, transform and load one location's tags. Returns its counts (also in the ledger).
 
+    Gates, in order: schema drift of the raw payloads (a mapped field gone or
+    retyped stops the location), row rules (bad rows are quarantined in
+    ``rejected_records``), the rejected share, the GX suite on the records to
+    load, and the volume guard (a count that fell too far holds every archive).
     Safe to re-run at any point: the load re-reads Pleo first and writes only
     differences, keyed by code.
     """
     location_id, group_id = location["location_id"], location["group_id"]
+    check_location_id(location_id)
     warehouse.start_location_run(dag_id, run_id, location_id, try_number)
     counts: dict[str, Any] = {}
     try:
         _extract(ghl, warehouse, location_id, run_id)
-        prepared = prepare_tags(warehouse.staged(location_id), config)
+        staged = warehouse.staged(location_id)
+        counts["read"] = len(staged)
+        drift = _check_schema(warehouse, dag_id, run_id, location_id, staged)
+        prepared = prepare_tags(staged, config, now=now)
         warehouse.save_rejected(dag_id, run_id, location_id, "tag", prepared.rejected)
         for r in prepared.rejected.itertuples(index=False):
             log.warning("Location %s: rejected tag %s (%s): %s", location_id, r.record_key, r.rule, r.reason)
+        counts.update(rejected=len(prepared.rejected), duplicates=prepared.duplicates,
+                      schema_drift=drift.describe() if drift.changed else None)
+        share = len(prepared.rejected) / prepared.read if prepared.read else 0.0
+        if share > config.max_rejected_share:
+            rules = Counter(prepared.rejected["rule"])
+            counts["held"] = len(prepared.tags)
+            raise DataValidationError(
+                f"Location {location_id}: {len(prepared.rejected)} of {prepared.read} tag rows rejected "
+                f"({share:.0%} > {config.max_rejected_share:.0%}: {dict(rules)}); the load was held, nothing was "
+                f"written. See rejected_records for run {run_id}; fix the source or the mapping file.")
+        gate = run_suite("ghl_tags", prepared.tags, tags_expectations(config.max_name_length),
+                         run_name=f"{dag_id}-{run_id}-{location_id}")
+        counts["data_docs"] = gate.docs
+        if not gate.success:
+            counts["held"] = len(prepared.tags)
+        require(gate, f"Location {location_id}")
+        active = int((~prepared.tags["archived"]).sum()) if len(prepared.tags) else 0
+        guard = _volume_guard(warehouse, dag_id, run_id, location_id, prepared.read, active, config)
+        hold = bool(guard) and not release_archive_guard
+        if guard and release_archive_guard:
+            warehouse.add_event(dag_id, run_id, location_id, "archive_guard_released", guard)
+            log.warning("Location %s: archive guard released for this run (%s)", location_id, guard)
         detail_ids = _refresh_details(ghl, warehouse, location_id, prepared.tags)
         values = dimension_values(prepared.tags, warehouse.details(location_id), config)
         held = [str(k) for k in prepared.rejected["record_key"]]
-        tag_counts, keepers = _load_tags(pleo, warehouse, location_id, group_id, prepared.tags, held, run_id)
+        tag_counts, keepers = _load_tags(pleo, warehouse, location_id, group_id, prepared.tags, held, run_id,
+                                         hold_archives=hold)
         dim_counts = _load_dimensions(pleo, location_id, group_id, values, keepers, config,
                                       location.get("company_id"))
-        counts = {
-            "read": prepared.read, "duplicates": prepared.duplicates, "rejected": len(prepared.rejected),
+        counts.update({
             "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
-            "unarchived": tag_counts[UNARCHIVE], "duplicates_archived": tag_counts[ARCHIVE_DUPLICATE],
-            "unchanged": tag_counts["unchanged"], "held": tag_counts["held"], "details_fetched": detail_ids,
-            **dict(dim_counts), "summary": tag_summary(prepared.tags, location_id),
-        }
+            "unarchived": tag_counts[UNARCHIVE], "gone": tag_counts["gone"],
+            "duplicates_archived": tag_counts[ARCHIVE_DUPLICATE], "unchanged": tag_counts["unchanged"],
+            "held": tag_counts["held"], "archives_held": tag_counts["archives_held"],
+            "pleo_held": tag_counts["pleo_held"], "details_fetched": detail_ids, **dict(dim_counts),
+            "active": active, "summary": tag_summary(prepared.tags, location_id),
+        })
         requests = _requests(ghl, pleo)
+        if hold:
+            raise DriftGuardError(
+                f"Location {location_id}: the tag count {guard} since the last good run. Archiving was held: "
+                f"{counts['archives_held']} tag(s) that would have been archived in Pleo were left as they are; "
+                f"other changes were written. If GHL really lost these tags, release the guard once: trigger "
+                f"{dag_id} with conf {{\"release_archive_guard\": [\"{location_id}\"]}}.")
         warehouse.finish_location_run(dag_id, run_id, location_id, "success", counts, requests)
-        log.info("Location %s done: read %d, created %d, renamed %d, archived %d, unarchived %d, unchanged %d, "
-                 "rejected %d; requests GHL %d, Pleo %d", location_id, counts["read"], counts["created"],
-                 counts["renamed"], counts["archived"], counts["unarchived"], counts["unchanged"],
-                 counts["rejected"], requests["ghl"]["total_requests"], requests["pleo"]["total_requests"])
+        log.info("Location %s done: read %d, created %d, renamed %d, archived %d (+%d gone), unarchived %d, "
+                 "unchanged %d, rejected %d; requests GHL %d, Pleo %d", location_id, counts["read"],
+                 counts["created"], counts["renamed"], counts["archived"], counts["gone"], counts["unarchived"],
+                 counts["unchanged"], counts["rejected"], requests["ghl"]["total_requests"],
+                 requests["pleo"]["total_requests"])
         return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
     except Exception as exc:
         kind = exc.kind if isinstance(exc, GhlPleoError) else "internal"
         warehouse.finish_location_run(dag_id, run_id, location_id, "failed", counts, _requests(ghl, pleo),
                                       error_kind=kind, error=str(exc)[:2000])
         raise
+
+
+def _check_schema(warehouse: Warehouse, dag_id: str, run_id: str, location_id: str, staged: pd.DataFrame):
+    endpoint = "GET /social-media-posting/{locationId}/tags"
+    observed, n = observed_fields(staged["payload"])
+    drift = schema_drift(endpoint, observed, n, warehouse.schema_fields(endpoint, location_id), TAG_MAPPED_FIELDS)
+    if drift.changed:
+        warehouse.add_event(dag_id, run_id, location_id, "schema_drift", drift.describe()
+                            + (f"; FATAL: {'; '.join(drift.fatal)}" if drift.fatal else ""))
+        log.warning("Location %s: schema drift on %s: %s", location_id, endpoint, drift.describe())
+    if drift.fatal:
+        raise SchemaDriftError(
+            f"Location {location_id}: GHL {endpoint} changed shape: {'; '.join(drift.fatal)}"
+            + (f" ({drift.describe()})" if drift.new or drift.missing or drift.retyped else "")
+            + ". Nothing was loaded; the mapping needs updating before this location can sync.")
+    if n:
+        warehouse.save_schema_fields(endpoint, location_id, observed)
+    return drift
+
+
+def _volume_guard(warehouse: Warehouse, dag_id: str, run_id: str, location_id: str, read: int, active: int,
+                  config: MappingConfig) -> str | None:
+    last = warehouse.last_success_counts(dag_id, location_id, run_id)
+    if not last:
+        return None
+    reason = volume_drop(last.get("read"), read, config.volume_drop_threshold)
+    if reason:
+        return f"(rows read) {reason}"
+    reason = volume_drop(last.get("active"), active, config.volume_drop_threshold)
+    return f"(live tags) {reason}" if reason else None
 
 
 def _requests(ghl: GhlHook, pleo: PleoHook) -> dict:

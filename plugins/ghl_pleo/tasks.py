@@ -45,6 +45,20 @@ def ensure_groups(locations: list[dict]) -> list[dict]:
     return ensure(PleoHook(), locations, load_mapping(), _warehouse(), dag_id, run_id)
 
 
+def _fail_fast(fn, *args, **kwargs):
+    """Run a step; errors that a retry cannot fix (data quality, drift guard) fail the task without its retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from ghl_pleo.errors import GhlPleoError
+
+    try:
+        return fn(*args, **kwargs)
+    except GhlPleoError as exc:
+        if exc.fail_fast:
+            raise AirflowFailException(f"[{exc.kind}] {exc}") from exc
+        raise
+
+
 def sync_location_tags(location: dict) -> dict:
     from ghl_pleo.hooks.ghl import GhlHook
     from ghl_pleo.hooks.pleo import PleoHook
@@ -52,8 +66,11 @@ def sync_location_tags(location: dict) -> dict:
 
     ctx, dag_id, run_id = _context()
     ctx["location_id"] = location["location_id"]  # names the mapped task instance in the UI
-    return sync(location, ghl=GhlHook(), pleo=PleoHook(), warehouse=_warehouse(), config=load_mapping(),
-                dag_id=dag_id, run_id=run_id, try_number=ctx["ti"].try_number)
+    release = (ctx.get("params") or {}).get("release_archive_guard") or []
+    released = location["location_id"] in release or "all" in release
+    return _fail_fast(sync, location, ghl=GhlHook(), pleo=PleoHook(), warehouse=_warehouse(), config=load_mapping(),
+                      dag_id=dag_id, run_id=run_id, try_number=ctx["ti"].try_number,
+                      release_archive_guard=released)
 
 
 def fetch_statistics(location: dict) -> dict:
@@ -66,9 +83,9 @@ def fetch_statistics(location: dict) -> dict:
     window = Window.for_interval(ctx["data_interval_start"], ctx["data_interval_end"])
     log.info("Statistics window %s .. %s (previous: %s)", window.as_range()["startDate"],
              window.as_range()["endDate"], window.previous().as_range())
-    return fetch_location_statistics(location["location_id"], window=window, ghl=GhlHook(), warehouse=_warehouse(),
-                                     config=load_mapping(), dag_id=dag_id, run_id=run_id,
-                                     try_number=ctx["ti"].try_number)
+    return _fail_fast(fetch_location_statistics, location["location_id"], window=window, ghl=GhlHook(),
+                      warehouse=_warehouse(), config=load_mapping(), dag_id=dag_id, run_id=run_id,
+                      try_number=ctx["ti"].try_number)
 
 
 def write_statistics_metadata() -> dict:

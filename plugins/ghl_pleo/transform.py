@@ -106,13 +106,23 @@ def _raw_excerpt(value: Any, limit: int = 500) -> str:
     return text[:limit]
 
 
-def prepare_tags(raw: pd.DataFrame, config: MappingConfig) -> PreparedTags:
+def _timestamp_rule(value: Any, now: datetime, tolerance_s: float, field: str) -> tuple[str, str] | None:
+    iso = iso_utc(value)
+    if iso is None:
+        return "invalid_timestamp", f"{field} is {value!r}, not an ISO-8601 date-time"
+    if datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() > now.timestamp() + tolerance_s:
+        return "future_timestamp", f"{field} {iso} is in the future"
+    return None
+
+
+def prepare_tags(raw: pd.DataFrame, config: MappingConfig, now: datetime | None = None) -> PreparedTags:
     """Turn staged GHL tag payloads into Pleo tag records and rejected records.
 
     Args:
         raw: columns ``location_id``, ``page_no``, ``position``, ``payload`` (the
             tag as GHL sent it, a dict).
-        config: the mapping rules (name length).
+        config: the mapping rules (name length, future tolerance).
+        now: the moment timestamps are checked against (default: the current time).
 
     Returns:
         The records to load, the rejected ones (with rule and reason), and counts.
@@ -120,6 +130,8 @@ def prepare_tags(raw: pd.DataFrame, config: MappingConfig) -> PreparedTags:
         ``duplicates``.
     """
     read = len(raw)
+    now = now or datetime.now(timezone.utc)
+    tolerance_s = config.future_tolerance_minutes * 60
     rejected: list[dict] = []
     rows: list[dict] = []
     for rec in raw.itertuples(index=False):
@@ -152,6 +164,13 @@ def prepare_tags(raw: pd.DataFrame, config: MappingConfig) -> PreparedTags:
             rejected.append({"location_id": rec.location_id, "record_key": rec.tag_id, "rule": "invalid_deleted",
                              "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
                              "raw_value": _raw_excerpt(p.get("deleted"))})
+            continue
+        bad_time = (_timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt")
+                    or (_timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt")
+                        if p.get("createdAt") is not None else None))
+        if bad_time:
+            rejected.append({"location_id": rec.location_id, "record_key": rec.tag_id, "rule": bad_time[0],
+                             "reason": bad_time[1], "raw_value": _raw_excerpt(p.get("updatedAt"))})
             continue
         name, rule = clean_name(p.get("tag"), config.max_name_length)
         if rule:

@@ -200,6 +200,32 @@ class Warehouse:
                               "location_id = :l"), {"c": json.dumps(counts, sort_keys=True), "d": dag_id,
                                                     "r": run_id, "l": location_id})
 
+    def last_success_counts(self, dag_id: str, location_id: str, exclude_run_id: str) -> dict | None:
+        """Counts of the location's latest successful run (the baseline for volume drift)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT counts FROM sync_location_runs WHERE dag_id = :d AND location_id = :l AND "
+                                    "status = 'success' AND run_id <> :r ORDER BY finished_at DESC LIMIT 1"),
+                               {"d": dag_id, "l": location_id, "r": exclude_run_id}).first()
+        return json.loads(row[0]) if row and row[0] else None
+
+    # schema --------------------------------------------------------------------------------
+    def schema_fields(self, endpoint: str, location_id: str) -> dict[str, set[str]] | None:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT field, types FROM schema_fields WHERE endpoint = :e AND location_id = :l"),
+                                {"e": endpoint, "l": location_id}).all()
+        return {r[0]: set(json.loads(r[1])) for r in rows} if rows else None
+
+    def save_schema_fields(self, endpoint: str, location_id: str, fields: dict[str, set[str]]) -> None:
+        now = utcnow()
+        rows = [{"e": endpoint, "l": location_id, "f": k, "t": json.dumps(sorted(v)), "at": now}
+                for k, v in fields.items()]
+        with self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM schema_fields WHERE endpoint = :e AND location_id = :l"),
+                         {"e": endpoint, "l": location_id})
+            if rows:
+                conn.execute(text("INSERT INTO schema_fields (endpoint, location_id, field, types, seen_at) "
+                                  "VALUES (:e, :l, :f, :t, :at)"), rows)
+
     # statistics ----------------------------------------------------------------------------
     def save_statistics(self, row: dict) -> None:
         """Insert or replace the history row of one location and day."""

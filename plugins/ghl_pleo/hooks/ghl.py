@@ -12,6 +12,7 @@ from ghl_pleo.errors import ConfigurationError, FatalAPIError
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number
 from ghl_pleo.paginators import SkipPaginator
+from ghl_pleo.quality import check_location_id
 from ghl_pleo.ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class GhlHook(BaseHook):
 
     def _call(self, method: str, endpoint: str, *, location_id: str | None, version: str = V2,
               limiter_key: str | None = None, **kwargs: Any) -> Any:
+        if location_id is not None:
+            check_location_id(location_id)  # an id with "/" or ".." would change the request path
         headers = {"Authorization": f"Bearer {self.token_for(location_id)}", "Version": version}
         return self.client.request(method, endpoint, headers=headers, location_id=location_id,
                                    limiter_key=limiter_key or location_id, **kwargs)
