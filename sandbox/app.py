@@ -224,7 +224,7 @@ def _finish(state: SandboxState, api: str, request: Request, req_body: Any, repl
 # ----------------------------------------------------------------------------------------------
 
 # Faults that change what a GHL tag listing says instead of failing it.
-DATA_FAULTS = {"count_lies", "ignore_skip", "duplicate_ids"}
+DATA_FAULTS = {"count_lies", "ignore_skip", "duplicate_ids", "rename_field"}
 
 GHL_VERSIONS = {
     "GET /social-media-posting/{locationId}/tags": (V2, V3),
@@ -305,6 +305,7 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
             request.state.data_fault = None
             if fault and fault.get("body_kind") in DATA_FAULTS:
                 request.state.data_fault = fault["body_kind"]
+                request.state.fault = fault
             elif fault:
                 await _apply_fault(fault, "application/json")
             status, body = fn(req_body, version)
@@ -333,6 +334,9 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
             count = len(tags) + (1000 if fault == "count_lies" else 0)
             if fault == "duplicate_ids" and page:
                 page = page + copy.deepcopy(page[:3])  # an id repeated within the page
+            if fault == "rename_field":  # the source renames a field, e.g. {"from": "tag", "to": "name"}
+                old, new = request.state.fault.get("from", "tag"), request.state.fault.get("to", "name")
+                page = [{(new if k == old else k): v for k, v in t.items()} for t in page]
             return 200, {"success": True, "statusCode": 200, "message": "Fetched Tags by Location ID",
                          "results": {"tags": page, "count": count}}
         return await handle(request, locationId, fn)

@@ -53,6 +53,7 @@ from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.sync")
 GROUP_CODE_PREFIX = "ghl-social-"
+ROW_BUCKETS = ("read", "created", "renamed", "archived", "unarchived", "unchanged", "rejected", "held", "duplicates")
 
 
 def group_code(location_id: str) -> str:
@@ -287,7 +288,8 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
     location_id, group_id = location["location_id"], location["group_id"]
     check_location_id(location_id)
     warehouse.start_location_run(dag_id, run_id, location_id, try_number)
-    counts: dict[str, Any] = {}
+    # Every row read ends in exactly one of these buckets (a held run reports them too).
+    counts: dict[str, Any] = {b: 0 for b in ROW_BUCKETS}
     try:
         _extract(ghl, warehouse, location_id, run_id)
         staged = warehouse.staged(location_id)
