@@ -30,12 +30,14 @@ class ConfigurationError(GhlPleoError):
     """A connection, variable or mapping file is missing or malformed. Fix the config; retrying will not help."""
 
     kind = "configuration"
+    fail_fast = True
 
 
 class AuthenticationError(GhlPleoError):
     """401/403: the token is wrong, expired or lacks a scope. Fix the credential."""
 
     kind = "authentication"
+    fail_fast = True
 
 
 class RetryableAPIError(GhlPleoError):

@@ -34,7 +34,7 @@ def list_locations() -> list[dict]:
     from ghl_pleo.sync import resolve_locations
 
     load_mapping()  # a broken mapping file fails here, before any write
-    return resolve_locations(GhlHook(), Variable.get("ghl_location_ids", default=None))
+    return _fail_fast(resolve_locations, GhlHook(), Variable.get("ghl_location_ids", default=None))
 
 
 def ensure_groups(locations: list[dict]) -> list[dict]:
@@ -42,7 +42,7 @@ def ensure_groups(locations: list[dict]) -> list[dict]:
     from ghl_pleo.sync import ensure_groups as ensure
 
     _, dag_id, run_id = _context()
-    return ensure(PleoHook(), locations, load_mapping(), _warehouse(), dag_id, run_id)
+    return _fail_fast(ensure, PleoHook(), locations, load_mapping(), _warehouse(), dag_id, run_id)
 
 
 def _fail_fast(fn, *args, **kwargs):
@@ -104,8 +104,19 @@ def summarize(locations_task: str) -> dict:
     ctx, dag_id, run_id = _context()
     locations = ctx["ti"].xcom_pull(task_ids=locations_task, default=None)
     expected = [loc["location_id"] for loc in (locations or [])]
-    text, failed = run_summary(_warehouse(), dag_id, run_id, expected)
+    warehouse = _warehouse()
+    text, failed = run_summary(warehouse, dag_id, run_id, expected)
     print(text)
+    if locations is None:
+        failed = [{"location_id": "*", "error_kind": "not_run",
+                   "error": f"task {locations_task} failed: no location was synced; see its log"}]
+    if failed:
+        from ghl_pleo.alerts import build_alert, log_url_for, send_alert
+
+        rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
+        subject, body = build_alert(dag_id, run_id, failed, rows, len(expected), log_url_for(dag_id, run_id))
+        channels = send_alert(subject, body)
+        log.info("Alert sent through %s", ", ".join(channels) or "no channel")
     if locations is None:
         raise RuntimeError(f"No locations were synced: task {locations_task} failed; see its log.")
     if failed:
