@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from ghl_pleo.config import DIMENSIONS, MappingConfig
-from datetime import datetime
-
+from ghl_pleo.hooks.ghl import GhlHook
+from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -36,8 +37,6 @@ from ghl_pleo.quality import (
     tags_expectations,
     volume_drop,
 )
-from ghl_pleo.hooks.ghl import GhlHook
-from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.reconcile import (
     ARCHIVE,
     ARCHIVE_DUPLICATE,
