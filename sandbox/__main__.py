@@ -15,7 +15,7 @@ import signal
 
 import uvicorn
 
-from sandbox.app import SandboxState, build_ghl_app, build_pleo_app
+from sandbox.app import ResetMiddleware, SandboxState, build_ghl_app, build_pleo_app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     async def serve() -> None:
         servers = [Server(uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level,
                                                  access_log=False, lifespan="off"))
-                   for app, port in ((build_ghl_app(state), args.ghl_port), (build_pleo_app(state), args.pleo_port))]
+                   for app, port in ((ResetMiddleware(build_ghl_app(state)), args.ghl_port),
+                                     (ResetMiddleware(build_pleo_app(state)), args.pleo_port))]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s in servers])

@@ -188,11 +188,36 @@ def _route(request: Request) -> str:
     return f"{request.method} {getattr(route, 'path', request.url.path)}"
 
 
-async def _apply_fault(fault: dict, media_type: str) -> None:
+class ResetMiddleware:
+    """Pure ASGI middleware: a response whose scope is marked ``sandbox_reset`` is never sent; the TCP
+    connection is aborted instead (what a client sees as "connection reset by peer")."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def guarded_send(message):
+            if scope.get("sandbox_reset"):
+                transport = getattr(getattr(send, "__self__", None), "transport", None)
+                if transport is not None:
+                    transport.abort()
+                return
+            await send(message)
+
+        await self.app(scope, receive, guarded_send)
+
+
+async def _apply_fault(fault: dict, media_type: str, request: Request | None = None) -> None:
     if fault.get("delay_s"):
         await asyncio.sleep(float(fault["delay_s"]))
     status = int(fault.get("status") or 0)
     kind = fault.get("body_kind", "json")
+    if kind == "reset" and request is not None:
+        request.scope["sandbox_reset"] = True
+        raise Reply(500, {"message": "connection reset"})
     if kind == "html":
         raise Reply(status or 200, raw=b"<html><body><h1>Bad gateway</h1>upstream proxy page</body></html>",
                     media_type="text/html")
@@ -307,7 +332,7 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
                 request.state.data_fault = fault["body_kind"]
                 request.state.fault = fault
             elif fault:
-                await _apply_fault(fault, "application/json")
+                await _apply_fault(fault, "application/json", request)
             status, body = fn(req_body, version)
             raise Reply(status, body)
         except Reply as reply:
@@ -585,13 +610,18 @@ def build_pleo_app(state: SandboxState) -> FastAPI:
                     raise Reply(429, {"type": "error", "status": 429, "message": "Rate limit exceeded"},
                                 headers={"Retry-After": "1"}, media_type=PLEO_JSON)
             fault = P.take_fault(api, route, None)
-            if fault:
-                await _apply_fault(fault, PLEO_JSON)
+            request.state.data_fault = None
+            if fault and fault.get("body_kind") in ("twin", "reset_after"):
+                request.state.data_fault = fault["body_kind"]
+            elif fault:
+                await _apply_fault(fault, PLEO_JSON, request)
             req_body = await _body(request)
             with P.lock:
                 status, body = fn(req_body)
                 if request.method != "GET":
                     P.mark_dirty()
+            if request.state.data_fault == "reset_after":
+                request.scope["sandbox_reset"] = True  # the write happened; its confirmation is lost
             raise Reply(status, body, media_type=PLEO_JSON)
         except Reply as reply:
             if reply.media_type == "application/json":
@@ -698,6 +728,12 @@ def build_pleo_app(state: SandboxState) -> FastAPI:
         def fn(body):
             group_or_404(groupId)
             body = _require(body, {"code": str, "archived": bool})
+            if request.state.data_fault == "twin":
+                # Someone else creates the same code between our read and our write (Pleo allows it).
+                twin_ts = stamp()
+                twin = {"id": str(uuid.uuid4()), "groupId": groupId, "code": body["code"], "name": body.get("name"),
+                        "archived": False, "createdAt": twin_ts, "updatedAt": twin_ts}
+                P.pleo["tags"][twin["id"]] = twin
             ts = stamp()
             tag = {"id": str(uuid.uuid4()), "groupId": groupId, "code": body["code"], "name": body.get("name"),
                    "archived": body["archived"], "createdAt": ts, "updatedAt": ts}

@@ -40,6 +40,14 @@ class Runner:
         assert ok == expect_ok, f"run {self.runs}: rc={proc.returncode}; see {log}\n{out[-3000:]}"
         return out
 
+    def start(self, *args: str, **env) -> subprocess.Popen:
+        """Start a run without waiting (its own process group, so a test can SIGKILL it mid-load)."""
+        self.runs += 1
+        log = open(self.workdir / f"run-{self.runs}.log", "w")
+        bin_dir = Path(sys.executable).parent
+        return subprocess.Popen([str(bin_dir / "airflow"), "dags", "test", self.dag_id, *args], env=self.env(**env),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
     def warehouse(self):
         from ghl_pleo.warehouse import Warehouse
 

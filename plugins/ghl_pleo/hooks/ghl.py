@@ -77,7 +77,9 @@ class GhlHook(BaseHook):
             margin_s=extra_number(extras, "burst_margin_s", 0.1, self.ghl_conn_id), sleep=self._sleep)
         timeout = extra_number(extras, "timeout_s", 30.0, self.ghl_conn_id, minimum=0.001)
         retry = self._retry or RetryPolicy(
-            max_attempts=int(extra_number(extras, "max_attempts", 6, self.ghl_conn_id, minimum=1)))
+            max_attempts=int(extra_number(extras, "max_attempts", 6, self.ghl_conn_id, minimum=1)),
+            backoff_base_s=extra_number(extras, "backoff_base_s", 1.0, self.ghl_conn_id),
+            backoff_max_s=extra_number(extras, "backoff_max_s", 30.0, self.ghl_conn_id))
         client = ApiClient("GHL", base_url_from(self.connection, "https://services.leadconnectorhq.com",
                                                  self.ghl_conn_id),
                            timeout=(min(10.0, timeout), timeout), retry=retry, limiter=limiter,

@@ -74,7 +74,9 @@ class PleoHook(BaseHook):
         limit, window = (int(rps), 1.0) if rps >= 1 else (1, 1.0 / rps)
         timeout = extra_number(self.extras, "timeout_s", 30.0, self.pleo_conn_id, minimum=0.001)
         retry = self._retry or RetryPolicy(
-            max_attempts=int(extra_number(self.extras, "max_attempts", 6, self.pleo_conn_id, minimum=1)))
+            max_attempts=int(extra_number(self.extras, "max_attempts", 6, self.pleo_conn_id, minimum=1)),
+            backoff_base_s=extra_number(self.extras, "backoff_base_s", 1.0, self.pleo_conn_id),
+            backoff_max_s=extra_number(self.extras, "backoff_max_s", 30.0, self.pleo_conn_id))
         client = ApiClient("Pleo", base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id),
                            timeout=(min(10.0, timeout), timeout), retry=retry,
                            limiter=SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=self._sleep),
