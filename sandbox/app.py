@@ -65,6 +65,10 @@ class SandboxState:
         "ghl_burst_window_s": 10.0,
         "ghl_retry_after": True,
         "pleo_rps": 100.0,
+        "oauth_client_id": "sbx-client",
+        "oauth_client_secret": "sbx-client-secret-7f3a",
+        "oauth_refresh_token": "sbx-refresh-initial-0001",
+        "oauth_ttl_s": 86399,
         "seed": 42,
         "locations": 4,
         "min_tags": 150,
@@ -89,6 +93,8 @@ class SandboxState:
                 data = json.load(fh)
             self.config.update(data.get("config", {}))
             self.ghl, self.pleo = data["ghl"], data["pleo"]
+            self.oauth = data.get("oauth") or {"refresh": {self.config["oauth_refresh_token"]: "valid"},
+                                               "access": {}, "issued": [], "refreshes": 0, "mints": 0}
             loaded = True
         if not loaded:
             self.reset()
@@ -102,6 +108,8 @@ class SandboxState:
             c = self.config
             self.ghl = build_seed(int(c["seed"]), int(c["locations"]), int(c["min_tags"]), int(c["max_tags"]))
             self.pleo = {"groups": {}, "tags": {}, "dimensions": {}, "values": {}}
+            self.oauth = {"refresh": {c["oauth_refresh_token"]: "valid"}, "access": {}, "issued": [],
+                          "refreshes": 0, "mints": 0}
             self.requests.clear()
             self.faults.clear()
             self.exchanges.clear()
@@ -116,7 +124,7 @@ class SandboxState:
         if not self.path:
             return
         with self.lock:
-            data = json.dumps({"config": self.config, "ghl": self.ghl, "pleo": self.pleo})
+            data = json.dumps({"config": self.config, "ghl": self.ghl, "pleo": self.pleo, "oauth": self.oauth})
             self._dirty = False
         tmp = f"{self.path}.tmp"
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -177,6 +185,8 @@ async def _body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
         return None
+    if "form-urlencoded" in (request.headers.get("content-type") or ""):
+        return None  # form bodies (OAuth) are parsed by their handlers
     try:
         return json.loads(raw)
     except ValueError:
@@ -300,6 +310,11 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
             valid = {cfg["ghl_token"]} if cfg.get("ghl_token") else set()
             if location_id and cfg["location_tokens"].get(location_id):
                 valid = {cfg["location_tokens"][location_id]}
+            grant = state.oauth["access"].get(token) if token else None
+            if grant:  # an OAuth access token: a location token for its location, an agency token otherwise
+                fits = (grant["location_id"] == location_id) if location_id else grant["kind"] == "agency"
+                if grant["expires_at"] > time.time() and (fits or route.startswith("POST /oauth/")):
+                    valid = {token}
             if not token or token not in valid:
                 raise _ghl_error(401, "Invalid token: access token is invalid", "Unauthorized")
             # version header
@@ -404,6 +419,61 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
             location_or_404(location_id)
             return _statistics(state, location_id, body, version)
         return await handle(request, location_id, fn)
+
+    def issue(kind: str, company_id: str, location_id: str | None) -> dict:
+        token = f"sbx-{kind}-" + uuid.uuid4().hex
+        ttl = float(state.config["oauth_ttl_s"])
+        state.oauth["access"][token] = {"kind": kind, "company_id": company_id, "location_id": location_id,
+                                        "expires_at": time.time() + ttl}
+        state.oauth["issued"].append(token)
+        state.mark_dirty()
+        return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+    @app.post("/oauth/token")
+    async def oauth_token(request: Request):
+        await request.body()  # cache the raw body first: form() after a consumed stream would fail
+        form = dict(await request.form())
+        route = "POST /oauth/token"
+        state.requests[f"GHL {route}"] += 1
+        cfg = state.config
+        with state.lock:
+            if form.get("client_id") != cfg["oauth_client_id"] or form.get("client_secret") != cfg["oauth_client_secret"]:
+                reply = _ghl_error(401, "Invalid client credentials", "Unauthorized")
+            elif form.get("grant_type") != "refresh_token":
+                reply = _ghl_error(422, ["grant_type must be refresh_token here"], "Unprocessable Entity")
+            elif state.oauth["refresh"].get(form.get("refresh_token")) != "valid":
+                reply = _ghl_error(401, "Invalid refresh token: it was used already or revoked", "Unauthorized")
+            else:
+                state.oauth["refresh"][form["refresh_token"]] = "used"   # rotation: the old one is dead now
+                new_refresh = "sbx-refresh-" + uuid.uuid4().hex
+                state.oauth["refresh"][new_refresh] = "valid"
+                state.oauth["issued"].append(new_refresh)
+                state.oauth["refreshes"] += 1
+                body = {**issue("agency", COMPANY_ID, None), "refresh_token": new_refresh, "scope": "socialplanner/tag.readonly",
+                        "userType": "Company", "companyId": COMPANY_ID, "userId": "sbx-user"}
+                reply = Reply(200, body)
+        return _finish(state, "ghl", request, {k: ("***" if "secret" in k or "token" in k else v)
+                                                 for k, v in form.items()}, reply, {})
+
+    @app.post("/oauth/locationToken")
+    async def location_token(request: Request):
+        await request.body()  # cache the raw body first: form() after a consumed stream would fail
+        form = dict(await request.form())
+
+        def fn(_body, _version):
+            company, location = form.get("companyId"), form.get("locationId")
+            if not company or not location:
+                raise _ghl_error(422, ["companyId and locationId are required"], "Unprocessable Entity")
+            auth = request.headers.get("authorization", "")
+            grant = state.oauth["access"].get(auth[7:]) or {}
+            if grant.get("kind") != "agency":
+                raise _ghl_error(401, "An agency access token is required", "Unauthorized")
+            location_or_404(location)
+            with state.lock:
+                state.oauth["mints"] += 1
+                return 200, {**issue("location", company, location), "scope": "socialplanner/tag.readonly",
+                             "locationId": location, "userId": "sbx-user"}
+        return await handle(request, None, fn)
 
     @app.get("/locations/search")
     async def search(request: Request):
@@ -921,6 +991,21 @@ def admin_router(state: SandboxState) -> APIRouter:
             S.ghl["accounts"].setdefault(location_id, [])
             S.mark_dirty()
             return loc
+
+    @r.post("/oauth/expire")
+    def oauth_expire():
+        """Expire every OAuth access token now (a forced expiry mid-run)."""
+        with S.lock:
+            for grant in S.oauth["access"].values():
+                grant["expires_at"] = 0
+            S.mark_dirty()
+        return {"ok": True}
+
+    @r.get("/oauth")
+    def oauth_state():
+        with S.lock:
+            return {"issued": list(S.oauth["issued"]), "refreshes": S.oauth["refreshes"], "mints": S.oauth["mints"],
+                    "valid_refresh": [t for t, v in S.oauth["refresh"].items() if v == "valid"]}
 
     @r.get("/pleo/state")
     def pleo_state():

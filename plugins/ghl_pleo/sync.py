@@ -94,7 +94,7 @@ def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
             out.append({"location_id": location_id, "name": name})
         log.info("Locations from variable ghl_location_ids: %d", len(out))
         return out
-    company = ghl.extras.get("company_id")
+    company = ghl.extras.get("company_id") or (ghl.extras.get("oauth") or {}).get("company_id")
     if not company:
         raise ConfigurationError(
             "No locations to sync: set the Airflow variable ghl_location_ids (a JSON list of location ids), or give "

@@ -11,7 +11,7 @@ from tests.sandbox_client import Sandbox
 
 
 class Runner:
-    def __init__(self, box: Sandbox, workdir: Path, locations: list[str], dag_id: str) -> None:
+    def __init__(self, box: Sandbox, workdir: Path, locations: list[str] | None, dag_id: str) -> None:
         self.box = box
         self.db = workdir / "warehouse.db"
         self.workdir = workdir

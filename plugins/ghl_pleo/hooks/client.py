@@ -152,8 +152,9 @@ class ApiClient:
         return redact(text, self.secrets())
 
     def request(self, method: str, endpoint: str, *, path_params: Mapping[str, str] | None = None,
-                params: Mapping[str, Any] | None = None, json_body: Any = None,
-                headers: Mapping[str, str] | None = None, location_id: str | None = None,
+                params: Mapping[str, Any] | None = None, json_body: Any = None, data: Mapping[str, str] | None = None,
+                headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+                location_id: str | None = None,
                 limiter_key: str | None = None, idempotent: bool = True,
                 on_unauthorized: Callable[[], bool] | None = None) -> Any:
         """Send one logical request and return the parsed JSON body.
@@ -168,6 +169,9 @@ class ApiClient:
                 re-reads Pleo's state before writing again.
             on_unauthorized: called once on a 401; return True when credentials
                 were refreshed and the request should be sent again.
+            headers: a mapping, or a callable giving the headers for each try (so a
+                retry after a credential refresh carries the new token).
+            data: a form body (``application/x-www-form-urlencoded``).
         """
         url = self.base_url + endpoint.format(**(path_params or {}))
         where = self._where(method, endpoint, location_id)
@@ -182,8 +186,9 @@ class ApiClient:
             wait: float | None = None
             try:
                 try:
-                    response = self.session.request(method, url, params=params, json=json_body,
-                                                    headers=dict(headers or {}), timeout=self.timeout)
+                    hdrs = headers() if callable(headers) else headers
+                    response = self.session.request(method, url, params=params, json=json_body, data=data,
+                                                    headers=dict(hdrs or {}), timeout=self.timeout)
                 finally:
                     if slot is not None:
                         self.limiter.release(slot)

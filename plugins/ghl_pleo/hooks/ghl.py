@@ -90,7 +90,33 @@ class GhlHook(BaseHook):
 
     def _secrets(self) -> list[str]:
         conn = self.connection
-        return [s for s in [conn.password, *self.extras.get("location_tokens", {}).values()] if s]
+        oauth = self.extras.get("oauth") or {}
+        return [s for s in [conn.password, *self.extras.get("location_tokens", {}).values(),
+                            oauth.get("client_secret"), oauth.get("refresh_token")] if s]
+
+    @cached_property
+    def oauth(self):
+        """Agency OAuth (``extra.oauth``), or None when the connection carries plain tokens."""
+        settings = self.extras.get("oauth")
+        if not settings:
+            return None
+        if not isinstance(settings, dict):
+            raise ConfigurationError(f"Connection {self.ghl_conn_id!r}: extra.oauth must be an object with client_id, "
+                                     f"client_secret, company_id and refresh_token.")
+        from ghl_pleo.hooks.oauth import AgencyOAuth
+        from ghl_pleo.warehouse import Warehouse
+
+        warehouse = Warehouse()
+        warehouse.apply_schema()
+        return AgencyOAuth(settings, self.client, warehouse, self._mask)
+
+    @staticmethod
+    def _mask(secret: str) -> None:
+        try:
+            from airflow.sdk.log import mask_secret
+        except ImportError:  # pragma: no cover
+            return
+        mask_secret(secret)
 
     def _mask_tokens(self) -> None:
         """Register every token with Airflow's log masker (the password is masked by Airflow already)."""
@@ -102,7 +128,13 @@ class GhlHook(BaseHook):
             mask_secret(token)
 
     def token_for(self, location_id: str | None) -> str:
-        """The bearer token for a location: its own Private Integration Token, else the connection's password."""
+        """The bearer token for a location: its own Private Integration Token, else the connection's password.
+
+        With agency OAuth: a location token minted for it (cached until it expires),
+        or the agency token when ``location_id`` is None (discovery).
+        """
+        if self.oauth is not None:
+            return self.oauth.location_token(location_id) if location_id else self.oauth.agency_token()
         tokens = self.extras.get("location_tokens", {})
         token = tokens.get(location_id) if location_id else None
         token = token or self.connection.password
@@ -116,9 +148,12 @@ class GhlHook(BaseHook):
               limiter_key: str | None = None, **kwargs: Any) -> Any:
         if location_id is not None:
             check_location_id(location_id)  # an id with "/" or ".." would change the request path
-        headers = {"Authorization": f"Bearer {self.token_for(location_id)}", "Version": version}
+        def headers() -> dict[str, str]:  # per try: a retry after a refresh carries the new token
+            return {"Authorization": f"Bearer {self.token_for(location_id)}", "Version": version}
+
+        on_401 = (lambda: self.oauth.forget(location_id)) if self.oauth is not None else None
         return self.client.request(method, endpoint, headers=headers, location_id=location_id,
-                                   limiter_key=limiter_key or location_id, **kwargs)
+                                   limiter_key=limiter_key or location_id, on_unauthorized=on_401, **kwargs)
 
     @staticmethod
     def _results(body: Any, where: str) -> dict:
@@ -167,8 +202,9 @@ class GhlHook(BaseHook):
             raise FatalAPIError(f"GHL GET {LOCATION} for location {location_id}: no 'location' object in the response.")
         return location
 
-    def search_locations(self, company_id: str, *, limit: int = 100) -> list[dict]:
+    def search_locations(self, company_id: str | None = None, *, limit: int = 100) -> list[dict]:
         """Every location of an agency (``GET /locations/search``, paged with skip/limit)."""
+        company_id = company_id or (self.oauth.company_id if self.oauth is not None else None)
         paginator = SkipPaginator(limit)
         out: list[dict] = []
         while paginator.has_more():
