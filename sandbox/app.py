@@ -31,7 +31,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.seed import COMPANY_ID, PLEO_COMPANY_ID, build_seed, iso
+from sandbox.seed import COMPANY_ID, build_seed, iso
 
 V2 = "2021-07-28"
 V3 = "v3"
@@ -1091,6 +1091,3 @@ def admin_router(state: SandboxState) -> APIRouter:
 
     return r
 
-
-def pleo_company_id() -> str:
-    return PLEO_COMPANY_ID

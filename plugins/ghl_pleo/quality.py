@@ -7,7 +7,6 @@ names the failed expectations and counts; the detail is in the run's Data Docs.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -225,7 +224,3 @@ def require(gate: GateResult, where: str) -> None:
     if not gate.success:
         raise DataValidationError(f"{where}: {gate.one_line()}. The load was held; nothing was written.")
 
-
-def drift_json(drift: SchemaDrift) -> str:
-    return json.dumps({"new": drift.new, "missing": drift.missing, "retyped": drift.retyped,
-                       "fatal": drift.fatal}, sort_keys=True)
