@@ -30,13 +30,13 @@ KIND_TITLES = {
 }
 
 
-def build_alert(dag_id: str, run_id: str, failed: list[dict], rows: dict[str, dict], total: int,
+def build_alert(dag_id: str, run_id: str, failed: list[dict], total: int,
                 log_url: str | None = None) -> tuple[str, str]:
     """Subject and body of the alert for one failed run.
 
     Args:
-        failed: ``[{location_id, error_kind, error}]`` from the run summary.
-        rows: ledger rows by location (counts, requests with last status and endpoint).
+        failed: ``[{location_id, error_kind, error, counts?, requests?}]`` from the run summary
+            (counts so far; requests with the last status and endpoint).
         total: how many locations the run covered.
         log_url: where the run's logs are in the Airflow UI.
     """
@@ -48,9 +48,8 @@ def build_alert(dag_id: str, run_id: str, failed: list[dict], rows: dict[str, di
     if log_url:
         lines.append(f"Logs: {log_url}")
     for f in failed:
-        row = rows.get(f["location_id"], {})
-        counts = row.get("counts") or {}
-        reqs = row.get("requests") or {}
+        counts = f.get("counts") or {}
+        reqs = f.get("requests") or {}
         last = [f"{api.upper()} {r.get('last_status')} {r.get('last_endpoint')}" for api, r in sorted(reqs.items())
                 if r.get("last_endpoint")]
         shown = {k: counts[k] for k in ("read", "created", "renamed", "archived", "unarchived", "unchanged",

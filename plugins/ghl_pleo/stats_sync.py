@@ -23,7 +23,7 @@ from ghl_pleo.statistics import (
     stat_id,
     statistics_frame,
 )
-from ghl_pleo.sync import ensure_groups
+from ghl_pleo.sync import ensure_groups, request_stats
 from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.stats_sync")
@@ -46,7 +46,7 @@ def fetch_location_statistics(location_id: str, *, window: Window, ghl: GhlHook,
         if not profiles:
             warehouse.add_event(dag_id, run_id, location_id, "no_accounts",
                                 "no connected social accounts: statistics skipped")
-            warehouse.finish_location_run(dag_id, run_id, location_id, "skipped", counts, _requests(ghl))
+            warehouse.finish_location_run(dag_id, run_id, location_id, "skipped", counts, request_stats(ghl=ghl))
             log.warning("Location %s: no connected social accounts; skipped", location_id)
             return {"location_id": location_id, "status": "skipped"}
         bodies = request_bodies(profiles, window)
@@ -71,12 +71,12 @@ def fetch_location_statistics(location_id: str, *, window: Window, ghl: GhlHook,
             "batches": len(bodies), "metrics": metrics,
             "platforms": json.dumps(combined["platforms"], sort_keys=True), "run_id": run_id})
         counts.update(batches=len(bodies), **{k: v for k, v in json.loads(metrics)["totals"].items()})
-        warehouse.finish_location_run(dag_id, run_id, location_id, "success", counts, _requests(ghl))
+        warehouse.finish_location_run(dag_id, run_id, location_id, "success", counts, request_stats(ghl=ghl))
         log.info("Location %s: %s totals %s", location_id, window.day, json.loads(metrics)["totals"])
         return {"location_id": location_id, "status": "success", "batches": len(bodies)}
     except Exception as exc:
         kind = exc.kind if isinstance(exc, GhlPleoError) else "internal"
-        warehouse.finish_location_run(dag_id, run_id, location_id, "failed", counts, _requests(ghl),
+        warehouse.finish_location_run(dag_id, run_id, location_id, "failed", counts, request_stats(ghl=ghl),
                                       error_kind=kind, error=str(exc)[:2000])
         raise
 
@@ -97,11 +97,6 @@ def _record_problems(warehouse: Warehouse, dag_id: str, run_id: str, location_id
     if unknown:
         warehouse.add_event(dag_id, run_id, location_id, "unknown_platform",
                             f"platforms not in the vendor's list, loaded as is: {', '.join(unknown)}")
-
-
-def _requests(ghl: GhlHook) -> dict:
-    client = ghl.__dict__.get("client")
-    return {"ghl": client.stats.as_dict() if client else {"requests": {}, "total_requests": 0, "retries": 0}}
 
 
 def write_statistics_metadata(pleo: PleoHook, locations: list[dict], *, warehouse: Warehouse, config: MappingConfig,

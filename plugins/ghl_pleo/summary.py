@@ -19,7 +19,8 @@ COLUMNS = {
 
 
 def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[str]) -> tuple[str, list[dict]]:
-    """A short table per location plus totals, notes and failures; and the list of failed locations."""
+    """A short table per location plus totals, notes and failures; and the failed locations (with their
+    ledger counts and requests, for the alert)."""
     columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
     rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
     head = f"{'location':<24} {'status':<8} " + " ".join(f"{h:>10}" for h, _ in columns) + f" {'GHL req':>8} {'Pleo req':>8}"
@@ -45,7 +46,8 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
         totals["ghl"] += ghl_n
         totals["pleo"] += pleo_n
         if r["status"] == "failed":
-            failed.append({"location_id": location_id, "error_kind": r["error_kind"], "error": r["error"]})
+            failed.append({"location_id": location_id, "error_kind": r["error_kind"], "error": r["error"],
+                           "counts": c, "requests": q})
     lines.append(f"{'TOTAL':<24} {'':<8} " + " ".join(f"{_fmt(totals[k]):>10}" for _, k in columns)
                  + f" {totals['ghl']:>8} {totals['pleo']:>8}")
     if dag_id == TAGS_DAG_ID:

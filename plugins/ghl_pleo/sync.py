@@ -335,7 +335,7 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
             "pleo_held": tag_counts["pleo_held"], "details_fetched": detail_ids, **dict(dim_counts),
             "active": active, "summary": tag_summary(prepared.tags, location_id),
         })
-        requests = _requests(ghl, pleo)
+        requests = request_stats(ghl=ghl, pleo=pleo)
         if hold:
             raise DriftGuardError(
                 f"Location {location_id}: the tag count {guard} since the last good run. Archiving was held: "
@@ -351,7 +351,7 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
         return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
     except Exception as exc:
         kind = exc.kind if isinstance(exc, GhlPleoError) else "internal"
-        warehouse.finish_location_run(dag_id, run_id, location_id, "failed", counts, _requests(ghl, pleo),
+        warehouse.finish_location_run(dag_id, run_id, location_id, "failed", counts, request_stats(ghl=ghl, pleo=pleo),
                                       error_kind=kind, error=str(exc)[:2000])
         raise
 
@@ -386,9 +386,10 @@ def _volume_guard(warehouse: Warehouse, dag_id: str, run_id: str, location_id: s
     return f"(live tags) {reason}" if reason else None
 
 
-def _requests(ghl: GhlHook, pleo: PleoHook) -> dict:
+def request_stats(**hooks: Any) -> dict:
+    """Requests each hook made (by endpoint, retries, last status), for the ledger: ``request_stats(ghl=..., pleo=...)``."""
     out = {}
-    for name, hook in (("ghl", ghl), ("pleo", pleo)):
+    for name, hook in hooks.items():
         client = hook.__dict__.get("client")  # only if the hook was used
         out[name] = client.stats.as_dict() if client else {"requests": {}, "total_requests": 0, "retries": 0}
     return out

@@ -113,8 +113,7 @@ def summarize(locations_task: str) -> dict:
     if failed:
         from ghl_pleo.alerts import build_alert, log_url_for, send_alert
 
-        rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
-        subject, body = build_alert(dag_id, run_id, failed, rows, len(expected), log_url_for(dag_id, run_id))
+        subject, body = build_alert(dag_id, run_id, failed, len(expected), log_url_for(dag_id, run_id))
         channels = send_alert(subject, body)
         log.info("Alert sent through %s", ", ".join(channels) or "no channel")
     if locations is None:
