@@ -73,6 +73,7 @@ class SandboxState:
         "locations": 4,
         "min_tags": 150,
         "max_tags": 400,
+        "exchange_log": 20000,   # request/response pairs kept for /_admin/exchanges (0: none; benchmarks)
     }
 
     def __init__(self, path: str | None, config: dict | None = None) -> None:
@@ -81,10 +82,15 @@ class SandboxState:
         self.config = {**self.DEFAULT_CONFIG, **(config or {})}
         self.requests: Counter = Counter()
         self.faults: list[dict] = []
-        self.exchanges: deque = deque(maxlen=20000)
+        self.exchanges: deque = deque(maxlen=int(self.config["exchange_log"]))
         self.exchange_seq = 0
         self.ghl_windows: dict[str, deque] = {}
         self.pleo_window: deque = deque()
+        # Indexes so a page or a batch costs O(page), not O(all tags): they matter at 100,000 tags.
+        self._group_tags: dict[str, tuple[int, list[dict]]] = {}
+        self.group_versions: Counter = Counter()
+        self._ghl_index: dict[str, tuple[int, int, dict[str, dict]]] = {}
+        self.ghl_version = 0
         self._dirty = False
         self._stop = threading.Event()
         loaded = False
@@ -115,7 +121,40 @@ class SandboxState:
             self.exchanges.clear()
             self.ghl_windows.clear()
             self.pleo_window.clear()
+            self.invalidate()
             self.mark_dirty()
+
+    def invalidate(self) -> None:
+        """Forget the indexes (after a reset, or an edit that may change membership or order)."""
+        with self.lock:
+            self._group_tags.clear()
+            self._ghl_index.clear()
+            self.ghl_version += 1
+
+    def group_tags(self, group_id: str) -> list[dict]:
+        """A Pleo group's tags (archived included) in (createdAt, id) order; rebuilt only after a create there."""
+        with self.lock:
+            version = self.group_versions[group_id]
+            cached = self._group_tags.get(group_id)
+            if cached is None or cached[0] != version:
+                tags = sorted((t for t in self.pleo["tags"].values() if t["groupId"] == group_id),
+                              key=lambda t: (t["createdAt"], t["id"]))
+                cached = (version, tags)
+                self._group_tags[group_id] = cached
+            return cached[1]
+
+    def ghl_tag_index(self, location_id: str) -> dict[str, dict]:
+        """GHL tags of a location by ``_id`` (the first of repeated ids)."""
+        with self.lock:
+            tags = self.ghl["tags"].get(location_id, [])
+            cached = self._ghl_index.get(location_id)
+            if cached is None or cached[0] != self.ghl_version or cached[1] != len(tags):
+                index: dict[str, dict] = {}
+                for t in tags:
+                    index.setdefault(t.get("_id"), t)
+                cached = (self.ghl_version, len(tags), index)
+                self._ghl_index[location_id] = cached
+            return cached[2]
 
     def mark_dirty(self) -> None:
         self._dirty = True
@@ -368,7 +407,9 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
             search = (request.query_params.get("searchText") or "").lower()
             fault = request.state.data_fault
             with state.lock:
-                tags = [t for t in state.ghl["tags"][locationId] if search in str(t.get("tag", "")).lower()]
+                tags = state.ghl["tags"][locationId]
+                if search:
+                    tags = [t for t in tags if search in str(t.get("tag", "")).lower()]
                 start = 0 if fault == "ignore_skip" else skip
                 page = copy.deepcopy(tags[start:start + limit])
             count = len(tags) + (1000 if fault == "count_lies" else 0)
@@ -390,9 +431,9 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
                 raise _ghl_error(422, ["tagIds must be an array of strings"], "Unprocessable Entity")
             if len(ids) > 100:
                 raise _ghl_error(422, ["tagIds must contain no more than 100 elements"], "Unprocessable Entity")
-            wanted = set(ids)
             with state.lock:
-                tags = [copy.deepcopy(t) for t in state.ghl["tags"][locationId] if t.get("_id") in wanted]
+                index = state.ghl_tag_index(locationId)
+                tags = [copy.deepcopy(index[i]) for i in dict.fromkeys(ids) if i in index]
             return 201, {"success": True, "statusCode": 201, "message": "Fetched Tags by Tag IDs",
                          "results": {"tags": tags, "count": len(tags)}}
         return await handle(request, locationId, fn)
@@ -787,9 +828,9 @@ def build_pleo_app(state: SandboxState) -> FastAPI:
         def fn(_b):
             group_or_404(groupId)
             archived = _bool_param(request, "include_archived")
-            tags = [t for t in P.pleo["tags"].values()
-                    if t["groupId"] == groupId and (archived or not t["archived"])]
-            tags.sort(key=lambda t: (t["createdAt"], t["id"]))
+            tags = P.group_tags(groupId)
+            if not archived:
+                tags = [t for t in tags if not t["archived"]]
             return 200, copy.deepcopy(_page(request, tags))
         return await handle(request, fn)
 
@@ -804,10 +845,12 @@ def build_pleo_app(state: SandboxState) -> FastAPI:
                 twin = {"id": str(uuid.uuid4()), "groupId": groupId, "code": body["code"], "name": body.get("name"),
                         "archived": False, "createdAt": twin_ts, "updatedAt": twin_ts}
                 P.pleo["tags"][twin["id"]] = twin
+                P.group_versions[groupId] += 1
             ts = stamp()
             tag = {"id": str(uuid.uuid4()), "groupId": groupId, "code": body["code"], "name": body.get("name"),
                    "archived": body["archived"], "createdAt": ts, "updatedAt": ts}
             P.pleo["tags"][tag["id"]] = tag  # codes are not unique, as in Pleo
+            P.group_versions[groupId] += 1
             return 200, {"data": copy.deepcopy(tag)}
         return await handle(request, fn)
 
@@ -877,17 +920,24 @@ def build_pleo_app(state: SandboxState) -> FastAPI:
                 raise _pleo_error(400, "body must be a JSON object")
             ids = body.get("tagIds")
             text = (body.get("textSearch") or "").lower()
-            tags = [t for t in P.pleo["tags"].values()
-                    if (ids is None or t["id"] in set(ids)) and text in (t.get("name") or "").lower()]
+            if ids is None:
+                tags = [t for t in P.pleo["tags"].values() if text in (t.get("name") or "").lower()]
+            else:
+                tags = [P.pleo["tags"][i] for i in dict.fromkeys(ids) if i in P.pleo["tags"]]
+                tags = [t for t in tags if text in (t.get("name") or "").lower()]
             out = []
+            group_dims: dict[str, list[dict]] = {}
             for t in sorted(tags, key=lambda t: (t["createdAt"], t["id"])):
                 group = P.pleo["groups"][t["groupId"]]
                 if company and group["companyId"] != company:
                     continue
                 dims = []
-                for d in P.pleo["dimensions"].values():
+                if t["groupId"] not in group_dims:
+                    group_dims[t["groupId"]] = [d for d in P.pleo["dimensions"].values()
+                                                if d["groupId"] == t["groupId"]]
+                for d in group_dims[t["groupId"]]:
                     v = P.pleo["values"].get(f"{t['id']}|{d['id']}")
-                    if d["groupId"] == t["groupId"] and v is not None:
+                    if v is not None:
                         dims.append({"id": d["id"], "code": d["code"], "name": d["name"],
                                      "displayOrder": d["displayOrder"], "visible": d["visible"], "value": v["value"]})
                 out.append({"id": t["id"], "code": t["code"], "name": t.get("name"), "archived": t["archived"],
@@ -978,6 +1028,7 @@ def admin_router(state: SandboxState) -> APIRouter:
             tags = S.ghl["tags"].get(location_id, [])
             kept = [t for t in tags if t["_id"] != tag_id]
             S.ghl["tags"][location_id] = kept
+            S.invalidate()
             S.mark_dirty()
             return {"removed": len(tags) - len(kept)}
 
@@ -1022,6 +1073,7 @@ def admin_router(state: SandboxState) -> APIRouter:
                    "name": body.get("name"), "archived": bool(body.get("archived", False)),
                    "createdAt": ts, "updatedAt": ts}
             S.pleo["tags"][tag["id"]] = tag
+            S.group_versions[tag["groupId"]] += 1
             S.mark_dirty()
             return tag
 
