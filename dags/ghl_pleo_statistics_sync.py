@@ -22,6 +22,8 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 GROUP_WRITE_POOL = "ghl_pleo_group_writes"
 RETRY_DELAY_S = float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
+# Locations synced at once per run (each keeps under its own GHL burst limit; Pleo's rate is shared by all).
+MAX_PARALLEL_LOCATIONS = int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "8"))
 
 
 @dag(
@@ -48,7 +50,7 @@ def ghl_pleo_statistics_sync():
 
         return tasks.list_locations()
 
-    @task(map_index_template="{{ location_id }}")
+    @task(map_index_template="{{ location_id }}", max_active_tis_per_dagrun=MAX_PARALLEL_LOCATIONS)
     def fetch_statistics(location: dict) -> dict:
         """One location, one UTC day: accounts -> v3 statistics -> the day's history row."""
         from ghl_pleo import tasks

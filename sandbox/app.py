@@ -81,6 +81,8 @@ class SandboxState:
         self.lock = threading.RLock()
         self.config = {**self.DEFAULT_CONFIG, **(config or {})}
         self.requests: Counter = Counter()
+        self.location_requests: Counter = Counter()   # GHL requests per location (or "company")
+        self.traffic_span: dict[str, list[float]] = {}  # api -> [first, last] request time (epoch s)
         self.faults: list[dict] = []
         self.exchanges: deque = deque(maxlen=int(self.config["exchange_log"]))
         self.exchange_seq = 0
@@ -117,6 +119,8 @@ class SandboxState:
             self.oauth = {"refresh": {c["oauth_refresh_token"]: "valid"}, "access": {}, "issued": [],
                           "refreshes": 0, "mints": 0}
             self.requests.clear()
+            self.location_requests.clear()
+            self.traffic_span.clear()
             self.faults.clear()
             self.exchanges.clear()
             self.ghl_windows.clear()
@@ -155,6 +159,11 @@ class SandboxState:
                 cached = (self.ghl_version, len(tags), index)
                 self._ghl_index[location_id] = cached
             return cached[2]
+
+    def note_time(self, api: str) -> None:
+        now = time.time()
+        span = self.traffic_span.setdefault(api, [now, now])
+        span[1] = now
 
     def mark_dirty(self) -> None:
         self._dirty = True
@@ -342,6 +351,8 @@ def build_ghl_app(state: SandboxState) -> FastAPI:
             req_body = await _body(request)
             with state.lock:
                 state.requests[f"GHL {route}"] += 1
+                state.location_requests[location_id or "company"] += 1
+                state.note_time("ghl")
                 cfg = state.config
             # auth
             auth = request.headers.get("authorization", "")
@@ -703,6 +714,7 @@ def build_pleo_app(state: SandboxState) -> FastAPI:
         try:
             with P.lock:
                 P.requests[f"Pleo {route}"] += 1
+                P.note_time("pleo")
                 cfg = P.config
             auth = request.headers.get("authorization", "")
             if not auth.lower().startswith("bearer ") or auth[7:] != cfg["pleo_token"]:
@@ -1102,12 +1114,15 @@ def admin_router(state: SandboxState) -> APIRouter:
     @r.get("/requests")
     def requests_count():
         with S.lock:
-            return {"requests": dict(S.requests), "total": sum(S.requests.values())}
+            return {"requests": dict(S.requests), "total": sum(S.requests.values()),
+                    "by_location": dict(S.location_requests), "span": dict(S.traffic_span)}
 
     @r.delete("/requests")
     def requests_reset():
         with S.lock:
             S.requests.clear()
+            S.location_requests.clear()
+            S.traffic_span.clear()
             S.exchanges.clear()
         return {"ok": True}
 

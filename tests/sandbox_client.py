@@ -26,7 +26,7 @@ def free_port() -> int:
 class Sandbox:
     """A running sandbox process plus admin helpers."""
 
-    def __init__(self, workdir: Path, config: dict | None = None) -> None:
+    def __init__(self, workdir: Path, config: dict | None = None, *, persist: bool = True) -> None:
         self.ghl_port, self.pleo_port = free_port(), free_port()
         self.ghl_url = f"http://127.0.0.1:{self.ghl_port}"
         self.pleo_url = f"http://127.0.0.1:{self.pleo_port}"
@@ -34,7 +34,7 @@ class Sandbox:
         self.log = open(workdir / "sandbox.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--ghl-port", str(self.ghl_port), "--pleo-port", str(self.pleo_port),
-             "--state-file", str(self.state_file), "--config", json.dumps(config or {})],
+             "--state-file", str(self.state_file) if persist else "", "--config", json.dumps(config or {})],
             cwd=ROOT, stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -92,6 +92,10 @@ class Sandbox:
 
     def requests(self) -> dict[str, int]:
         return self._admin("GET", "/requests")["requests"]
+
+    def traffic(self) -> dict:
+        """Requests by endpoint, GHL requests by location, and each API's first/last request time."""
+        return self._admin("GET", "/requests")
 
     def clear_requests(self) -> None:
         self._admin("DELETE", "/requests")

@@ -96,3 +96,61 @@ class SlidingWindowLimiter:
             used_by_server = max(0, limit - remaining)
             for _ in range(used_by_server - len(q)):
                 q.append([now])
+
+
+class SharedRateLimiter:
+    """One request rate shared by every task process and worker that uses the same warehouse.
+
+    Pleo publishes no limit, so the connection sets one (``max_requests_per_second``);
+    locations run in parallel tasks, so a per-process limiter would multiply it
+    by the number of tasks. This keeps one timestamp per key in the warehouse
+    (table ``ghl_pleo_rate_slots``): each request atomically reserves the next
+    free slot (``max(next_at, now) + interval``, GCRA) and sleeps until it. One
+    small write per request; SQLite serves one machine, PostgreSQL several.
+
+    Args:
+        engine: the warehouse's SQLAlchemy engine.
+        rate_per_s: requests per second for the key, over all processes.
+        headroom: fraction of the rate kept free for clock and network jitter.
+    """
+
+    def __init__(self, engine, rate_per_s: float, *, headroom: float = 0.05,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate_per_s <= 0:
+            raise ValueError("rate_per_s must be > 0")
+        self.engine = engine
+        self.rate_per_s = rate_per_s
+        self.interval_s = 1.0 / (rate_per_s * (1.0 - headroom))
+        self._clock = clock
+        self._sleep = sleep
+        self.waited_s = 0.0
+        self._known: set[str] = set()
+
+    def _reserve(self, key: str) -> float:
+        from sqlalchemy import text
+
+        with self.engine.begin() as conn:
+            if key not in self._known:
+                conn.execute(text("INSERT INTO ghl_pleo_rate_slots (rate_key, next_at) VALUES (:k, 0) "
+                                  "ON CONFLICT (rate_key) DO NOTHING"), {"k": key})
+                self._known.add(key)
+            now = self._clock()
+            next_at = conn.execute(
+                text("UPDATE ghl_pleo_rate_slots SET next_at = (CASE WHEN next_at > :now THEN next_at ELSE :now END)"
+                     " + :i WHERE rate_key = :k RETURNING next_at"),
+                {"now": now, "i": self.interval_s, "k": key}).scalar_one()
+        return float(next_at) - self.interval_s
+
+    def acquire(self, key: str) -> list[float]:
+        """Reserve the next slot for ``key`` and sleep until it comes."""
+        delay = self._reserve(key) - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+            self.waited_s += delay
+        return [0.0]
+
+    def release(self, slot: list[float]) -> None:
+        """Nothing to do: a slot is spent when it is reserved."""
+
+    def observe(self, key: str, headers: Mapping[str, str]) -> None:
+        """Pleo sends no rate-limit headers; a 429 is handled by the client's retry loop."""

@@ -11,13 +11,15 @@ import json
 import logging
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from ghl_pleo import memory
 from ghl_pleo.config import DIMENSIONS, MappingConfig
 from ghl_pleo.hooks.ghl import GhlHook
-from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.hooks.pleo import AGGREGATION_BATCH, PleoHook
 from ghl_pleo.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -52,6 +54,7 @@ from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.sync")
 GROUP_CODE_PREFIX = "ghl-social-"
+PROGRESS_EVERY = 1000  # a progress line every this many Pleo writes in one location
 ROW_BUCKETS = ("read", "created", "renamed", "archived", "unarchived", "unchanged", "rejected", "held", "duplicates")
 
 
@@ -211,8 +214,52 @@ def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags:
     return len(wanted)
 
 
+_END = object()
+
+
+def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
+                on_result: Callable[[Any, Any], None]) -> None:
+    """``fn(item)`` for every item with at most ``workers`` in flight; ``on_result(item, result)`` in this thread.
+
+    Results are handled as they complete, so every confirmed write is recorded
+    even when another fails. The first error stops new submissions; the writes
+    already in flight finish (and are recorded), then the error is raised.
+    """
+    if workers <= 1:
+        for item in items:
+            on_result(item, fn(item))
+        return
+    source = iter(items)
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pleo-write") as pool:
+        pending: dict[Any, Any] = {}
+
+        def fill() -> None:
+            while error is None and len(pending) < workers * 2:
+                item = next(source, _END)
+                if item is _END:
+                    return
+                pending[pool.submit(fn, item)] = item
+
+        fill()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                try:
+                    result = future.result()
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, after in-flight writes are recorded
+                    error = error or exc
+                    continue
+                on_result(item, result)
+            fill()
+    if error is not None:
+        raise error
+
+
 def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id: str, tags: pd.DataFrame,
-               held_codes: list[str], run_id: str, *, hold_archives: bool = False) -> tuple[Counter, dict[str, dict]]:
+               held_codes: list[str], run_id: str, *, hold_archives: bool = False
+               ) -> tuple[Counter, dict[str, dict], set[str]]:
     """Apply the plan. With ``hold_archives`` (the drift guard tripped) no tag is archived; the rest is written."""
     current = [t for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
     log.info("Location %s: Pleo group %s holds %d tags (archived included)", location_id, group_id, len(current))
@@ -222,29 +269,44 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
     counts["unchanged"] = plan.unchanged
     counts["pleo_held"] = plan.held
     keepers = dict(plan.keepers)
+    created: set[str] = set()
+    todo = []
     for action in plan.actions:
         if hold_archives and action.archived and action.kind in (ARCHIVE, ARCHIVE_DUPLICATE):
             counts["archives_held"] += 1
             counts["held"] += int(action.source_row)
-            continue
-        if action.kind == CREATE:
-            result = pleo.create_tag(group_id, action.code, action.name or action.code, location_id=location_id)
-            keepers[action.code.casefold()] = result
         else:
-            result = pleo.update_tag(action.pleo_id, code=action.code, name=action.name, archived=action.archived,
-                                     location_id=location_id)
-            if action.kind != ARCHIVE_DUPLICATE:
-                keepers[action.code.casefold()] = result
+            todo.append(action)
+
+    def write(action: Any) -> dict:
+        if action.kind == CREATE:
+            return pleo.create_tag(group_id, action.code, action.name or action.code, location_id=location_id)
+        return pleo.update_tag(action.pleo_id, code=action.code, name=action.name, archived=action.archived,
+                               location_id=location_id)
+
+    def written(action: Any, result: dict) -> None:
+        if action.kind != ARCHIVE_DUPLICATE:
+            keepers[action.code.casefold()] = result
+        if action.kind == CREATE:
+            created.add(result["id"])
         warehouse.record_push(location_id, result.get("code", action.code), result["id"], result.get("name"),
                               bool(result.get("archived")), action.kind, run_id)
         counts["gone" if action.kind == ARCHIVE and not action.source_row else action.kind] += 1
+        done = sum(counts[k] for k in (CREATE, RENAME, ARCHIVE, UNARCHIVE, ARCHIVE_DUPLICATE, "gone"))
+        if done % PROGRESS_EVERY == 0:
+            log.info("Location %s: %d of %d tag writes done", location_id, done, len(todo))
+
+    run_bounded(write, todo, pleo.concurrency, written)
     if plan.actions:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
-    return counts, keepers
+    return counts, keepers, created
 
 
 def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd.DataFrame,
-                     keepers: dict[str, dict], config: MappingConfig, company_id: str | None) -> Counter:
+                     keepers: dict[str, dict], config: MappingConfig, company_id: str | None,
+                     created_ids: set[str] = frozenset()) -> Counter:
+    """Create missing dimensions; write each dimension value that differs from Pleo's (``created_ids``: tags
+    this run created, known to hold no values)."""
     counts = Counter(dimensions_created=0, values_written=0)
     if not config.active_dimensions:
         return counts
@@ -256,17 +318,35 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd
                                                location_id=location_id)
             counts["dimensions_created"] += 1
     tag_ids = {k: v["id"] for k, v in keepers.items() if not v.get("archived")}
-    wanted_ids = sorted({tag_ids[c.casefold()] for c in values["code"] if c.casefold() in tag_ids})
-    current: dict[tuple[str, str], str] = {}
-    for page in pleo.iter_aggregated_tags(wanted_ids, company_id=company_id, location_id=location_id):
-        for tag in page:
-            for d in tag.get("dimensions") or []:
-                current[(tag["id"], d["id"])] = d.get("value")
-    actions = plan_dimension_values(values, tag_ids, {c: d["id"] for c, d in dims.items()}, current)
-    for a in actions:
+    dim_ids = {c: d["id"] for c, d in dims.items()}
+    values = values.assign(tag_id=[tag_ids.get(c.casefold()) for c in values["code"]]).dropna(subset=["tag_id"])
+    values = values.sort_values("tag_id", kind="stable").reset_index(drop=True)
+
+    def write(a: Any) -> None:
         pleo.put_dimension_value(a.tag_id, a.dimension_id, a.value, exists=a.exists, location_id=location_id)
+
+    def written(_a: Any, _result: Any) -> None:
         counts["values_written"] += 1
-    if actions or counts["dimensions_created"]:
+        if counts["values_written"] % PROGRESS_EVERY == 0:
+            log.info("Location %s: %d dimension values written", location_id, counts["values_written"])
+
+    # One aggregation batch at a time: read what Pleo holds for these tags, write the differences.
+    # Tags this run created hold no values yet: they are not read back.
+    for fresh in (False, True):
+        part = values[values["tag_id"].isin(created_ids) == fresh].reset_index(drop=True)
+        ids = list(dict.fromkeys(part["tag_id"]))
+        for start in range(0, len(ids), AGGREGATION_BATCH):
+            batch = ids[start:start + AGGREGATION_BATCH]
+            current: dict[tuple[str, str], str] = {}
+            pages = () if fresh else pleo.iter_aggregated_tags(batch, company_id=company_id, location_id=location_id)
+            for page in pages:
+                for tag in page:
+                    for d in tag.get("dimensions") or []:
+                        current[(tag["id"], d["id"])] = d.get("value")
+            lo = part["tag_id"].searchsorted(batch[0], side="left")
+            rows = part.iloc[lo:part["tag_id"].searchsorted(batch[-1], side="right")]
+            run_bounded(write, plan_dimension_values(rows, tag_ids, dim_ids, current), pleo.concurrency, written)
+    if counts["values_written"] or counts["dimensions_created"]:
         log.info("Location %s: dimensions created %d, dimension values written %d", location_id,
                  counts["dimensions_created"], counts["values_written"])
     return counts
@@ -286,6 +366,8 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
     """
     location_id, group_id = location["location_id"], location["group_id"]
     check_location_id(location_id)
+    memory.reset_peak()
+    start_rss = memory.rss_mb()
     warehouse.start_location_run(dag_id, run_id, location_id, try_number)
     # Every row read ends in exactly one of these buckets (a held run reports them too).
     counts: dict[str, Any] = {b: 0 for b in ROW_BUCKETS}
@@ -323,10 +405,10 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
         detail_ids = _refresh_details(ghl, warehouse, location_id, prepared.tags)
         values = dimension_values(prepared.tags, warehouse.details(location_id), config)
         held = [str(k) for k in prepared.rejected["record_key"]]
-        tag_counts, keepers = _load_tags(pleo, warehouse, location_id, group_id, prepared.tags, held, run_id,
+        tag_counts, keepers, created_ids = _load_tags(pleo, warehouse, location_id, group_id, prepared.tags, held, run_id,
                                          hold_archives=hold)
         dim_counts = _load_dimensions(pleo, location_id, group_id, values, keepers, config,
-                                      location.get("company_id"))
+                                      location.get("company_id"), created_ids)
         counts.update({
             "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
             "unarchived": tag_counts[UNARCHIVE], "gone": tag_counts["gone"],
@@ -334,6 +416,7 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
             "held": tag_counts["held"], "archives_held": tag_counts["archives_held"],
             "pleo_held": tag_counts["pleo_held"], "details_fetched": detail_ids, **dict(dim_counts),
             "active": active, "summary": tag_summary(prepared.tags, location_id),
+            "start_rss_mb": start_rss, "peak_rss_mb": memory.peak_rss_mb(),
         })
         requests = request_stats(ghl=ghl, pleo=pleo)
         if hold:

@@ -11,6 +11,7 @@ import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -142,6 +143,20 @@ class ApiClient:
         self.sleep = sleep
         self.session = session or requests.Session()
         self.stats = RequestStats()
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._stats_lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        """The session for this thread: the client's own in the thread that made it, a copy elsewhere."""
+        if threading.get_ident() == self._owner:
+            return self.session
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self.session.headers)
+            self._local.session = session
+        return session
 
     def _where(self, method: str, endpoint: str, location_id: str | None) -> str:
         loc = f" for location {location_id}" if location_id else ""
@@ -178,16 +193,18 @@ class ApiClient:
         attempt = 0
         refreshed = False
         last_error: str = ""
+        seen_status: int | None = None
         while True:
             attempt += 1
             slot = self.limiter.acquire(limiter_key) if self.limiter is not None and limiter_key else None
-            self.stats.requests[f"{method} {endpoint}"] += 1
-            self.stats.last_endpoint = f"{method} {endpoint}"
+            with self._stats_lock:
+                self.stats.requests[f"{method} {endpoint}"] += 1
+                self.stats.last_endpoint = f"{method} {endpoint}"
             wait: float | None = None
             try:
                 try:
                     hdrs = headers() if callable(headers) else headers
-                    response = self.session.request(method, url, params=params, json=json_body, data=data,
+                    response = self._session().request(method, url, params=params, json=json_body, data=data,
                                                     headers=dict(hdrs or {}), timeout=self.timeout)
                 finally:
                     if slot is not None:
@@ -202,14 +219,15 @@ class ApiClient:
             else:
                 kind = None
                 status = response.status_code
-                self.stats.last_status = status
+                self.stats.last_status = seen_status = status
                 if limiter_key is not None and self.limiter is not None:
                     self.limiter.observe(limiter_key, response.headers)
                 remaining = response.headers.get("X-RateLimit-Remaining")
                 if remaining is not None and remaining.strip().lstrip("-").isdigit():
                     r = int(remaining)
-                    if self.stats.min_ratelimit_remaining is None or r < self.stats.min_ratelimit_remaining:
-                        self.stats.min_ratelimit_remaining = r
+                    with self._stats_lock:
+                        if self.stats.min_ratelimit_remaining is None or r < self.stats.min_ratelimit_remaining:
+                            self.stats.min_ratelimit_remaining = r
                 if 200 <= status < 300:
                     try:
                         return response.json() if response.content else None
@@ -251,11 +269,12 @@ class ApiClient:
                           "state first, so it cannot duplicate" if not may_retry else
                           "Airflow will retry the task; if this persists, check the service's status")
                 raise exc_cls(f"{where} failed after {attempt} attempt(s): {last_error}; {advice}.",
-                              status=self.stats.last_status if kind not in ("connect", "timeout", "sent") else None,
+                              status=seen_status if kind not in ("connect", "timeout", "sent") else None,
                               endpoint=endpoint, location_id=location_id)
             if wait is None:
                 wait = self.retry.backoff(attempt)
-            self.stats.retries += 1
+            with self._stats_lock:
+                self.stats.retries += 1
             log.warning("%s: %s; retry %d/%d in %.2fs", where, last_error, attempt,
                         self.retry.max_attempts - 1, wait)
             self.sleep(wait)

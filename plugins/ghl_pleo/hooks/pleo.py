@@ -11,7 +11,7 @@ from ghl_pleo.errors import ConfigurationError, FatalAPIError
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number
 from ghl_pleo.paginators import CursorPaginator
-from ghl_pleo.ratelimit import SlidingWindowLimiter
+from ghl_pleo.ratelimit import SharedRateLimiter, SlidingWindowLimiter
 
 GROUPS = "/v0/tag-groups"
 GROUP = "/v0/tag-groups/{groupId}"
@@ -32,7 +32,10 @@ class PleoHook(BaseHook):
     (``https://external.pleo.io``), ``password`` = API token, extras:
 
     * ``company_id`` (uuid, required): the Pleo company whose tag groups we manage;
-    * ``max_requests_per_second``: client-side cap (Pleo publishes no limit; default 10);
+    * ``max_requests_per_second``: client-side cap (Pleo publishes no limit; default 10), one budget
+      shared by every task through the warehouse (``shared_rate: false`` makes it per process), of which
+      ``rate_headroom`` (default 0.05) is kept free for timing jitter between processes;
+    * ``concurrency``: Pleo writes in flight at once within one task (default 4);
     * ``timeout_s``, ``max_attempts``.
     """
 
@@ -71,7 +74,6 @@ class PleoHook(BaseHook):
         if not conn.password:
             raise ConfigurationError(f"Connection {self.pleo_conn_id!r} has no password (the Pleo API token).")
         rps = extra_number(self.extras, "max_requests_per_second", 10, self.pleo_conn_id, minimum=0.01)
-        limit, window = (int(rps), 1.0) if rps >= 1 else (1, 1.0 / rps)
         timeout = extra_number(self.extras, "timeout_s", 30.0, self.pleo_conn_id, minimum=0.001)
         retry = self._retry or RetryPolicy(
             max_attempts=int(extra_number(self.extras, "max_attempts", 6, self.pleo_conn_id, minimum=1)),
@@ -79,15 +81,34 @@ class PleoHook(BaseHook):
             backoff_max_s=extra_number(self.extras, "backoff_max_s", 30.0, self.pleo_conn_id))
         client = ApiClient("Pleo", base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id),
                            timeout=(min(10.0, timeout), timeout), retry=retry,
-                           limiter=SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=self._sleep),
-                           secrets=lambda: [conn.password], sleep=self._sleep)
+                           limiter=self._limiter(rps), secrets=lambda: [conn.password], sleep=self._sleep)
         client.session.headers.update({"Authorization": f"Bearer {conn.password}", "Accept": JSON})
         return client
+
+    def _limiter(self, rps: float):
+        """The Pleo rate is one budget for every task: shared through the warehouse unless ``shared_rate`` is false."""
+        if self.extras.get("shared_rate", True) in (False, "false", "False", 0):
+            limit, window = (int(rps), 1.0) if rps >= 1 else (1, 1.0 / rps)
+            return SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=self._sleep)
+        from ghl_pleo.warehouse import Warehouse
+
+        warehouse = Warehouse()
+        warehouse.apply_schema()
+        headroom = extra_number(self.extras, "rate_headroom", 0.05, self.pleo_conn_id)
+        if headroom >= 1:
+            raise ConfigurationError(f"Connection {self.pleo_conn_id!r}: extra 'rate_headroom' must be below 1 "
+                                     f"(a fraction of the rate kept free), got {headroom!r}.")
+        return SharedRateLimiter(warehouse.engine, rps, headroom=headroom, sleep=self._sleep)
+
+    @cached_property
+    def concurrency(self) -> int:
+        """Pleo writes in flight at once within one task (extra ``concurrency``, default 4); the rate still rules."""
+        return int(extra_number(self.extras, "concurrency", 4, self.pleo_conn_id, minimum=1))
 
     def _call(self, method: str, endpoint: str, *, location_id: str | None = None, **kwargs: Any) -> Any:
         headers = {"Content-Type": JSON} if "json_body" in kwargs else None
         return self.client.request(method, endpoint, headers=headers, location_id=location_id,
-                                   limiter_key="pleo", **kwargs)
+                                   limiter_key=f"pleo:{self.client.base_url}", **kwargs)
 
     @staticmethod
     def _data(body: Any, where: str) -> Any:

@@ -1,0 +1,34 @@
+"""The task process's memory, for the run ledger and the benchmark (Linux ``/proc``; None elsewhere)."""
+from __future__ import annotations
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def reset_peak() -> bool:
+    """Start measuring the peak from now: a forked task process inherits its parent's high-water mark."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory (VmHWM) of this process since start or :func:`reset_peak`, in MB."""
+    kb = _status_kb("VmHWM")
+    return round(kb / 1024, 1) if kb is not None else None
+
+
+def rss_mb() -> float | None:
+    kb = _status_kb("VmRSS")
+    return round(kb / 1024, 1) if kb is not None else None
