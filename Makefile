@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast reset sandbox sandbox-stop venv airflow-init
+.PHONY: run test test-fast bench reset sandbox sandbox-stop venv airflow-init
 
 venv: $(BIN)/.installed
 
@@ -26,6 +26,9 @@ test: venv  ## Set up and run the whole suite (starts the sandbox servers it nee
 
 test-fast: venv  ## The suite without tests marked slow
 	@source scripts/env.sh && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: venv  ## Agency-scale benchmark through a real Airflow (not part of make test); BENCH_ARGS="--locations 50 --tags 1000"
+	@source scripts/env.sh && unset AIRFLOW_HOME && $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 sandbox: venv  ## Start the sandbox APIs in the background (GHL :8801, Pleo :8802)
 	@source scripts/env.sh && $(BIN)/python -m sandbox.ctl up

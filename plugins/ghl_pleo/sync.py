@@ -85,8 +85,8 @@ def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
     """
     if variable_value not in (None, ""):
         ids = parse_location_ids(variable_value)
-        out = []
-        for location_id in ids:
+
+        def lookup(location_id: str) -> dict:
             name = None
             try:
                 name = ghl.get_location(location_id).get("name")
@@ -94,8 +94,13 @@ def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
                 # Missing locations.readonly scope, or an id GHL does not know: the group keeps its name (or the id).
                 log.warning("Location %s: name lookup failed (%s); the group name falls back to the id.",
                             location_id, exc)
-            out.append({"location_id": location_id, "name": name})
-        log.info("Locations from variable ghl_location_ids: %d", len(out))
+            return {"location_id": location_id, "name": name}
+
+        # Each location has its own burst limit, so the lookups go 8 at a time (500 locations: seconds, not minutes).
+        _ = ghl.client, ghl.oauth  # built once, before the threads share them
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(ids))), thread_name_prefix="ghl-lookup") as pool:
+            out = list(pool.map(lookup, ids))
+        log.info("Locations from variable ghl_location_ids: %d (names looked up)", len(out))
         return out
     company = ghl.extras.get("company_id") or (ghl.extras.get("oauth") or {}).get("company_id")
     if not company:
@@ -188,7 +193,8 @@ def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, 
     return out
 
 
-def _extract(ghl: GhlHook, warehouse: Warehouse, location_id: str, run_id: str) -> None:
+def _extract(ghl: GhlHook, warehouse: Warehouse, location_id: str, run_id: str) -> int:
+    """Stream the location's GHL tag pages into the staging table; return the rows read."""
     warehouse.clear_staged(location_id)
     total = 0
     for page_no, tags, paginator in ghl.iter_tag_pages(location_id):
@@ -199,6 +205,7 @@ def _extract(ghl: GhlHook, warehouse: Warehouse, location_id: str, run_id: str) 
         if not paginator.has_more():
             log.info("Location %s: GHL tags read done after %d page(s): %s", location_id, paginator.pages,
                      paginator.stop_reason)
+    return total
 
 
 def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags: pd.DataFrame) -> int:
@@ -207,14 +214,21 @@ def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags:
     wanted = {r.tag_id: r.fingerprint for r in tags.itertuples(index=False) if known.get(r.tag_id) != r.fingerprint}
     if not wanted:
         return 0
-    details = ghl.tag_details(location_id, list(wanted))
-    warehouse.save_details(location_id, details, wanted)
+    returned = 0
+    for batch in ghl.iter_tag_details(location_id, list(wanted)):  # saved batch by batch: memory stays flat
+        warehouse.save_details(location_id, batch, wanted)
+        returned += len(batch)
     log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(wanted),
-             len(details))
+             returned)
     return len(wanted)
 
 
 _END = object()
+PLEO_TAG_FIELDS = ("id", "code", "name", "archived", "createdAt")  # all the plan needs of a Pleo tag
+
+
+def _slim(tag: dict) -> dict:
+    return {k: tag.get(k) for k in PLEO_TAG_FIELDS}
 
 
 def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
@@ -261,7 +275,7 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
                held_codes: list[str], run_id: str, *, hold_archives: bool = False
                ) -> tuple[Counter, dict[str, dict], set[str]]:
     """Apply the plan. With ``hold_archives`` (the drift guard tripped) no tag is archived; the rest is written."""
-    current = [t for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
+    current = [_slim(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
     log.info("Location %s: Pleo group %s holds %d tags (archived included)", location_id, group_id, len(current))
     plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
     counts = Counter({CREATE: 0, RENAME: 0, ARCHIVE: 0, UNARCHIVE: 0, ARCHIVE_DUPLICATE: 0, "gone": 0,
@@ -286,7 +300,7 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
 
     def written(action: Any, result: dict) -> None:
         if action.kind != ARCHIVE_DUPLICATE:
-            keepers[action.code.casefold()] = result
+            keepers[action.code.casefold()] = _slim(result)
         if action.kind == CREATE:
             created.add(result["id"])
         warehouse.record_push(location_id, result.get("code", action.code), result["id"], result.get("name"),
@@ -302,11 +316,16 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
     return counts, keepers, created
 
 
-def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd.DataFrame,
-                     keepers: dict[str, dict], config: MappingConfig, company_id: str | None,
-                     created_ids: set[str] = frozenset()) -> Counter:
-    """Create missing dimensions; write each dimension value that differs from Pleo's (``created_ids``: tags
-    this run created, known to hold no values)."""
+def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.DataFrame,
+                     details_for: Callable[[list[str]], pd.DataFrame], keepers: dict[str, dict],
+                     config: MappingConfig, company_id: str | None, created_ids: set[str] = frozenset()) -> Counter:
+    """Create missing dimensions; write each dimension value that differs from what Pleo holds.
+
+    Works through the live tags 100 at a time (one aggregation read, their
+    details from the warehouse, their writes), so memory stays flat however
+    many tags a location has. Tags this run created (``created_ids``) hold no
+    values yet and are not read back.
+    """
     counts = Counter(dimensions_created=0, values_written=0)
     if not config.active_dimensions:
         return counts
@@ -319,8 +338,10 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd
             counts["dimensions_created"] += 1
     tag_ids = {k: v["id"] for k, v in keepers.items() if not v.get("archived")}
     dim_ids = {c: d["id"] for c, d in dims.items()}
-    values = values.assign(tag_id=[tag_ids.get(c.casefold()) for c in values["code"]]).dropna(subset=["tag_id"])
-    values = values.sort_values("tag_id", kind="stable").reset_index(drop=True)
+    live = tags[~tags["archived"]].reset_index(drop=True) if len(tags) else tags
+    pleo_ids = [tag_ids.get(c.casefold()) for c in live["code"]]
+    existing = [i for i, t in enumerate(pleo_ids) if t and t not in created_ids]
+    fresh = [i for i, t in enumerate(pleo_ids) if t and t in created_ids]
 
     def write(a: Any) -> None:
         pleo.put_dimension_value(a.tag_id, a.dimension_id, a.value, exists=a.exists, location_id=location_id)
@@ -330,22 +351,18 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, values: pd
         if counts["values_written"] % PROGRESS_EVERY == 0:
             log.info("Location %s: %d dimension values written", location_id, counts["values_written"])
 
-    # One aggregation batch at a time: read what Pleo holds for these tags, write the differences.
-    # Tags this run created hold no values yet: they are not read back.
-    for fresh in (False, True):
-        part = values[values["tag_id"].isin(created_ids) == fresh].reset_index(drop=True)
-        ids = list(dict.fromkeys(part["tag_id"]))
-        for start in range(0, len(ids), AGGREGATION_BATCH):
-            batch = ids[start:start + AGGREGATION_BATCH]
+    for is_fresh, rows in ((False, existing), (True, fresh)):
+        for start in range(0, len(rows), AGGREGATION_BATCH):
+            chunk = live.iloc[rows[start:start + AGGREGATION_BATCH]]
             current: dict[tuple[str, str], str] = {}
-            pages = () if fresh else pleo.iter_aggregated_tags(batch, company_id=company_id, location_id=location_id)
-            for page in pages:
-                for tag in page:
-                    for d in tag.get("dimensions") or []:
-                        current[(tag["id"], d["id"])] = d.get("value")
-            lo = part["tag_id"].searchsorted(batch[0], side="left")
-            rows = part.iloc[lo:part["tag_id"].searchsorted(batch[-1], side="right")]
-            run_bounded(write, plan_dimension_values(rows, tag_ids, dim_ids, current), pleo.concurrency, written)
+            if not is_fresh:
+                batch = [pleo_ids[i] for i in rows[start:start + AGGREGATION_BATCH]]
+                for page in pleo.iter_aggregated_tags(batch, company_id=company_id, location_id=location_id):
+                    for tag in page:
+                        for d in tag.get("dimensions") or []:
+                            current[(tag["id"], d["id"])] = d.get("value")
+            values = dimension_values(chunk, details_for(list(chunk["tag_id"])), config)
+            run_bounded(write, plan_dimension_values(values, tag_ids, dim_ids, current), pleo.concurrency, written)
     if counts["values_written"] or counts["dimensions_created"]:
         log.info("Location %s: dimensions created %d, dimension values written %d", location_id,
                  counts["dimensions_created"], counts["values_written"])
@@ -372,11 +389,9 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
     # Every row read ends in exactly one of these buckets (a held run reports them too).
     counts: dict[str, Any] = {b: 0 for b in ROW_BUCKETS}
     try:
-        _extract(ghl, warehouse, location_id, run_id)
-        staged = warehouse.staged(location_id)
-        counts["read"] = len(staged)
-        drift = _check_schema(warehouse, dag_id, run_id, location_id, staged)
-        prepared = prepare_tags(staged, config, now=now)
+        counts["read"] = _extract(ghl, warehouse, location_id, run_id)
+        drift = _check_schema(warehouse, dag_id, run_id, location_id)
+        prepared = prepare_tags(warehouse.iter_staged(location_id), config, now=now)
         warehouse.save_rejected(dag_id, run_id, location_id, "tag", prepared.rejected)
         for r in prepared.rejected.itertuples(index=False):
             log.warning("Location %s: rejected tag %s (%s): %s", location_id, r.record_key, r.rule, r.reason)
@@ -403,11 +418,11 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
             warehouse.add_event(dag_id, run_id, location_id, "archive_guard_released", guard)
             log.warning("Location %s: archive guard released for this run (%s)", location_id, guard)
         detail_ids = _refresh_details(ghl, warehouse, location_id, prepared.tags)
-        values = dimension_values(prepared.tags, warehouse.details(location_id), config)
         held = [str(k) for k in prepared.rejected["record_key"]]
         tag_counts, keepers, created_ids = _load_tags(pleo, warehouse, location_id, group_id, prepared.tags, held, run_id,
                                          hold_archives=hold)
-        dim_counts = _load_dimensions(pleo, location_id, group_id, values, keepers, config,
+        dim_counts = _load_dimensions(pleo, location_id, group_id, prepared.tags,
+                                      lambda ids: warehouse.details_for(location_id, ids), keepers, config,
                                       location.get("company_id"), created_ids)
         counts.update({
             "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
@@ -439,9 +454,9 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
         raise
 
 
-def _check_schema(warehouse: Warehouse, dag_id: str, run_id: str, location_id: str, staged: pd.DataFrame):
+def _check_schema(warehouse: Warehouse, dag_id: str, run_id: str, location_id: str):
     endpoint = "GET /social-media-posting/{locationId}/tags"
-    observed, n = observed_fields(staged["payload"])
+    observed, n = observed_fields(payload for *_, payload in warehouse.iter_staged(location_id))
     drift = schema_drift(endpoint, observed, n, warehouse.schema_fields(endpoint, location_id), TAG_MAPPED_FIELDS)
     if drift.changed:
         warehouse.add_event(dag_id, run_id, location_id, "schema_drift", drift.describe()

@@ -10,7 +10,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -115,76 +115,90 @@ def _timestamp_rule(value: Any, now: datetime, tolerance_s: float, field: str) -
     return None
 
 
-def prepare_tags(raw: pd.DataFrame, config: MappingConfig, now: datetime | None = None) -> PreparedTags:
+def _records(raw: pd.DataFrame | Iterable[tuple]) -> Iterable[tuple]:
+    if isinstance(raw, pd.DataFrame):
+        return raw[["location_id", "page_no", "position", "payload"]].itertuples(index=False, name=None)
+    return raw
+
+
+def _prepare_one(location_id: str, tag_id: str, p: dict, config: MappingConfig, now: datetime,
+                 tolerance_s: float) -> tuple[tuple | None, dict | None]:
+    """One record with a usable id: ``(row, None)`` ready to load, or ``(None, rejection)``."""
+    deleted = coerce_bool(p.get("deleted"))
+    if deleted is None:
+        return None, {"location_id": location_id, "record_key": tag_id, "rule": "invalid_deleted",
+                      "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
+                      "raw_value": _raw_excerpt(p.get("deleted"))}
+    bad_time = (_timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt")
+                or (_timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt")
+                    if p.get("createdAt") is not None else None))
+    if bad_time:
+        return None, {"location_id": location_id, "record_key": tag_id, "rule": bad_time[0], "reason": bad_time[1],
+                      "raw_value": _raw_excerpt(p.get("updatedAt"))}
+    name, rule = clean_name(p.get("tag"), config.max_name_length)
+    if rule:
+        reason = {"name_not_text": f"name is {type(p.get('tag')).__name__}, not text",
+                  "empty_name": "nothing visible is left of the name after normalisation",
+                  "name_too_long": f"name is longer than {config.max_name_length} characters"}[rule]
+        return None, {"location_id": location_id, "record_key": tag_id, "rule": rule, "reason": reason,
+                      "raw_value": _raw_excerpt(p.get("tag"))}
+    created_by = p.get("createdBy") if isinstance(p.get("createdBy"), str) else None
+    return (location_id, tag_id, tag_id, name, bool(deleted), created_by, iso_utc(p.get("createdAt")),
+            iso_utc(p.get("updatedAt")), fingerprint(p)), None
+
+
+def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
+                 now: datetime | None = None) -> PreparedTags:
     """Turn staged GHL tag payloads into Pleo tag records and rejected records.
 
+    One pass, record by record: only the outcome of each tag is kept, never the
+    raw payloads, so a location with 100,000 tags can stream through.
+
     Args:
-        raw: columns ``location_id``, ``page_no``, ``position``, ``payload`` (the
-            tag as GHL sent it, a dict).
+        raw: a frame with columns ``location_id``, ``page_no``, ``position``,
+            ``payload`` (the tag as GHL sent it, a dict), or an iterable of such
+            4-tuples in read order.
         config: the mapping rules (name length, future tolerance).
         now: the moment timestamps are checked against (default: the current time).
 
     Returns:
-        The records to load, the rejected ones (with rule and reason), and counts.
-        Every raw row is either in ``tags``, in ``rejected``, or counted in
-        ``duplicates``.
+        The records to load (in read order), the rejected ones (with rule and
+        reason), and counts. Every raw row is either in ``tags``, in
+        ``rejected``, or counted in ``duplicates``; an ``_id`` seen twice is kept
+        once: the newest ``updatedAt``, the later position breaking ties.
     """
-    read = len(raw)
     now = now or datetime.now(timezone.utc)
     tolerance_s = config.future_tolerance_minutes * 60
-    rejected: list[dict] = []
-    rows: list[dict] = []
-    for rec in raw.itertuples(index=False):
-        payload = rec.payload
-        key = f"page {rec.page_no} item {rec.position}"
+    read = 0
+    early: list[dict] = []   # rejected before dedup (no usable id), in read order
+    winners: dict[tuple[str, str], tuple[tuple, tuple, tuple | None, dict | None]] = {}
+    for location_id, page_no, position, payload in _records(raw):
+        read += 1
+        order = (page_no, position)
         if not isinstance(payload, dict):
-            rejected.append({"location_id": rec.location_id, "record_key": key, "rule": "not_an_object",
-                             "reason": f"tag is {type(payload).__name__}, not an object",
-                             "raw_value": _raw_excerpt(payload)})
+            early.append({"location_id": location_id, "record_key": f"page {page_no} item {position}",
+                          "rule": "not_an_object", "reason": f"tag is {type(payload).__name__}, not an object",
+                          "raw_value": _raw_excerpt(payload)})
             continue
         tag_id = payload.get("_id")
         if not isinstance(tag_id, str) or not tag_id.strip():
-            rejected.append({"location_id": rec.location_id, "record_key": key, "rule": "missing_id",
-                             "reason": "tag has no _id (the upsert key)", "raw_value": _raw_excerpt(payload)})
+            early.append({"location_id": location_id, "record_key": f"page {page_no} item {position}",
+                          "rule": "missing_id", "reason": "tag has no _id (the upsert key)",
+                          "raw_value": _raw_excerpt(payload)})
             continue
-        rows.append({"location_id": rec.location_id, "tag_id": tag_id.strip(), "payload": payload,
-                     "order": (rec.page_no, rec.position),
-                     "updated_sort": iso_utc(payload.get("updatedAt")) or ""})
-    frame = pd.DataFrame(rows, columns=["location_id", "tag_id", "payload", "order", "updated_sort"])
-    # An _id seen twice in one read is kept once: the newest updatedAt (the later position breaks ties).
-    frame = frame.sort_values(["updated_sort", "order"], kind="stable")
-    deduped = frame.drop_duplicates(subset=["location_id", "tag_id"], keep="last").sort_values("order", kind="stable")
-    duplicates = len(frame) - len(deduped)
-
-    out: list[dict] = []
-    for rec in deduped.itertuples(index=False):
-        p = rec.payload
-        deleted = coerce_bool(p.get("deleted"))
-        if deleted is None:
-            rejected.append({"location_id": rec.location_id, "record_key": rec.tag_id, "rule": "invalid_deleted",
-                             "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
-                             "raw_value": _raw_excerpt(p.get("deleted"))})
-            continue
-        bad_time = (_timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt")
-                    or (_timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt")
-                        if p.get("createdAt") is not None else None))
-        if bad_time:
-            rejected.append({"location_id": rec.location_id, "record_key": rec.tag_id, "rule": bad_time[0],
-                             "reason": bad_time[1], "raw_value": _raw_excerpt(p.get("updatedAt"))})
-            continue
-        name, rule = clean_name(p.get("tag"), config.max_name_length)
-        if rule:
-            reason = {"name_not_text": f"name is {type(p.get('tag')).__name__}, not text",
-                      "empty_name": "nothing visible is left of the name after normalisation",
-                      "name_too_long": f"name is longer than {config.max_name_length} characters"}[rule]
-            rejected.append({"location_id": rec.location_id, "record_key": rec.tag_id, "rule": rule,
-                             "reason": reason, "raw_value": _raw_excerpt(p.get("tag"))})
-            continue
-        out.append({"location_id": rec.location_id, "tag_id": rec.tag_id, "code": rec.tag_id, "name": name,
-                    "archived": bool(deleted), "created_by": p.get("createdBy") if isinstance(p.get("createdBy"), str) else None,
-                    "created_at": iso_utc(p.get("createdAt")), "updated_at": iso_utc(p.get("updatedAt")),
-                    "fingerprint": fingerprint(p)})
-    return PreparedTags(tags=pd.DataFrame(out, columns=TAG_COLUMNS),
+        tag_id = tag_id.strip()
+        rank = (iso_utc(payload.get("updatedAt")) or "", order)
+        key = (location_id, tag_id)
+        held = winners.get(key)
+        if held is not None and held[0] > rank:
+            continue  # an earlier copy of this id is newer
+        row, rejection = _prepare_one(location_id, tag_id, payload, config, now, tolerance_s)
+        winners[key] = (rank, order, row, rejection)
+    duplicates = read - len(early) - len(winners)
+    kept = sorted(winners.values(), key=lambda w: w[1])
+    rows = [w[2] for w in kept if w[2] is not None]
+    rejected = early + [w[3] for w in kept if w[3] is not None]
+    return PreparedTags(tags=pd.DataFrame(rows, columns=TAG_COLUMNS),
                         rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read, duplicates=duplicates)
 
 

@@ -10,10 +10,10 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from ghl_pleo.errors import ConfigurationError
@@ -99,6 +99,15 @@ class Warehouse:
             conn.execute(text("INSERT INTO ghl_tags_staged (location_id, run_id, page_no, position, tag_id, payload, "
                               "fetched_at) VALUES (:l, :r, :p, :i, :t, :payload, :f)"), rows)
 
+    def iter_staged(self, location_id: str, chunk: int = 1000) -> Iterator[tuple[str, int, int, Any]]:
+        """``(location_id, page_no, position, payload)`` in read order, streamed (payloads parsed one by one)."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
+                text("SELECT location_id, page_no, position, payload FROM ghl_tags_staged WHERE location_id = :l "
+                     "ORDER BY page_no, position"), {"l": location_id})
+            for r in result:
+                yield r[0], r[1], r[2], json.loads(r[3])
+
     def staged(self, location_id: str) -> pd.DataFrame:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT location_id, page_no, position, payload FROM ghl_tags_staged "
@@ -124,6 +133,17 @@ class Warehouse:
             conn.execute(text("DELETE FROM ghl_tag_details WHERE location_id = :l AND tag_id = :t"), rows)
             conn.execute(text("INSERT INTO ghl_tag_details (location_id, tag_id, fingerprint, payload, fetched_at) "
                               "VALUES (:l, :t, :fp, :payload, :f)"), rows)
+
+    def details_for(self, location_id: str, tag_ids: list[str]) -> pd.DataFrame:
+        """Stored details of some tags (one batch at a time keeps memory flat at 100,000 tags)."""
+        if not tag_ids:
+            return pd.DataFrame(columns=["tag_id", "payload"])
+        stmt = text("SELECT tag_id, payload FROM ghl_tag_details WHERE location_id = :l AND tag_id IN :ids"
+                    ).bindparams(bindparam("ids", expanding=True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt, {"l": location_id, "ids": list(tag_ids)}).all()
+        return pd.DataFrame([{"tag_id": r[0], "payload": json.loads(r[1])} for r in rows],
+                            columns=["tag_id", "payload"])
 
     def details(self, location_id: str) -> pd.DataFrame:
         with self.engine.connect() as conn:

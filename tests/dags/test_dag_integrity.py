@@ -67,3 +67,20 @@ def test_dag_files_do_no_heavy_work_at_import():
         out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
                              env={**os.environ, "PYTHONPATH": str(ROOT / "plugins")})
         assert out.stdout.strip().splitlines()[-1] == "[]", (path.name, out.stdout[-300:])
+
+
+def test_parallel_locations_and_schedule_come_from_the_environment(monkeypatch):
+    """GHL_PLEO_MAX_PARALLEL_LOCATIONS caps the mapped location tasks; GHL_PLEO_TAGS_SCHEDULE=none: manual only."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "3")
+    monkeypatch.setenv("GHL_PLEO_TAGS_SCHEDULE", "none")
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    dag = bag.dags["ghl_pleo_tags_sync"]
+    assert dag.schedule is None
+    assert dag.get_task("sync_location").max_active_tis_per_dagrun == 3
+    assert bag.dags["ghl_pleo_statistics_sync"].get_task("fetch_statistics").max_active_tis_per_dagrun == 3
+
+
+def test_default_parallelism_is_eight(dagbag):
+    assert dagbag.dags["ghl_pleo_tags_sync"].get_task("sync_location").max_active_tis_per_dagrun == 8

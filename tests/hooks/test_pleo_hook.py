@@ -101,3 +101,46 @@ def test_a_dimension_value_created_behind_our_back_is_updated_instead(box):
     h.put_dimension_value(tag["id"], dim["id"], "first", exists=False)
     h.put_dimension_value(tag["id"], dim["id"], "second", exists=False)  # our read said "none"; Pleo says 409
     assert [v["value"] for v in box.pleo_state()["values"].values()] == ["second"]
+
+
+_BURST = """
+import json, os, sys
+from ghl_pleo.hooks.client import RetryPolicy
+from ghl_pleo.hooks.pleo import PleoHook
+h = PleoHook(retry=RetryPolicy(max_attempts=1))
+ok = refused = 0
+for _ in range(int(sys.argv[1])):
+    try:
+        h.list_groups()
+        ok += 1
+    except Exception:
+        refused += 1
+print(json.dumps({"ok": ok, "refused": refused}))
+"""
+
+
+def _parallel_clients(box, monkeypatch, tmp_path, shared: bool, processes: int = 3, each: int = 25) -> list[dict]:
+    """Several task-like processes, one Pleo budget: what did the sandbox refuse?"""
+    import os
+    import subprocess
+    import sys
+
+    box.configure(pleo_rps=20)
+    env = {**os.environ, **box.env(max_requests_per_second=20, shared_rate=shared),
+           "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
+                                                   "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path}/wh.db"}})}
+    procs = [subprocess.Popen([sys.executable, "-c", _BURST, str(each)], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(processes)]
+    return [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
+
+
+def test_parallel_tasks_share_one_pleo_rate_through_the_warehouse(box, monkeypatch, tmp_path):
+    results = _parallel_clients(box, monkeypatch, tmp_path, shared=True)
+    statuses = [e["status"] for e in box.exchanges()]
+    assert sum(r["ok"] for r in results) == 75 and statuses.count(429) == 0
+
+
+def test_without_the_shared_rate_parallel_tasks_overrun_it(box, monkeypatch, tmp_path):
+    """The control: three processes each keeping 20/s on their own send about 60/s; the sandbox refuses some."""
+    _parallel_clients(box, monkeypatch, tmp_path, shared=False)
+    assert [e["status"] for e in box.exchanges()].count(429) > 0

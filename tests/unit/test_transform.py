@@ -115,3 +115,15 @@ def test_dimension_values_for_active_tags_only_and_none_for_basic():
 def test_tag_summary_has_the_seed_shape():
     tags = prepare_tags(staged(tag("t1"), tag("t2", deleted=True, updated="2026-11-05T00:00:00Z")), CFG).tags
     assert tag_summary(tags, "L1") == {"locationId": "L1", "tags": 1, "lastUpdated": "2026-11-05T00:00:00Z"}
+
+
+def test_streamed_records_give_what_a_frame_gives():
+    frame = staged(tag("t1", "Old", updated="2026-11-01T08:00:00Z"), tag("t2"), {"tag": "no id"},
+                   tag("t1", "New", updated="2026-11-02T08:00:00Z"), tag("t3", name="\t"))
+    a = prepare_tags(frame, CFG)
+    b = prepare_tags(iter(list(frame[["location_id", "page_no", "position", "payload"]].itertuples(index=False,
+                                                                                                 name=None))), CFG)
+    assert a.tags.equals(b.tags) and a.rejected.equals(b.rejected)
+    assert (b.read, b.duplicates) == (5, 1)
+    assert list(b.tags["tag_id"]) == ["t2", "t1"] and list(b.tags["name"]) == ["Summer Sale", "New"]
+    assert list(b.rejected["rule"]) == ["missing_id", "empty_name"]

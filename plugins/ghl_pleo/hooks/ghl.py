@@ -183,7 +183,10 @@ class GhlHook(BaseHook):
 
     def tag_details(self, location_id: str, tag_ids: list[str]) -> list[dict]:
         """Details for the given tag ids, in batches of at most 100 ids per request."""
-        out: list[dict] = []
+        return [t for batch in self.iter_tag_details(location_id, tag_ids) for t in batch]
+
+    def iter_tag_details(self, location_id: str, tag_ids: list[str]) -> Iterator[list[dict]]:
+        """Details for the given tag ids, one list per request of at most 100 ids."""
         where = f"GHL POST {TAG_DETAILS} for location {location_id}"
         for start in range(0, len(tag_ids), DETAILS_BATCH):
             batch = tag_ids[start:start + DETAILS_BATCH]
@@ -192,8 +195,7 @@ class GhlHook(BaseHook):
             tags = self._results(body, where).get("tags")
             if not isinstance(tags, list):
                 raise FatalAPIError(f"{where}: results.tags is {type(tags).__name__}, expected a list.")
-            out.extend(t for t in tags if isinstance(t, dict))
-        return out
+            yield [t for t in tags if isinstance(t, dict)]
 
     def get_location(self, location_id: str) -> dict:
         body = self._call("GET", LOCATION, location_id=location_id, path_params={"locationId": location_id})
