@@ -16,7 +16,7 @@ import pandas as pd
 CREATE, RENAME, ARCHIVE, UNARCHIVE, ARCHIVE_DUPLICATE = "create", "rename", "archive", "unarchive", "archive_duplicate"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TagAction:
     """One Pleo tag write. ``pleo_id`` is None for a create."""
 
@@ -40,8 +40,10 @@ class TagPlan:
         return sum(1 for a in self.actions if a.kind == kind)
 
 
-def _key(code: str) -> str:
-    return code.casefold()
+def code_key(code: str) -> str:
+    """Codes match case-insensitively. An already-folded code is its own key (one string, not two, per tag)."""
+    folded = code.casefold()
+    return code if folded == code else folded
 
 
 def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
@@ -64,16 +66,23 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
             tags are left exactly as they are (not archived as "gone").
     """
     plan = TagPlan()
-    by_code: dict[str, list[dict]] = {}
+    # code -> the Pleo tag, or a list of them when several share the code (rare; a list per code costs memory).
+    by_code: dict[str, dict | list[dict]] = {}
     for tag in current:
-        by_code.setdefault(_key(str(tag.get("code") or "")), []).append(tag)
-    held = {_key(c) for c in held_codes}
-    wanted: dict[str, tuple[str, str, bool]] = {}
-    for row in desired.itertuples(index=False):
-        wanted[_key(row.code)] = (row.code, row.name, bool(row.archived))
+        key = code_key(str(tag.get("code") or ""))
+        seen = by_code.get(key)
+        by_code[key] = tag if seen is None else (seen + [tag] if isinstance(seen, list) else [seen, tag])
+    held = {code_key(c) for c in held_codes}
+    # The last row of a code wins, as a dict keyed by code would have it.
+    last: dict[str, int] = {}
+    codes, names, flags = list(desired["code"]), list(desired["name"]), list(desired["archived"])
+    for i, code in enumerate(codes):
+        last[code_key(code)] = i
 
-    for key, (code, name, archived) in wanted.items():
-        existing = by_code.get(key, [])
+    for key, i in last.items():
+        code, name, archived = codes[i], names[i], bool(flags[i])
+        found = by_code.get(key)
+        existing = [] if found is None else found if isinstance(found, list) else [found]
         if not existing:
             if archived:
                 plan.unchanged += 1  # deleted in GHL and never in Pleo: nothing to do
@@ -93,9 +102,10 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
         kind = (UNARCHIVE if was_archived and not archived else ARCHIVE if archived and not was_archived else RENAME)
         plan.actions.append(TagAction(kind, keeper["code"], name, archived, keeper["id"], keeper))
 
-    for key, existing in by_code.items():
-        if key in wanted:
+    for key, found in by_code.items():
+        if key in last:
             continue
+        existing = found if isinstance(found, list) else [found]
         if key in held:
             plan.held += 1
             continue
@@ -132,7 +142,7 @@ def plan_dimension_values(values: pd.DataFrame, tag_ids: dict[str, str], dimensi
     """
     actions: list[ValueAction] = []
     for row in values.itertuples(index=False):
-        tag_id = tag_ids.get(_key(row.code))
+        tag_id = tag_ids.get(code_key(row.code))
         dim_id = dimension_ids.get(row.dimension)
         if not tag_id or not dim_id:
             continue

@@ -46,6 +46,7 @@ from ghl_pleo.reconcile import (
     RENAME,
     UNARCHIVE,
     choose_keeper,
+    code_key,
     plan_dimension_values,
     plan_tags,
 )
@@ -299,8 +300,8 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
                                location_id=location_id)
 
     def written(action: Any, result: dict) -> None:
-        if action.kind != ARCHIVE_DUPLICATE:
-            keepers[action.code.casefold()] = _slim(result)
+        if action.kind != ARCHIVE_DUPLICATE:  # all the dimension step needs of a written tag
+            keepers[code_key(action.code)] = {"id": result["id"], "archived": bool(result.get("archived"))}
         if action.kind == CREATE:
             created.add(result["id"])
         warehouse.record_push(location_id, result.get("code", action.code), result["id"], result.get("name"),

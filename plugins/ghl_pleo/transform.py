@@ -121,30 +121,30 @@ def _records(raw: pd.DataFrame | Iterable[tuple]) -> Iterable[tuple]:
     return raw
 
 
-def _prepare_one(location_id: str, tag_id: str, p: dict, config: MappingConfig, now: datetime,
-                 tolerance_s: float) -> tuple[tuple | None, dict | None]:
-    """One record with a usable id: ``(row, None)`` ready to load, or ``(None, rejection)``."""
+def _prepare_one(location_id: str, tag_id: str, p: dict, updated: str | None, config: MappingConfig,
+                 now: datetime, tolerance_s: float) -> tuple | dict:
+    """One record with a usable id: a row tuple (``TAG_COLUMNS``) ready to load, or a rejection dict."""
     deleted = coerce_bool(p.get("deleted"))
     if deleted is None:
-        return None, {"location_id": location_id, "record_key": tag_id, "rule": "invalid_deleted",
+        return {"location_id": location_id, "record_key": tag_id, "rule": "invalid_deleted",
                       "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
                       "raw_value": _raw_excerpt(p.get("deleted"))}
     bad_time = (_timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt")
                 or (_timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt")
                     if p.get("createdAt") is not None else None))
     if bad_time:
-        return None, {"location_id": location_id, "record_key": tag_id, "rule": bad_time[0], "reason": bad_time[1],
+        return {"location_id": location_id, "record_key": tag_id, "rule": bad_time[0], "reason": bad_time[1],
                       "raw_value": _raw_excerpt(p.get("updatedAt"))}
     name, rule = clean_name(p.get("tag"), config.max_name_length)
     if rule:
         reason = {"name_not_text": f"name is {type(p.get('tag')).__name__}, not text",
                   "empty_name": "nothing visible is left of the name after normalisation",
                   "name_too_long": f"name is longer than {config.max_name_length} characters"}[rule]
-        return None, {"location_id": location_id, "record_key": tag_id, "rule": rule, "reason": reason,
+        return {"location_id": location_id, "record_key": tag_id, "rule": rule, "reason": reason,
                       "raw_value": _raw_excerpt(p.get("tag"))}
     created_by = p.get("createdBy") if isinstance(p.get("createdBy"), str) else None
-    return (location_id, tag_id, tag_id, name, bool(deleted), created_by, iso_utc(p.get("createdAt")),
-            iso_utc(p.get("updatedAt")), fingerprint(p)), None
+    return (location_id, tag_id, tag_id, name, bool(deleted), created_by, iso_utc(p.get("createdAt")), updated,
+            fingerprint(p))
 
 
 def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
@@ -171,10 +171,10 @@ def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
     tolerance_s = config.future_tolerance_minutes * 60
     read = 0
     early: list[dict] = []   # rejected before dedup (no usable id), in read order
-    winners: dict[tuple[str, str], tuple[tuple, tuple, tuple | None, dict | None]] = {}
-    for location_id, page_no, position, payload in _records(raw):
+    # location -> tag id -> (updatedAt, read order, outcome): one small entry per tag, no payloads.
+    winners: dict[str, dict[str, tuple[str, int, tuple | dict]]] = {}
+    for order, (location_id, page_no, position, payload) in enumerate(_records(raw)):
         read += 1
-        order = (page_no, position)
         if not isinstance(payload, dict):
             early.append({"location_id": location_id, "record_key": f"page {page_no} item {position}",
                           "rule": "not_an_object", "reason": f"tag is {type(payload).__name__}, not an object",
@@ -187,17 +187,18 @@ def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
                           "raw_value": _raw_excerpt(payload)})
             continue
         tag_id = tag_id.strip()
-        rank = (iso_utc(payload.get("updatedAt")) or "", order)
-        key = (location_id, tag_id)
-        held = winners.get(key)
-        if held is not None and held[0] > rank:
+        updated = iso_utc(payload.get("updatedAt"))
+        seen = winners.setdefault(location_id, {})
+        held = seen.get(tag_id)
+        if held is not None and (held[0], held[1]) > (updated or "", order):
             continue  # an earlier copy of this id is newer
-        row, rejection = _prepare_one(location_id, tag_id, payload, config, now, tolerance_s)
-        winners[key] = (rank, order, row, rejection)
-    duplicates = read - len(early) - len(winners)
-    kept = sorted(winners.values(), key=lambda w: w[1])
-    rows = [w[2] for w in kept if w[2] is not None]
-    rejected = early + [w[3] for w in kept if w[3] is not None]
+        outcome = _prepare_one(location_id, tag_id, payload, updated, config, now, tolerance_s)
+        seen[tag_id] = (updated or "", order, outcome)
+    kept = sorted((w for seen in winners.values() for w in seen.values()), key=lambda w: w[1])
+    duplicates = read - len(early) - len(kept)
+    rows = [w[2] for w in kept if isinstance(w[2], tuple)]
+    rejected = early + [w[2] for w in kept if isinstance(w[2], dict)]
+    del winners, kept
     return PreparedTags(tags=pd.DataFrame(rows, columns=TAG_COLUMNS),
                         rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read, duplicates=duplicates)
 
