@@ -256,18 +256,23 @@ def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
                     return
                 pending[pool.submit(fn, item)] = item
 
-        fill()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                item = pending.pop(future)
-                try:
-                    result = future.result()
-                except BaseException as exc:  # noqa: BLE001 - re-raised below, after in-flight writes are recorded
-                    error = error or exc
-                    continue
-                on_result(item, result)
+        try:
             fill()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BaseException as exc:  # noqa: BLE001 - raised below, after in-flight writes are recorded
+                        error = error or exc
+                        continue
+                    on_result(item, result)
+                fill()
+        except BaseException:  # the task is being stopped, or recording failed: start nothing more
+            for future in pending:
+                future.cancel()
+            raise
     if error is not None:
         raise error
 

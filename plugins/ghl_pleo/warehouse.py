@@ -71,6 +71,7 @@ class Warehouse:
             def _pragma(dbapi_conn, _record):  # WAL lets parallel location tasks read while one writes
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; commits skip an fsync each
                 cur.execute("PRAGMA busy_timeout=60000")
                 cur.close()
         else:
@@ -108,13 +109,6 @@ class Warehouse:
             for r in result:
                 yield r[0], r[1], r[2], json.loads(r[3])
 
-    def staged(self, location_id: str) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT location_id, page_no, position, payload FROM ghl_tags_staged "
-                                     "WHERE location_id = :l ORDER BY page_no, position"), {"l": location_id}).all()
-        return pd.DataFrame([{"location_id": r[0], "page_no": r[1], "position": r[2], "payload": json.loads(r[3])}
-                             for r in rows], columns=["location_id", "page_no", "position", "payload"])
-
     # details -----------------------------------------------------------------------------
     def detail_fingerprints(self, location_id: str) -> dict[str, str]:
         with self.engine.connect() as conn:
@@ -142,13 +136,6 @@ class Warehouse:
                     ).bindparams(bindparam("ids", expanding=True))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt, {"l": location_id, "ids": list(tag_ids)}).all()
-        return pd.DataFrame([{"tag_id": r[0], "payload": json.loads(r[1])} for r in rows],
-                            columns=["tag_id", "payload"])
-
-    def details(self, location_id: str) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT tag_id, payload FROM ghl_tag_details WHERE location_id = :l"),
-                                {"l": location_id}).all()
         return pd.DataFrame([{"tag_id": r[0], "payload": json.loads(r[1])} for r in rows],
                             columns=["tag_id", "payload"])
 
