@@ -126,7 +126,10 @@ def _parallel_clients(box, monkeypatch, tmp_path, shared: bool, processes: int =
     import sys
 
     box.configure(pleo_rps=20)
+    from tests.conftest import ROOT
+
     env = {**os.environ, **box.env(max_requests_per_second=20, shared_rate=shared),
+           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}",
            "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
                                                    "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path}/wh.db"}})}
     procs = [subprocess.Popen([sys.executable, "-c", _BURST, str(each)], env=env, stdout=subprocess.PIPE, text=True)
