@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast bench reset sandbox sandbox-stop venv airflow-init
+.PHONY: run test test-fast bench packages reset sandbox sandbox-stop venv airflow-init
 
 venv: $(BIN)/.installed
 
@@ -21,10 +21,13 @@ airflow-init: venv
 run: venv  ## Set up and run the tags DAG once against the local sandbox, then print the summary
 	@scripts/run.sh
 
-test: venv  ## Set up and run the whole suite (starts the sandbox servers it needs itself)
+packages:  ## Debian packages the tests need (postgresql), installed only when missing
+	@scripts/ensure_packages.sh
+
+test: venv packages  ## Set up and run the whole suite (starts the sandbox and PostgreSQL servers it needs itself)
 	@source scripts/env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: venv  ## The suite without tests marked slow
+test-fast: venv packages  ## The suite without tests marked slow
 	@source scripts/env.sh && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: venv  ## Agency-scale benchmark through a real Airflow (not part of make test); BENCH_ARGS="--locations 50 --tags 1000"

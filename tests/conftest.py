@@ -62,3 +62,25 @@ def output_dir(request) -> Path:
     path = OUTPUT / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (GHL_PLEO_TEST_PG_URL, or a local one started here)."""
+    external = os.environ.get("GHL_PLEO_TEST_PG_URL")
+    if external:
+        yield type("External", (), {"url": external, "new_database": lambda self, prefix="t": external})()
+        return
+    from tests.pg import LocalPostgres
+
+    server = LocalPostgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path) -> str:
+    """The warehouse on each backend it must run on: a SQLite file, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return request.getfixturevalue("postgres").new_database("wh")
