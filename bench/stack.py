@@ -139,5 +139,16 @@ class AirflowStack:
             time.sleep(1)
         raise RuntimeError(f"run {run_id} of {dag_id} did not finish within {timeout:.0f} s")
 
+    def backfill(self, dag_id: str, from_date: str, to_date: str) -> dict:
+        """A backfill over [from_date, to_date] (logical dates), one run at a time, as the UI's Backfill does."""
+        return self.api("POST", "/backfills", json={"dag_id": dag_id, "from_date": from_date, "to_date": to_date,
+                                                    "max_active_runs": 1, "reprocess_behavior": "completed"})
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def import_errors(self) -> list[dict]:
+        return self.api("GET", "/importErrors")["import_errors"]
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})["task_instances"]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs when they are missing (make test calls this):
-# postgresql (a throwaway server is started by the tests themselves).
+# postgresql (a throwaway server is started by the tests themselves) and chromium (headless UI checks).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 || command -v pg_ctl > /dev/null 2>&1 || missing+=(postgresql)
+command -v chromium > /dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "== installing Debian packages: ${missing[*]}"
 SUDO=""

@@ -11,9 +11,11 @@ from tests.sandbox_client import Sandbox
 
 
 class Runner:
-    def __init__(self, box: Sandbox, workdir: Path, locations: list[str] | None, dag_id: str) -> None:
+    def __init__(self, box: Sandbox, workdir: Path, locations: list[str] | None, dag_id: str,
+                 warehouse_url: str | None = None) -> None:
         self.box = box
         self.db = workdir / "warehouse.db"
+        self.warehouse_url = warehouse_url or f"sqlite:///{self.db}"
         self.workdir = workdir
         self.locations = locations
         self.dag_id = dag_id
@@ -22,7 +24,7 @@ class Runner:
     def env(self, **overrides) -> dict[str, str]:
         env = {**os.environ, **self.box.env(self.locations),
                "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                       "extra": {"sqlalchemy_url": f"sqlite:///{self.db}"}}),
+                                                       "extra": {"sqlalchemy_url": self.warehouse_url}}),
                "GHL_PLEO_RETRY_DELAY_S": "1"}
         env.update(overrides)
         return env
@@ -51,4 +53,4 @@ class Runner:
     def warehouse(self):
         from ghl_pleo.warehouse import Warehouse
 
-        return Warehouse(f"sqlite:///{self.db}")
+        return Warehouse(self.warehouse_url)

@@ -30,13 +30,15 @@ SPECIAL = {
 }
 
 
-@pytest.fixture(scope="module")
-def runner(sandbox, airflow_db, tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def runner(request, sandbox, airflow_db, tmp_path_factory):
+    """The whole module runs once with a SQLite warehouse and once with a PostgreSQL one."""
+    url = request.getfixturevalue("postgres").new_database("e2e") if request.param == "postgresql" else None
     locations = sandbox.reset(locations=3, min_tags=40, max_tags=90)
     sandbox.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0)
     sandbox.clear_faults()
     sandbox.clear_requests()
-    return Runner(sandbox, tmp_path_factory.mktemp("e2e-tags"), locations, DAG_ID)
+    return Runner(sandbox, tmp_path_factory.mktemp("e2e-tags"), locations, DAG_ID, url)
 
 
 def group_of(state: dict, location_id: str) -> dict:
