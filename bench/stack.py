@@ -30,7 +30,8 @@ def free_port() -> int:
 class AirflowStack:
     """Start with :meth:`start`, stop with :meth:`stop`; ``env`` is shared by every process (and its tasks)."""
 
-    def __init__(self, home: Path, extra_env: dict[str, str], *, parallelism: int = 8) -> None:
+    def __init__(self, home: Path, extra_env: dict[str, str], *, parallelism: int = 8,
+                 executor: str = "LocalExecutor") -> None:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +42,7 @@ class AirflowStack:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__PARALLELISM": str(parallelism),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
@@ -88,6 +89,15 @@ class AirflowStack:
             raise RuntimeError(f"api-server not healthy within {timeout:.0f} s; see {self.home}/api-server.log")
         token = requests.get(f"{self.url}/auth/token", timeout=10).json()["access_token"]
         self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def start_celery_worker(self, name: str, concurrency: int, env: dict[str, str] | None = None) -> None:
+        """One Celery worker (``airflow celery worker``) named ``name@host``, with its own extra environment."""
+        out = open(self.home / f"worker-{name}.log", "ab")
+        proc = subprocess.Popen([str(BIN / "airflow"), "celery", "worker", "--concurrency", str(concurrency),
+                                 "--celery-hostname", f"{name}@%h", "--without-mingle", "--without-gossip"],
+                                env={**self.env, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                start_new_session=True)
+        self.procs.append(proc)
 
     def _check_alive(self) -> None:
         for proc in self.procs:

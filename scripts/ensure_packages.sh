@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs when they are missing (make test calls this):
-# postgresql (a throwaway server is started by the tests themselves) and chromium (headless UI checks).
+# postgresql (a throwaway server is started by the tests themselves) chromium (headless UI checks) and
+# redis-server (the Celery broker of the CeleryExecutor test).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 || command -v pg_ctl > /dev/null 2>&1 || missing+=(postgresql)
 command -v chromium > /dev/null 2>&1 || missing+=(chromium)
+command -v redis-server > /dev/null 2>&1 || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "== installing Debian packages: ${missing[*]}"
 SUDO=""

@@ -225,11 +225,24 @@ def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags:
 
 
 _END = object()
-PLEO_TAG_FIELDS = ("id", "code", "name", "archived", "createdAt")  # all the plan needs of a Pleo tag
+class PleoTag:
+    """All the plan needs of a Pleo tag, in a quarter of a dict's memory (read like a dict: ``t["id"]``, ``t.get``)."""
+
+    __slots__ = ("id", "code", "name", "archived", "createdAt")
+
+    def __init__(self, tag: dict) -> None:
+        for key in self.__slots__:
+            setattr(self, key, tag.get(key))
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key, default)
 
 
-def _slim(tag: dict) -> dict:
-    return {k: tag.get(k) for k in PLEO_TAG_FIELDS}
+def _slim(tag: dict) -> PleoTag:
+    return PleoTag(tag)
 
 
 def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
@@ -279,7 +292,7 @@ def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
 
 def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id: str, tags: pd.DataFrame,
                held_codes: list[str], run_id: str, *, hold_archives: bool = False
-               ) -> tuple[Counter, dict[str, dict], set[str]]:
+               ) -> tuple[Counter, dict[str, str], set[str]]:
     """Apply the plan. With ``hold_archives`` (the drift guard tripped) no tag is archived; the rest is written."""
     current = [_slim(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
     log.info("Location %s: Pleo group %s holds %d tags (archived included)", location_id, group_id, len(current))
@@ -288,7 +301,10 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
                       "held": 0, "archives_held": 0})
     counts["unchanged"] = plan.unchanged
     counts["pleo_held"] = plan.held
-    keepers = dict(plan.keepers)
+    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags).
+    live_ids = {k: t["id"] for k, t in plan.keepers.items() if not t.get("archived")}
+    del current
+    plan.keepers.clear()
     created: set[str] = set()
     todo = []
     for action in plan.actions:
@@ -306,7 +322,10 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
 
     def written(action: Any, result: dict) -> None:
         if action.kind != ARCHIVE_DUPLICATE:  # all the dimension step needs of a written tag
-            keepers[code_key(action.code)] = {"id": result["id"], "archived": bool(result.get("archived"))}
+            if result.get("archived"):
+                live_ids.pop(code_key(action.code), None)
+            else:
+                live_ids[code_key(action.code)] = result["id"]
         if action.kind == CREATE:
             created.add(result["id"])
         warehouse.record_push(location_id, result.get("code", action.code), result["id"], result.get("name"),
@@ -319,11 +338,11 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
     run_bounded(write, todo, pleo.concurrency, written)
     if plan.actions:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
-    return counts, keepers, created
+    return counts, live_ids, created
 
 
 def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.DataFrame,
-                     details_for: Callable[[list[str]], pd.DataFrame], keepers: dict[str, dict],
+                     details_for: Callable[[list[str]], pd.DataFrame], tag_ids: dict[str, str],
                      config: MappingConfig, company_id: str | None, created_ids: set[str] = frozenset()) -> Counter:
     """Create missing dimensions; write each dimension value that differs from what Pleo holds.
 
@@ -342,7 +361,6 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.D
             dims[code] = pleo.create_dimension(group_id, code=code, name=name, display_order=order,
                                                location_id=location_id)
             counts["dimensions_created"] += 1
-    tag_ids = {k: v["id"] for k, v in keepers.items() if not v.get("archived")}
     dim_ids = {c: d["id"] for c, d in dims.items()}
     live = tags[~tags["archived"]].reset_index(drop=True) if len(tags) else tags
     pleo_ids = [tag_ids.get(c.casefold()) for c in live["code"]]
@@ -429,10 +447,10 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
         tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
         prepared.tags = None
         held = [str(k) for k in prepared.rejected["record_key"]]
-        tag_counts, keepers, created_ids = _load_tags(pleo, warehouse, location_id, group_id, tags, held, run_id,
+        tag_counts, live_ids, created_ids = _load_tags(pleo, warehouse, location_id, group_id, tags, held, run_id,
                                          hold_archives=hold)
         dim_counts = _load_dimensions(pleo, location_id, group_id, tags,
-                                      lambda ids: warehouse.details_for(location_id, ids), keepers, config,
+                                      lambda ids: warehouse.details_for(location_id, ids), live_ids, config,
                                       location.get("company_id"), created_ids)
         counts.update({
             "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],

@@ -171,8 +171,11 @@ def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
     tolerance_s = config.future_tolerance_minutes * 60
     read = 0
     early: list[dict] = []   # rejected before dedup (no usable id), in read order
-    # location -> tag id -> (updatedAt, read order, outcome): one small entry per tag, no payloads.
-    winners: dict[str, dict[str, tuple[str, int, tuple | dict]]] = {}
+    columns: list[list] = [[] for _ in TAG_COLUMNS]   # the rows to load, column by column
+    dropped: set[int] = set()                          # rows replaced by a newer copy of their id
+    late: dict[int, dict] = {}                         # read position -> rejection of a kept record
+    # location -> tag id -> (updatedAt, read position, row index or -1 for a rejection): small, no payloads.
+    winners: dict[str, dict[str, tuple[str, int, int]]] = {}
     for order, (location_id, page_no, position, payload) in enumerate(_records(raw)):
         read += 1
         if not isinstance(payload, dict):
@@ -190,17 +193,32 @@ def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
         updated = iso_utc(payload.get("updatedAt"))
         seen = winners.setdefault(location_id, {})
         held = seen.get(tag_id)
-        if held is not None and (held[0], held[1]) > (updated or "", order):
-            continue  # an earlier copy of this id is newer
+        if held is not None:
+            if (held[0], held[1]) > (updated or "", order):
+                continue  # an earlier copy of this id is newer
+            if held[2] >= 0:
+                dropped.add(held[2])
+            else:
+                late.pop(held[1])
         outcome = _prepare_one(location_id, tag_id, payload, updated, config, now, tolerance_s)
-        seen[tag_id] = (updated or "", order, outcome)
-    kept = sorted((w for seen in winners.values() for w in seen.values()), key=lambda w: w[1])
-    duplicates = read - len(early) - len(kept)
-    rows = [w[2] for w in kept if isinstance(w[2], tuple)]
-    rejected = early + [w[2] for w in kept if isinstance(w[2], dict)]
-    del winners, kept
-    return PreparedTags(tags=pd.DataFrame(rows, columns=TAG_COLUMNS),
-                        rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read, duplicates=duplicates)
+        if isinstance(outcome, tuple):
+            slot = len(columns[0])
+            for column, value in zip(columns, outcome):
+                column.append(value)
+        else:
+            slot = -1
+            late[order] = outcome
+        seen[tag_id] = (updated or "", order, slot)
+    duplicates = read - len(early) - sum(len(seen) for seen in winners.values())
+    del winners
+    tags = pd.DataFrame(dict(zip(TAG_COLUMNS, columns)), columns=TAG_COLUMNS)
+    del columns
+    if dropped:
+        tags = tags.drop(index=sorted(dropped)).reset_index(drop=True)
+    tags["archived"] = tags["archived"].astype(bool)
+    rejected = early + [late[k] for k in sorted(late)]
+    return PreparedTags(tags=tags, rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read,
+                        duplicates=duplicates)
 
 
 def tag_summary(tags: pd.DataFrame, location_id: str) -> dict:
