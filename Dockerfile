@@ -1,5 +1,5 @@
 # The Airflow image for docker-compose.yaml: Airflow's official image plus the project's pinned requirements.
 FROM apache/airflow:3.3.2-python3.11
 COPY requirements.txt /tmp/requirements.txt
-RUN pip install --no-cache-dir -r /tmp/requirements.txt "apache-airflow-providers-celery" "psycopg2-binary"
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
 COPY --chown=airflow:root sandbox /opt/ghl-pleo/sandbox

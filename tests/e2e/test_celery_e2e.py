@@ -51,7 +51,7 @@ def celery_stack(sandbox, postgres, redis_url, tmp_path_factory):
     env = {**sandbox.env(locations),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
            "AIRFLOW__CELERY__BROKER_URL": redis_url,
-           "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata.replace("+psycopg2", ""),
+           "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,  # db+postgresql+psycopg2://
            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.worker_name.name",
            "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
                                                    "extra": {"sqlalchemy_url": postgres.new_database("wh")}}),
