@@ -71,7 +71,12 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
     for tag in current:
         key = code_key(str(tag.get("code") or ""))
         seen = by_code.get(key)
-        by_code[key] = tag if seen is None else (seen + [tag] if isinstance(seen, list) else [seen, tag])
+        if seen is None:
+            by_code[key] = tag
+        elif isinstance(seen, list):
+            seen.append(tag)
+        else:
+            by_code[key] = [seen, tag]
     held = {code_key(c) for c in held_codes}
     # The last row of a code wins, as a dict keyed by code would have it.
     last: dict[str, int] = {}
