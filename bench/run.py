@@ -158,6 +158,7 @@ def airflow_phase(stack: AirflowStack, box: Sandbox, warehouse_url: str, args, c
         **floor_s(traffic, args.burst_limit, args.burst_window, args.pleo_rps),
         "peak_rss_mb": max((r["counts"].get("peak_rss_mb") or 0 for r in ledger), default=None),
         "locations_ok": sum(1 for r in ledger if r["status"] == "success"),
+        "task_retries": sum(max(0, (ti.get("try_number") or 1) - 1) for ti in tis),
         "retries": sum((r["requests"].get(api) or {}).get("retries", 0) for r in ledger for api in ("ghl", "pleo")),
         "min_ratelimit_remaining": min(((r["requests"].get("ghl") or {}).get("min_ratelimit_remaining")
                                         for r in ledger

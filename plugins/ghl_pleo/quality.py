@@ -7,6 +7,7 @@ names the failed expectations and counts; the detail is in the run's Data Docs.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -201,7 +202,15 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
     checkpoint = ctx.checkpoints.add(gx.Checkpoint(
         name=f"{suite_name}-checkpoint", validation_definitions=[vd],
         actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["ghl_pleo"])]))
-    result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=run_name))
+    # Data Docs is one site for every task on this machine; GX rebuilds its index and static files on each run,
+    # and two tasks doing that at once trip over each other's files (FileNotFoundError). One at a time.
+    with open(docs_root / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            result = checkpoint.run(batch_parameters={"dataframe": frame},
+                                    run_id=gx.RunIdentifier(run_name=run_name))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     failed: list[str] = []
     evaluated = 0
     for vr in result.run_results.values():
