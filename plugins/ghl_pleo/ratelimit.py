@@ -119,7 +119,6 @@ class SharedRateLimiter:
         if rate_per_s <= 0:
             raise ValueError("rate_per_s must be > 0")
         self.engine = engine
-        self.rate_per_s = rate_per_s
         self.interval_s = 1.0 / (rate_per_s * (1.0 - headroom))
         self._clock = clock
         self._sleep = sleep

@@ -225,6 +225,8 @@ def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags:
 
 
 _END = object()
+
+
 class PleoTag:
     """All the plan needs of a Pleo tag, in a quarter of a dict's memory (read like a dict: ``t["id"]``, ``t.get``)."""
 
@@ -239,10 +241,6 @@ class PleoTag:
 
     def get(self, key: str, default=None):
         return getattr(self, key, default)
-
-
-def _slim(tag: dict) -> PleoTag:
-    return PleoTag(tag)
 
 
 def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
@@ -294,7 +292,7 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
                held_codes: list[str], run_id: str, *, hold_archives: bool = False
                ) -> tuple[Counter, dict[str, str], set[str]]:
     """Apply the plan. With ``hold_archives`` (the drift guard tripped) no tag is archived; the rest is written."""
-    current = [_slim(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
+    current = [PleoTag(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
     log.info("Location %s: Pleo group %s holds %d tags (archived included)", location_id, group_id, len(current))
     plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
     counts = Counter({CREATE: 0, RENAME: 0, ARCHIVE: 0, UNARCHIVE: 0, ARCHIVE_DUPLICATE: 0, "gone": 0,
@@ -363,7 +361,7 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.D
             counts["dimensions_created"] += 1
     dim_ids = {c: d["id"] for c, d in dims.items()}
     live = tags[~tags["archived"]].reset_index(drop=True) if len(tags) else tags
-    pleo_ids = [tag_ids.get(c.casefold()) for c in live["code"]]
+    pleo_ids = [tag_ids.get(code_key(c)) for c in live["code"]]
     existing = [i for i, t in enumerate(pleo_ids) if t and t not in created_ids]
     fresh = [i for i, t in enumerate(pleo_ids) if t and t in created_ids]
 

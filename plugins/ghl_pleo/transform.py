@@ -127,21 +127,21 @@ def _prepare_one(location_id: str, tag_id: str, p: dict, updated: str | None, co
     deleted = coerce_bool(p.get("deleted"))
     if deleted is None:
         return {"location_id": location_id, "record_key": tag_id, "rule": "invalid_deleted",
-                      "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
-                      "raw_value": _raw_excerpt(p.get("deleted"))}
+                "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
+                "raw_value": _raw_excerpt(p.get("deleted"))}
     bad_time = (_timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt")
                 or (_timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt")
                     if p.get("createdAt") is not None else None))
     if bad_time:
         return {"location_id": location_id, "record_key": tag_id, "rule": bad_time[0], "reason": bad_time[1],
-                      "raw_value": _raw_excerpt(p.get("updatedAt"))}
+                "raw_value": _raw_excerpt(p.get("updatedAt"))}
     name, rule = clean_name(p.get("tag"), config.max_name_length)
     if rule:
         reason = {"name_not_text": f"name is {type(p.get('tag')).__name__}, not text",
                   "empty_name": "nothing visible is left of the name after normalisation",
                   "name_too_long": f"name is longer than {config.max_name_length} characters"}[rule]
         return {"location_id": location_id, "record_key": tag_id, "rule": rule, "reason": reason,
-                      "raw_value": _raw_excerpt(p.get("tag"))}
+                "raw_value": _raw_excerpt(p.get("tag"))}
     created_by = p.get("createdBy") if isinstance(p.get("createdBy"), str) else None
     return (location_id, tag_id, tag_id, name, bool(deleted), created_by, iso_utc(p.get("createdAt")), updated,
             fingerprint(p))
