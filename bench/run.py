@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from bench.stack import AirflowStack  # noqa: E402
-from tests.sandbox_client import GHL_TOKEN, PLEO_COMPANY, PLEO_TOKEN, Sandbox  # noqa: E402
+from tests.sandbox_client import Sandbox, warehouse_env  # noqa: E402
 
 DAG_ID = "ghl_pleo_tags_sync"
 TAG_WRITES = ("Pleo POST /v0/tag-groups/{groupId}/tags", "Pleo PUT /v0/tags/{tagId}")
@@ -46,15 +46,17 @@ def log(msg: str) -> None:
 
 
 def connections(box: Sandbox, pleo_rps: float, *, shared: bool = True, burst_limit: int = 100,
-                burst_window: float = 10.0) -> dict[str, str]:
-    return {
-        "AIRFLOW_CONN_GHL_DEFAULT": json.dumps({
-            "conn_type": "http", "host": box.ghl_url, "password": GHL_TOKEN,
-            "extra": {"burst_limit": burst_limit, "burst_window_s": burst_window, "burst_margin_s": 0.05}}),
-        "AIRFLOW_CONN_PLEO_DEFAULT": json.dumps({
-            "conn_type": "http", "host": box.pleo_url, "password": PLEO_TOKEN,
-            "extra": {"company_id": PLEO_COMPANY, "max_requests_per_second": pleo_rps, "shared_rate": shared}}),
-    }
+                burst_window: float = 10.0, locations: list[str] | None = None) -> dict[str, str]:
+    return box.env(locations, ghl_extra={"burst_limit": burst_limit, "burst_window_s": burst_window,
+                                         "burst_margin_s": 0.05},
+                   max_requests_per_second=pleo_rps, shared_rate=shared)
+
+
+def airflow_env(box: Sandbox, warehouse_url: str, parallel: int, pleo_rps: float, **limits) -> dict[str, str]:
+    """Everything the benchmark's Airflow and its tasks need: connections, the locations, manual runs only."""
+    return {**connections(box, pleo_rps, locations=[loc["id"] for loc in box.locations()], **limits),
+            **warehouse_env(warehouse_url), "GHL_PLEO_TAGS_SCHEDULE": "none", "GHL_PLEO_RETRY_DELAY_S": "5",
+            "GHL_PLEO_MAX_PARALLEL_LOCATIONS": str(parallel)}
 
 
 def counts_of(traffic: dict, keys: tuple[str, ...]) -> int:
@@ -222,14 +224,9 @@ def memory_phase(workdir: Path, sizes: list[int], parallel: int) -> dict:
                                     "ghl_burst_limit": 1_000_000, "exchange_log": 0}, persist=False)
         stack = None
         try:
-            locations = [loc["id"] for loc in box.locations()]
             warehouse_url = f"sqlite:///{home / 'warehouse.db'}"
-            env = {**connections(box, 100_000, burst_limit=1_000_000),
-                   "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                           "extra": {"sqlalchemy_url": warehouse_url}}),
-                   "AIRFLOW_VAR_GHL_LOCATION_IDS": json.dumps(locations), "GHL_PLEO_MAPPING_FILE": str(mapping),
-                   "GHL_PLEO_TAGS_SCHEDULE": "none", "GHL_PLEO_RETRY_DELAY_S": "5",
-                   "GHL_PLEO_MAX_PARALLEL_LOCATIONS": str(parallel)}
+            env = {**airflow_env(box, warehouse_url, parallel, 100_000, burst_limit=1_000_000),
+                   "GHL_PLEO_MAPPING_FILE": str(mapping)}
             stack = AirflowStack(home / "airflow", env, parallelism=parallel + 2)
             stack.start()
             stack.wait_for_dag(DAG_ID)
@@ -284,12 +281,8 @@ def main() -> None:
     try:
         locations = [loc["id"] for loc in box.locations()]
         warehouse_url = f"sqlite:///{workdir / 'warehouse.db'}"
-        env = {**connections(box, args.pleo_rps, burst_limit=args.burst_limit, burst_window=args.burst_window),
-               "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                       "extra": {"sqlalchemy_url": warehouse_url}}),
-               "AIRFLOW_VAR_GHL_LOCATION_IDS": json.dumps(locations),
-               "GHL_PLEO_TAGS_SCHEDULE": "none", "GHL_PLEO_RETRY_DELAY_S": "5",
-               "GHL_PLEO_MAX_PARALLEL_LOCATIONS": str(args.parallel)}
+        env = airflow_env(box, warehouse_url, args.parallel, args.pleo_rps, burst_limit=args.burst_limit,
+                          burst_window=args.burst_window)
         naive_env = None
         if naive_box:
             naive_env = {**os.environ, **connections(naive_box, args.pleo_rps, shared=False,

@@ -110,10 +110,12 @@ class Sandbox:
         self._admin("DELETE", "/faults")
 
     # connections for Airflow ----------------------------------------------------------------
-    def env(self, location_ids: list[str] | None = None, **pleo_extra) -> dict[str, str]:
+    def env(self, location_ids: list[str] | None = None, *, ghl_extra: dict | None = None,
+            **pleo_extra) -> dict[str, str]:
+        """Airflow connections to this sandbox (and the location list); extras override the defaults."""
         env = {
             "AIRFLOW_CONN_GHL_DEFAULT": json.dumps({"conn_type": "http", "host": self.ghl_url, "password": GHL_TOKEN,
-                                                    "extra": {"burst_margin_s": 0.02}}),
+                                                    "extra": {"burst_margin_s": 0.02, **(ghl_extra or {})}}),
             "AIRFLOW_CONN_PLEO_DEFAULT": json.dumps({"conn_type": "http", "host": self.pleo_url, "password": PLEO_TOKEN,
                                                      "extra": {"company_id": PLEO_COMPANY,
                                                                "max_requests_per_second": 1000, **pleo_extra}}),
@@ -125,6 +127,11 @@ class Sandbox:
     def apply_env(self, monkeypatch, location_ids: list[str] | None = None, **pleo_extra) -> None:
         for key, value in self.env(location_ids, **pleo_extra).items():
             monkeypatch.setenv(key, value)
+
+
+def warehouse_env(url: str) -> dict[str, str]:
+    """The Airflow connection ``ghl_pleo_db`` for a warehouse at a SQLAlchemy URL."""
+    return {"AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})}
 
 
 def pleo_tags_by_group(state: dict) -> dict[str, list[dict]]:

@@ -1,13 +1,12 @@
 """Run a DAG through Airflow (`airflow dags test`) against the sandbox, with its own warehouse file."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.sandbox_client import Sandbox
+from tests.sandbox_client import Sandbox, warehouse_env
 
 
 class Runner:
@@ -23,8 +22,7 @@ class Runner:
 
     def env(self, **overrides) -> dict[str, str]:
         env = {**os.environ, **self.box.env(self.locations),
-               "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                       "extra": {"sqlalchemy_url": self.warehouse_url}}),
+               **warehouse_env(self.warehouse_url),
                "GHL_PLEO_RETRY_DELAY_S": "1"}
         env.update(overrides)
         return env

@@ -6,7 +6,6 @@ as the task instance's hostname).
 """
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from bench.stack import AirflowStack
 from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl
-from tests.sandbox_client import free_port
+from tests.sandbox_client import free_port, warehouse_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TAGS = "ghl_pleo_tags_sync"
@@ -53,8 +52,7 @@ def celery_stack(sandbox, postgres, redis_url, tmp_path_factory):
            "AIRFLOW__CELERY__BROKER_URL": redis_url,
            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,  # db+postgresql+psycopg2://
            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.worker_name.name",
-           "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                   "extra": {"sqlalchemy_url": postgres.new_database("wh")}}),
+           **warehouse_env(postgres.new_database("wh")),
            "GHL_PLEO_TAGS_SCHEDULE": "none", "GHL_PLEO_RETRY_DELAY_S": "2",
            "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs"))}
     stack = AirflowStack(tmp_path_factory.mktemp("celery-stack"), env, parallelism=8, executor="CeleryExecutor")

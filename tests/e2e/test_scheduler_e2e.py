@@ -8,13 +8,13 @@ and the sandbox's Pleo, tag by tag.
 """
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from bench.stack import AirflowStack
 from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl
+from tests.sandbox_client import warehouse_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TAGS, STATS = "ghl_pleo_tags_sync", "ghl_pleo_statistics_sync"
@@ -31,8 +31,7 @@ def stack(sandbox, postgres, tmp_path_factory):
     metadata_url = postgres.new_database("airflow")
     env = {**sandbox.env(locations),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
-           "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                   "extra": {"sqlalchemy_url": warehouse_url}}),
+           **warehouse_env(warehouse_url),
            "GHL_PLEO_RETRY_DELAY_S": "2", "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs"))}
     s = AirflowStack(tmp_path_factory.mktemp("airflow-stack"), env, parallelism=6)
     s.warehouse_url = warehouse_url

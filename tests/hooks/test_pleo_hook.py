@@ -8,7 +8,7 @@ import pytest
 from ghl_pleo.errors import ConfigurationError, RetryableAPIError
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.pleo import PleoHook
-from tests.sandbox_client import PLEO_TOKEN
+from tests.sandbox_client import PLEO_TOKEN, warehouse_env
 
 pytestmark = pytest.mark.integration
 
@@ -130,8 +130,7 @@ def _parallel_clients(box, monkeypatch, tmp_path, shared: bool, processes: int =
 
     env = {**os.environ, **box.env(max_requests_per_second=20, shared_rate=shared),
            "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}",
-           "AIRFLOW_CONN_GHL_PLEO_DB": json.dumps({"conn_type": "generic",
-                                                   "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path}/wh.db"}})}
+           **warehouse_env(f"sqlite:///{tmp_path}/wh.db")}
     procs = [subprocess.Popen([sys.executable, "-c", _BURST, str(each)], env=env, stdout=subprocess.PIPE, text=True)
              for _ in range(processes)]
     return [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
