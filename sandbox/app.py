@@ -932,11 +932,9 @@ def build_pleo_app(state: SandboxState) -> FastAPI:
                 raise _pleo_error(400, "body must be a JSON object")
             ids = body.get("tagIds")
             text = (body.get("textSearch") or "").lower()
-            if ids is None:
-                tags = [t for t in P.pleo["tags"].values() if text in (t.get("name") or "").lower()]
-            else:
-                tags = [P.pleo["tags"][i] for i in dict.fromkeys(ids) if i in P.pleo["tags"]]
-                tags = [t for t in tags if text in (t.get("name") or "").lower()]
+            pool = P.pleo["tags"].values() if ids is None else \
+                [P.pleo["tags"][i] for i in dict.fromkeys(ids) if i in P.pleo["tags"]]  # by id, not a full scan
+            tags = [t for t in pool if text in (t.get("name") or "").lower()]
             out = []
             group_dims: dict[str, list[dict]] = {}
             for t in sorted(tags, key=lambda t: (t["createdAt"], t["id"])):
