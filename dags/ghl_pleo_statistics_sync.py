@@ -11,6 +11,10 @@ history row per location and day in the warehouse (a re-run replaces it) -> the 
 Backfill past days from the UI or `airflow backfill create --dag-id ghl_pleo_statistics_sync
 --from-date ... --to-date ...`: each day gets its own history row; Pleo keeps showing the newest day.
 A location with no connected accounts is reported and skipped.
+
+Trigger form: `dry_run` (nothing written to Pleo; the plan is in the summary and `pleo_change_log`),
+`locations` (only these ids). There is no `full_refresh` here: every run already re-reads its whole day from
+GHL and compares the metadata with what Pleo holds.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 GROUP_WRITE_POOL = "ghl_pleo_group_writes"
 RETRY_DELAY_S = float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
@@ -34,6 +38,15 @@ MAX_PARALLEL_LOCATIONS = int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "
     max_active_runs=1,
     tags=["ghl-pleo", "statistics"],
     doc_md=__doc__,
+    params={
+        "dry_run": Param(
+            False, type="boolean", title="Dry run",
+            description="Read GHL and Pleo, store the day's statistics in the warehouse, but write nothing to "
+                        "Pleo: the summary and the change log show which group metadata would change."),
+        "locations": Param(
+            [], type="array", items={"type": "string"}, title="Only these locations",
+            description="GHL location ids to run for (empty: all). Each must be in the location list."),
+    },
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=RETRY_DELAY_S),

@@ -19,6 +19,10 @@ from GHL's answer, too many rows were rejected, or the tag count fell too far si
 A current-state sync: a backfilled run syncs today's state again. On failure, open the `summarize`
 log: one line per failed location with the error kind, endpoint, HTTP status and what to do.
 Clearing a failed `sync_location` re-runs that location safely.
+
+Trigger form: `dry_run` (plan only, nothing written to Pleo), `locations` (only these ids), `full_refresh`
+(re-read every tag's details). Every run and location is in the warehouse ledger (`sync_location_runs`), every
+Pleo write in `pleo_change_log`; the health dashboard (Browse > GHL-Pleo health) reads both.
 """
 from __future__ import annotations
 
@@ -46,6 +50,17 @@ MAX_PARALLEL_LOCATIONS = int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "
     tags=["ghl-pleo", "tags"],
     doc_md=__doc__,
     params={
+        "dry_run": Param(
+            False, type="boolean", title="Dry run",
+            description="Read GHL and Pleo and run every check, but write nothing to Pleo: the run summary and the "
+                        "change log (pleo_change_log, dry_run = 1) show what the run would create, rename, archive."),
+        "locations": Param(
+            [], type="array", items={"type": "string"}, title="Only these locations",
+            description="GHL location ids to sync in this run (empty: all). Each must be in the location list."),
+        "full_refresh": Param(
+            False, type="boolean", title="Full refresh",
+            description="Re-read every tag's details from GHL (not only new or changed tags) and re-check every "
+                        "tag and dimension value in Pleo."),
         "release_archive_guard": Param(
             [], type="array", items={"type": "string"},
             description="Location ids (or \"all\") whose archive guard is released for this run only: use when "

@@ -133,6 +133,7 @@ class ValueAction:
     value: str
     exists: bool
     before: str | None = None
+    code: str | None = None  # the tag's code (for the change log)
 
 
 def plan_dimension_values(values: pd.DataFrame, tag_ids: dict[str, str], dimension_ids: dict[str, str],
@@ -153,5 +154,5 @@ def plan_dimension_values(values: pd.DataFrame, tag_ids: dict[str, str], dimensi
             continue
         before = current.get((tag_id, dim_id))
         if before != row.value:
-            actions.append(ValueAction(tag_id, dim_id, row.dimension, row.value, before is not None, before))
+            actions.append(ValueAction(tag_id, dim_id, row.dimension, row.value, before is not None, before, row.code))
     return actions

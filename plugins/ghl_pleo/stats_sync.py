@@ -23,20 +23,21 @@ from ghl_pleo.statistics import (
     stat_id,
     statistics_frame,
 )
-from ghl_pleo.sync import ensure_groups, request_stats
-from ghl_pleo.warehouse import Warehouse
+from ghl_pleo.sync import ensure_groups, group_code, request_stats
+from ghl_pleo.warehouse import Warehouse, change
 
 log = logging.getLogger("ghl_pleo.stats_sync")
 
 
 def fetch_location_statistics(location_id: str, *, window: Window, ghl: GhlHook, warehouse: Warehouse,
-                              config: MappingConfig, dag_id: str, run_id: str, try_number: int = 1) -> dict:
+                              config: MappingConfig, dag_id: str, run_id: str, try_number: int = 1,
+                              dry_run: bool = False) -> dict:
     """One location and one UTC day: accounts, statistics in batches of <= 100 profiles, one history row.
 
     A location with no connected accounts is recorded as skipped (not failed).
-    Re-running a day replaces its history row.
+    Re-running a day replaces its history row (a dry run too: the history is the warehouse's, not Pleo's).
     """
-    warehouse.start_location_run(dag_id, run_id, location_id, try_number)
+    warehouse.start_location_run(dag_id, run_id, location_id, try_number, dry_run=dry_run)
     counts: dict[str, Any] = {"day": window.day}
     try:
         accounts = ghl.accounts(location_id)
@@ -100,13 +101,13 @@ def _record_problems(warehouse: Warehouse, dag_id: str, run_id: str, location_id
 
 
 def write_statistics_metadata(pleo: PleoHook, locations: list[dict], *, warehouse: Warehouse, config: MappingConfig,
-                              dag_id: str, run_id: str) -> dict:
+                              dag_id: str, run_id: str, try_number: int = 1) -> dict:
     """Merge each location's newest statistics into its group's metadata (run inside the group-write pool).
 
     Reads the groups, merges only the keys this DAG owns into what was just
     read, and writes only groups whose metadata would change. Pleo always shows
     the newest day the warehouse holds, so a backfill of older days never moves
-    it back.
+    it back. With a dry-run hook nothing is written; the change log holds the plan.
     """
     history = warehouse.statistics_history([loc["location_id"] for loc in locations])
     records = statistics_frame(history)
@@ -115,7 +116,8 @@ def write_statistics_metadata(pleo: PleoHook, locations: list[dict], *, warehous
         return {"written": 0, "unchanged": 0}
     wanted = [loc for loc in locations if loc["location_id"] in set(records["locationId"])]
     groups = {g["location_id"]: g for g in ensure_groups(pleo, wanted, config, warehouse, dag_id, run_id,
-                                                          rename=False, with_group=True, report_orphans=False)}
+                                                          rename=False, with_group=True, report_orphans=False,
+                                                          try_number=try_number)}
     written = unchanged = 0
     for rec in records.to_dict("records"):
         location_id = rec["locationId"]
@@ -126,8 +128,13 @@ def write_statistics_metadata(pleo: PleoHook, locations: list[dict], *, warehous
             warehouse.update_location_counts(dag_id, run_id, location_id, {"metadata_written": 0})
             continue
         result = pleo.update_group({**group, "metadata": merged}, location_id=location_id)
-        warehouse.record_metadata_push(location_id, result["id"], rec["statId"], result.get("metadata") or merged,
-                                       run_id)
+        owned = set(owned_metadata(rec))
+        before = {k: v for k, v in (group.get("metadata") or {}).items() if k in owned}
+        warehouse.record_metadata_push(
+            location_id, result["id"], rec["statId"], result.get("metadata") or merged, run_id,
+            change=change(dag_id, run_id, try_number, location_id, "group_metadata", "update",
+                          code=group_code(location_id), pleo_id=result["id"], before=before or None,
+                          after={k: v for k, v in merged.items() if k in owned}, dry_run=pleo.dry_run))
         warehouse.update_location_counts(dag_id, run_id, location_id, {"metadata_written": 1})
         written += 1
         log.info("Location %s: group %s metadata now shows %s", location_id, result["id"], rec["statId"])

@@ -23,8 +23,10 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     ledger counts and requests, for the alert)."""
     columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
     rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
+    dry = any(r.get("dry_run") for r in rows.values())
     head = f"{'location':<24} {'status':<8} " + " ".join(f"{h:>10}" for h, _ in columns) + f" {'GHL req':>8} {'Pleo req':>8}"
-    lines = [f"Run summary for {dag_id} {run_id}", head]
+    lines = [f"Run summary for {dag_id} {run_id}" + (" (DRY RUN: nothing was written to Pleo; the counts are "
+                                                      "what the run would have written)" if dry else ""), head]
     totals: Counter = Counter()
     failed = []
     docs = set()
@@ -57,6 +59,7 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     else:
         lines.append(f"Changes: {totals['metadata_written']} group metadata writes"
                      + (" (no changes)" if totals["metadata_written"] == 0 else ""))
+    lines.append(change_line(warehouse, dag_id, run_id, dry))
     for d in sorted(docs):
         lines.append(f"Data Docs: {d}")
     for e in warehouse.events(dag_id, run_id):
@@ -64,6 +67,29 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     for f in failed:
         lines.append(f"FAILED: location {f['location_id']} ({f['error_kind']}): {f['error']}")
     return "\n".join(lines), failed
+
+
+ENTITY_TITLES = (("tag_group", "tag groups"), ("tag", "tags"), ("dimension", "dimensions"),
+                 ("dimension_value", "dimension values"), ("group_metadata", "group metadata"))
+
+
+def change_line(warehouse: Warehouse, dag_id: str, run_id: str, dry: bool) -> str:
+    """The run's change log in one line: "Plan (dry run): would create 12, rename 3, archive 1 tags; ..."."""
+    rows = warehouse.query("SELECT entity, action, COUNT(*) AS n FROM pleo_change_log WHERE dag_id = :d AND "
+                           "run_id = :r GROUP BY entity, action", {"d": dag_id, "r": run_id})
+    by_entity: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_entity.setdefault(r["entity"], {})[r["action"]] = int(r["n"])
+    order = ("create", "rename", "update", "archive", "unarchive", "archive_duplicate")
+    parts = []
+    for entity, title in ENTITY_TITLES:
+        actions = by_entity.get(entity)
+        if actions:
+            ranked = sorted(actions.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
+            parts.append(", ".join(f"{a.replace('_', ' ')} {n}" for a, n in ranked) + f" {title}")
+    if dry:
+        return "Plan (dry run): " + ("would " + "; ".join(parts) if parts else "nothing to write")
+    return "Change log: " + ("; ".join(parts) if parts else "no Pleo writes") + " (pleo_change_log)"
 
 
 def _fmt(v) -> str:

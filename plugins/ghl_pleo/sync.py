@@ -51,7 +51,7 @@ from ghl_pleo.reconcile import (
     plan_tags,
 )
 from ghl_pleo.transform import dimension_values, prepare_tags, tag_summary
-from ghl_pleo.warehouse import Warehouse
+from ghl_pleo.warehouse import Warehouse, change
 
 log = logging.getLogger("ghl_pleo.sync")
 GROUP_CODE_PREFIX = "ghl-social-"
@@ -77,15 +77,29 @@ def parse_location_ids(raw: Any) -> list[str]:
     return list(dict.fromkeys(check_location_id(v.strip()) for v in value))
 
 
-def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
+def _only(ids: list[str], only: list[str] | None, where: str) -> list[str]:
+    """``ids`` limited to ``only`` (the run's ``locations`` param); an id not in ``ids`` is an error, not a no-op."""
+    if not only:
+        return ids
+    wanted = list(dict.fromkeys(check_location_id(str(v).strip()) for v in only))
+    unknown = [i for i in wanted if i not in set(ids)]
+    if unknown:
+        raise ConfigurationError(f"Param locations names {len(unknown)} location(s) that are not in {where}: "
+                                 f"{', '.join(unknown)}. Add them there first, or fix the ids.")
+    keep = set(wanted)
+    return [i for i in ids if i in keep]
+
+
+def resolve_locations(ghl: GhlHook, variable_value: Any, only: list[str] | None = None) -> list[dict]:
     """The locations to sync, with their names.
 
     From the ``ghl_location_ids`` variable when set (names looked up with
     ``GET /locations/{id}``), else discovered with ``GET /locations/search``
-    for the agency in ``ghl_default``'s ``extra.company_id``.
+    for the agency in ``ghl_default``'s ``extra.company_id``. ``only`` (the
+    run's ``locations`` param) limits the run to some of them.
     """
     if variable_value not in (None, ""):
-        ids = parse_location_ids(variable_value)
+        ids = _only(parse_location_ids(variable_value), only, "the variable ghl_location_ids")
 
         def lookup(location_id: str) -> dict:
             name = None
@@ -101,7 +115,8 @@ def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
         _ = ghl.client, ghl.oauth  # built once, before the threads share them
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(ids))), thread_name_prefix="ghl-lookup") as pool:
             out = list(pool.map(lookup, ids))
-        log.info("Locations from variable ghl_location_ids: %d (names looked up)", len(out))
+        log.info("Locations from variable ghl_location_ids: %d%s (names looked up)", len(out),
+                 " (limited by param locations)" if only else "")
         return out
     company = ghl.extras.get("company_id") or (ghl.extras.get("oauth") or {}).get("company_id")
     if not company:
@@ -111,12 +126,16 @@ def resolve_locations(ghl: GhlHook, variable_value: Any) -> list[dict]:
     found = ghl.search_locations(str(company))
     out = [{"location_id": loc["id"], "name": loc.get("name")} for loc in found if isinstance(loc.get("id"), str)]
     log.info("Discovered %d locations for company %s", len(out), company)
+    if only:
+        keep = set(_only([loc["location_id"] for loc in out], only, f"the locations discovered for {company}"))
+        out = [loc for loc in out if loc["location_id"] in keep]
+        log.info("Param locations: this run syncs %d of them", len(out))
     return out
 
 
 def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, warehouse: Warehouse,
                   dag_id: str, run_id: str, *, rename: bool = True, with_group: bool = False,
-                  report_orphans: bool = True) -> list[dict]:
+                  report_orphans: bool = True, try_number: int = 1) -> list[dict]:
     """Find or create each location's Pleo tag group; rename and unarchive as needed.
 
     One group listing per Pleo company (the connection's, or the location's
@@ -131,6 +150,8 @@ def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, 
             read-modify-write of its metadata).
         report_orphans: report our groups whose location is not in ``locations``
             (off when ``locations`` is only a subset of the location list).
+
+    Every group write gets a change-log row (a dry-run hook's planned ones too).
     """
     default_company = pleo.company_id
     listings: dict[str, dict[str, list[dict]]] = {}
@@ -156,6 +177,9 @@ def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, 
         if not existing:
             name = config.group_name(location_id, loc.get("name"))
             group = pleo.create_group(code, name, company_id=company, location_id=location_id)
+            warehouse.log_changes([change(dag_id, run_id, try_number, location_id, "tag_group", "create", code=code,
+                                          pleo_id=group["id"], after={"name": name, "archived": False},
+                                          dry_run=pleo.dry_run)])
             by_code[code.casefold()] = [group]
             counts["created"] += 1
             log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
@@ -173,7 +197,12 @@ def ensure_groups(pleo: PleoHook, locations: list[dict], config: MappingConfig, 
             if rename and loc.get("name"):
                 name = config.group_name(location_id, loc.get("name"))
             if group.get("archived") or group.get("name") != name:
+                before = {"name": group.get("name"), "archived": bool(group.get("archived"))}
                 group = pleo.update_group({**group, "name": name, "archived": False}, location_id=location_id)
+                warehouse.log_changes([change(dag_id, run_id, try_number, location_id, "tag_group", "update",
+                                              code=code, pleo_id=group["id"], before=before,
+                                              after={"name": group.get("name"), "archived": False},
+                                              dry_run=pleo.dry_run)])
                 counts["updated"] += 1
                 log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
             else:
@@ -209,9 +238,11 @@ def _extract(ghl: GhlHook, warehouse: Warehouse, location_id: str, run_id: str) 
     return total
 
 
-def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags: pd.DataFrame) -> int:
-    """Fetch tag details for tags that are new or changed since they were last fetched. Returns ids asked for."""
-    known = warehouse.detail_fingerprints(location_id)
+def _refresh_details(ghl: GhlHook, warehouse: Warehouse, location_id: str, tags: pd.DataFrame,
+                     full: bool = False) -> int:
+    """Fetch tag details for tags that are new or changed since they were last fetched (``full``: for every tag).
+    Returns the ids asked for."""
+    known = {} if full else warehouse.detail_fingerprints(location_id)
     wanted = {r.tag_id: r.fingerprint for r in tags.itertuples(index=False) if known.get(r.tag_id) != r.fingerprint}
     if not wanted:
         return 0
@@ -289,7 +320,7 @@ def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
 
 
 def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id: str, tags: pd.DataFrame,
-               held_codes: list[str], run_id: str, *, hold_archives: bool = False
+               held_codes: list[str], run: tuple[str, str, int], *, hold_archives: bool = False
                ) -> tuple[Counter, dict[str, str], set[str]]:
     """Apply the plan. With ``hold_archives`` (the drift guard tripped) no tag is archived; the rest is written."""
     current = [PleoTag(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
@@ -326,8 +357,15 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
                 live_ids[code_key(action.code)] = result["id"]
         if action.kind == CREATE:
             created.add(result["id"])
-        warehouse.record_push(location_id, result.get("code", action.code), result["id"], result.get("name"),
-                              bool(result.get("archived")), action.kind, run_id)
+        before = action.before
+        warehouse.record_push(
+            location_id, result.get("code", action.code), result["id"], result.get("name"),
+            bool(result.get("archived")), action.kind, run[1],
+            change=change(*run, location_id, "tag", action.kind, code=result.get("code", action.code),
+                          pleo_id=result["id"], dry_run=pleo.dry_run,
+                          before=None if before is None else {"name": before.get("name"),
+                                                              "archived": bool(before.get("archived"))},
+                          after={"name": result.get("name"), "archived": bool(result.get("archived"))}))
         counts["gone" if action.kind == ARCHIVE and not action.source_row else action.kind] += 1
         done = sum(counts[k] for k in (CREATE, RENAME, ARCHIVE, UNARCHIVE, ARCHIVE_DUPLICATE, "gone"))
         if done % PROGRESS_EVERY == 0:
@@ -341,13 +379,15 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
 
 def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.DataFrame,
                      details_for: Callable[[list[str]], pd.DataFrame], tag_ids: dict[str, str],
-                     config: MappingConfig, company_id: str | None, created_ids: set[str] = frozenset()) -> Counter:
+                     config: MappingConfig, company_id: str | None, created_ids: set[str] = frozenset(),
+                     log_changes: Callable[[list[dict]], None] = lambda rows: None,
+                     run: tuple[str, str, int] = ("", "", 1)) -> Counter:
     """Create missing dimensions; write each dimension value that differs from what Pleo holds.
 
     Works through the live tags 100 at a time (one aggregation read, their
     details from the warehouse, their writes), so memory stays flat however
     many tags a location has. Tags this run created (``created_ids``) hold no
-    values yet and are not read back.
+    values yet and are not read back. Each write gets a change-log row (``log_changes``).
     """
     counts = Counter(dimensions_created=0, values_written=0)
     if not config.active_dimensions:
@@ -358,6 +398,8 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.D
             name, order = DIMENSIONS[code]
             dims[code] = pleo.create_dimension(group_id, code=code, name=name, display_order=order,
                                                location_id=location_id)
+            log_changes([change(*run, location_id, "dimension", "create", code=code, pleo_id=dims[code]["id"],
+                                after={"name": name, "displayOrder": order}, dry_run=pleo.dry_run)])
             counts["dimensions_created"] += 1
     dim_ids = {c: d["id"] for c, d in dims.items()}
     live = tags[~tags["archived"]].reset_index(drop=True) if len(tags) else tags
@@ -368,7 +410,11 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.D
     def write(a: Any) -> None:
         pleo.put_dimension_value(a.tag_id, a.dimension_id, a.value, exists=a.exists, location_id=location_id)
 
-    def written(_a: Any, _result: Any) -> None:
+    def written(a: Any, _result: Any) -> None:
+        log_changes([change(*run, location_id, "dimension_value", "update" if a.exists else "create", code=a.code,
+                            pleo_id=f"{a.tag_id}/{a.dimension_id}", dry_run=pleo.dry_run,
+                            before=None if a.before is None else {"dimension": a.dimension, "value": a.before},
+                            after={"dimension": a.dimension, "value": a.value})])
         counts["values_written"] += 1
         if counts["values_written"] % PROGRESS_EVERY == 0:
             log.info("Location %s: %d dimension values written", location_id, counts["values_written"])
@@ -393,7 +439,8 @@ def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.D
 
 def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehouse: Warehouse,
                        config: MappingConfig, dag_id: str, run_id: str, try_number: int = 1,
-                       release_archive_guard: bool = False, now: datetime | None = None) -> dict:
+                       release_archive_guard: bool = False, full_refresh: bool = False,
+                       now: datetime | None = None) -> dict:
     """Extract, stage, check, transform and load one location's tags. Returns its counts (also in the ledger).
 
     Gates, in order: schema drift of the raw payloads (a mapped field gone or
@@ -401,13 +448,16 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
     ``rejected_records``), the rejected share, the GX suite on the records to
     load, and the volume guard (a count that fell too far holds every archive).
     Safe to re-run at any point: the load re-reads Pleo first and writes only
-    differences, keyed by code.
+    differences, keyed by code. With a dry-run ``pleo`` hook everything runs but
+    no write reaches Pleo: the counts and the change log hold the plan.
+    ``full_refresh`` re-reads every tag's details (not only new or changed ones).
     """
     location_id, group_id = location["location_id"], location["group_id"]
     check_location_id(location_id)
     memory.reset_peak()
     start_rss = memory.rss_mb()
-    warehouse.start_location_run(dag_id, run_id, location_id, try_number)
+    warehouse.start_location_run(dag_id, run_id, location_id, try_number, dry_run=pleo.dry_run)
+    run = (dag_id, run_id, try_number)
     # Every row read ends in exactly one of these buckets (a held run reports them too).
     counts: dict[str, Any] = {b: 0 for b in ROW_BUCKETS}
     try:
@@ -438,18 +488,19 @@ def sync_location_tags(location: dict, *, ghl: GhlHook, pleo: PleoHook, warehous
         hold = bool(guard) and not release_archive_guard
         if guard and release_archive_guard:
             warehouse.add_event(dag_id, run_id, location_id, "archive_guard_released", guard)
+            counts["guard_released"] = 1
             log.warning("Location %s: archive guard released for this run (%s)", location_id, guard)
-        detail_ids = _refresh_details(ghl, warehouse, location_id, prepared.tags)
+        detail_ids = _refresh_details(ghl, warehouse, location_id, prepared.tags, full=full_refresh)
         summary = tag_summary(prepared.tags, location_id)
         # The load needs only these; dropping the timestamps and fingerprints keeps 100,000 tags lighter.
         tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
         prepared.tags = None
         held = [str(k) for k in prepared.rejected["record_key"]]
-        tag_counts, live_ids, created_ids = _load_tags(pleo, warehouse, location_id, group_id, tags, held, run_id,
-                                         hold_archives=hold)
+        tag_counts, live_ids, created_ids = _load_tags(pleo, warehouse, location_id, group_id, tags, held, run,
+                                                       hold_archives=hold)
         dim_counts = _load_dimensions(pleo, location_id, group_id, tags,
                                       lambda ids: warehouse.details_for(location_id, ids), live_ids, config,
-                                      location.get("company_id"), created_ids)
+                                      location.get("company_id"), created_ids, warehouse.log_changes, run)
         counts.update({
             "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
             "unarchived": tag_counts[UNARCHIVE], "gone": tag_counts["gone"],

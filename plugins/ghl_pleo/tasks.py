@@ -20,6 +20,32 @@ def _context() -> tuple[Any, str, str]:
     return ctx, ctx["dag"].dag_id, ctx["run_id"]
 
 
+def run_params() -> dict:
+    """The run's params (trigger form or ``--conf``): ``dry_run``, ``locations``, ``full_refresh``."""
+    from airflow.sdk import get_current_context
+
+    params = get_current_context().get("params") or {}
+    locations = params.get("locations") or []
+    if isinstance(locations, str):  # a comma-separated string typed into the form
+        locations = [v for v in (x.strip() for x in locations.split(",")) if v]
+    return {"dry_run": _flag(params.get("dry_run")), "locations": list(locations),
+            "full_refresh": _flag(params.get("full_refresh"))}
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _pleo(params: dict):
+    from ghl_pleo.hooks.pleo import PleoHook
+
+    if params["dry_run"]:
+        log.warning("DRY RUN: Pleo is read, never written; the change log and the summary show the plan.")
+    return PleoHook(dry_run=params["dry_run"])
+
+
 def _warehouse() -> Warehouse:
     warehouse = Warehouse()
     warehouse.apply_schema()
@@ -34,15 +60,20 @@ def list_locations() -> list[dict]:
     from ghl_pleo.sync import resolve_locations
 
     load_mapping()  # a broken mapping file fails here, before any write
-    return _fail_fast(resolve_locations, GhlHook(), Variable.get("ghl_location_ids", default=None))
+    params = run_params()
+    if params["dry_run"]:
+        log.warning("DRY RUN: nothing will be written to Pleo.")
+    return _fail_fast(resolve_locations, GhlHook(), Variable.get("ghl_location_ids", default=None),
+                      only=params["locations"])
 
 
 def ensure_groups(locations: list[dict]) -> list[dict]:
-    from ghl_pleo.hooks.pleo import PleoHook
     from ghl_pleo.sync import ensure_groups as ensure
 
-    _, dag_id, run_id = _context()
-    return _fail_fast(ensure, PleoHook(), locations, load_mapping(), _warehouse(), dag_id, run_id)
+    ctx, dag_id, run_id = _context()
+    params = run_params()
+    return _fail_fast(ensure, _pleo(params), locations, load_mapping(), _warehouse(), dag_id, run_id,
+                      report_orphans=not params["locations"], try_number=ctx["ti"].try_number)
 
 
 def _fail_fast(fn, *args, **kwargs):
@@ -61,16 +92,16 @@ def _fail_fast(fn, *args, **kwargs):
 
 def sync_location_tags(location: dict) -> dict:
     from ghl_pleo.hooks.ghl import GhlHook
-    from ghl_pleo.hooks.pleo import PleoHook
     from ghl_pleo.sync import sync_location_tags as sync
 
     ctx, dag_id, run_id = _context()
     ctx["location_id"] = location["location_id"]  # names the mapped task instance in the UI
     release = (ctx.get("params") or {}).get("release_archive_guard") or []
     released = location["location_id"] in release or "all" in release
-    return _fail_fast(sync, location, ghl=GhlHook(), pleo=PleoHook(), warehouse=_warehouse(), config=load_mapping(),
-                      dag_id=dag_id, run_id=run_id, try_number=ctx["ti"].try_number,
-                      release_archive_guard=released)
+    params = run_params()
+    return _fail_fast(sync, location, ghl=GhlHook(), pleo=_pleo(params), warehouse=_warehouse(),
+                      config=load_mapping(), dag_id=dag_id, run_id=run_id, try_number=ctx["ti"].try_number,
+                      release_archive_guard=released, full_refresh=params["full_refresh"])
 
 
 def fetch_statistics(location: dict) -> dict:
@@ -85,16 +116,16 @@ def fetch_statistics(location: dict) -> dict:
              window.as_range()["endDate"], window.previous().as_range())
     return _fail_fast(fetch_location_statistics, location["location_id"], window=window, ghl=GhlHook(),
                       warehouse=_warehouse(), config=load_mapping(), dag_id=dag_id, run_id=run_id,
-                      try_number=ctx["ti"].try_number)
+                      try_number=ctx["ti"].try_number, dry_run=run_params()["dry_run"])
 
 
 def write_statistics_metadata() -> dict:
-    from ghl_pleo.hooks.pleo import PleoHook
     from ghl_pleo.stats_sync import write_statistics_metadata as write
 
     ctx, dag_id, run_id = _context()
     locations = ctx["ti"].xcom_pull(task_ids="list_locations", default=None) or []
-    return write(PleoHook(), locations, warehouse=_warehouse(), config=load_mapping(), dag_id=dag_id, run_id=run_id)
+    return write(_pleo(run_params()), locations, warehouse=_warehouse(), config=load_mapping(), dag_id=dag_id,
+                 run_id=run_id, try_number=ctx["ti"].try_number)
 
 
 def summarize(locations_task: str) -> dict:

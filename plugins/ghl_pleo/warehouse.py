@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import bindparam, create_engine, event, text
+from sqlalchemy import bindparam, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 
 from ghl_pleo.errors import ConfigurationError
@@ -21,6 +23,9 @@ from ghl_pleo.errors import ConfigurationError
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 CONN_ID = "ghl_pleo_db"
+_ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", re.IGNORECASE)
+# Ledger columns that say how a location's run went (include/sql/006_ledger.sql).
+DRIFT_KINDS = {"schema_drift": "schema_drift", "data_quality": "quality_gate", "drift_guard": "archive_guard"}
 
 
 def utcnow() -> str:
@@ -78,10 +83,26 @@ class Warehouse:
             self.engine = create_engine(self.url, pool_pre_ping=True)
 
     def apply_schema(self) -> None:
-        """Run every ``include/sql/*.sql`` file in name order (idempotent DDL)."""
+        """Run every ``include/sql/*.sql`` file in name order (idempotent DDL).
+
+        ``ALTER TABLE t ADD COLUMN c`` runs only where ``c`` is missing (SQLite has no ``IF NOT EXISTS`` for it).
+        On PostgreSQL one advisory lock serialises tasks that apply it at the same moment.
+        """
+        postgres = self.engine.dialect.name == "postgresql"
         with self.engine.begin() as conn:
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(727001)"))
+            columns: dict[str, set[str]] = {}
             for path in sorted(SQL_DIR.glob("*.sql")):
                 for statement in _statements(path.read_text(encoding="utf-8")):
+                    added = _ADD_COLUMN.match(statement)
+                    if added:
+                        table, column = added.group(1), added.group(2)
+                        if table not in columns:
+                            columns[table] = {c["name"] for c in inspect(conn).get_columns(table)}
+                        if column in columns[table]:
+                            continue
+                        columns[table].add(column)
                     conn.execute(text(statement))
 
     # staging -----------------------------------------------------------------------------
@@ -141,14 +162,45 @@ class Warehouse:
 
     # pushes ------------------------------------------------------------------------------
     def record_push(self, location_id: str, code: str, pleo_tag_id: str, name: str | None, archived: bool,
-                    action: str, run_id: str) -> None:
-        """Called only after Pleo confirmed the write."""
+                    action: str, run_id: str, change: dict | None = None) -> None:
+        """Called only after Pleo confirmed the write; its change-log row goes in the same transaction.
+
+        In a dry run (``change["dry_run"]``) only the change-log row is written: the sync state stays as Pleo is.
+        """
         params = {"l": location_id, "c": code, "id": pleo_tag_id, "n": name, "a": int(archived), "act": action,
                   "r": run_id, "at": utcnow()}
         with self.engine.begin() as conn:
-            conn.execute(text("DELETE FROM pleo_tags_pushed WHERE location_id = :l AND code = :c"), params)
-            conn.execute(text("INSERT INTO pleo_tags_pushed (location_id, code, pleo_tag_id, name, archived, "
-                              "last_action, run_id, pushed_at) VALUES (:l, :c, :id, :n, :a, :act, :r, :at)"), params)
+            if not (change and change.get("dry_run")):
+                conn.execute(text("DELETE FROM pleo_tags_pushed WHERE location_id = :l AND code = :c"), params)
+                conn.execute(text("INSERT INTO pleo_tags_pushed (location_id, code, pleo_tag_id, name, archived, "
+                                  "last_action, run_id, pushed_at) VALUES (:l, :c, :id, :n, :a, :act, :r, :at)"),
+                             params)
+            if change:
+                _insert_changes(conn, [change])
+
+    def log_changes(self, changes: list[dict]) -> None:
+        """Change-log rows of writes that keep no other sync state (groups, dimensions, dimension values)."""
+        if changes:
+            with self.engine.begin() as conn:
+                _insert_changes(conn, changes)
+
+    def changes(self, dag_id: str | None = None, run_id: str | None = None) -> list[dict]:
+        """The change log (of one run, or all), oldest first; before/after parsed."""
+        where, params = [], {}
+        if dag_id:
+            where.append("dag_id = :d")
+            params["d"] = dag_id
+        if run_id:
+            where.append("run_id = :r")
+            params["r"] = run_id
+        rows = self.query("SELECT dag_id, run_id, try_number, location_id, entity, code, pleo_id, action, "
+                          "before_value, after_value, dry_run, changed_at FROM pleo_change_log"
+                          + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY changed_at, change_id",
+                          params)
+        for r in rows:
+            r["before"] = json.loads(r.pop("before_value")) if r["before_value"] else None
+            r["after"] = json.loads(r.pop("after_value")) if r["after_value"] else None
+        return rows
 
     # rejected ----------------------------------------------------------------------------
     def save_rejected(self, dag_id: str, run_id: str, location_id: str, entity: str, rejected: pd.DataFrame) -> None:
@@ -164,28 +216,43 @@ class Warehouse:
                                   ":raw, :at)"), rows)
 
     # run ledger --------------------------------------------------------------------------
-    def start_location_run(self, dag_id: str, run_id: str, location_id: str, try_number: int) -> None:
-        params = {"d": dag_id, "r": run_id, "l": location_id, "t": try_number, "at": utcnow()}
+    def start_location_run(self, dag_id: str, run_id: str, location_id: str, try_number: int,
+                           dry_run: bool = False) -> None:
+        params = {"d": dag_id, "r": run_id, "l": location_id, "t": try_number, "at": utcnow(), "dry": int(dry_run)}
         with self.engine.begin() as conn:
             conn.execute(text("DELETE FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
                          params)
             conn.execute(text("INSERT INTO sync_location_runs (dag_id, run_id, location_id, status, try_number, "
-                              "started_at) VALUES (:d, :r, :l, 'running', :t, :at)"), params)
+                              "started_at, dry_run) VALUES (:d, :r, :l, 'running', :t, :at, :dry)"), params)
 
     def finish_location_run(self, dag_id: str, run_id: str, location_id: str, status: str, counts: dict,
                             requests: dict, error_kind: str | None = None, error: str | None = None) -> None:
+        """Close the ledger row: status, counts, requests, and the flat columns the dashboard aggregates."""
+        key = {"d": dag_id, "r": run_id, "l": location_id}
+        finished = utcnow()
+        hooks = [v for v in requests.values() if isinstance(v, dict)]
+        remaining = [h["min_ratelimit_remaining"] for h in hooks if h.get("min_ratelimit_remaining") is not None]
         with self.engine.begin() as conn:
-            conn.execute(text("UPDATE sync_location_runs SET status = :s, finished_at = :at, counts = :c, "
-                              "requests = :q, error_kind = :ek, error = :e WHERE dag_id = :d AND run_id = :r AND "
-                              "location_id = :l"),
-                         {"s": status, "at": utcnow(), "c": json.dumps(counts, sort_keys=True),
-                          "q": json.dumps(requests, sort_keys=True), "ek": error_kind, "e": error,
-                          "d": dag_id, "r": run_id, "l": location_id})
+            started = conn.execute(text("SELECT started_at FROM sync_location_runs WHERE dag_id = :d AND "
+                                        "run_id = :r AND location_id = :l"), key).scalar()
+            conn.execute(text(
+                "UPDATE sync_location_runs SET status = :s, finished_at = :at, counts = :c, requests = :q, "
+                "error_kind = :ek, error = :e, duration_s = :dur, records_read = :rd, records_rejected = :rj, "
+                "requests_total = :rt, retries = :rr, min_ratelimit_remaining = :mr, drift_flags = :df, "
+                "records_synced = (SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r "
+                "AND c.location_id = :l) WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
+                {**key, "s": status, "at": finished, "c": json.dumps(counts, sort_keys=True),
+                 "q": json.dumps(requests, sort_keys=True), "ek": error_kind, "e": error,
+                 "dur": _seconds_between(started, finished),
+                 "rd": _int(counts.get("read", counts.get("profiles"))), "rj": _int(counts.get("rejected")),
+                 "rt": sum(int(h.get("total_requests") or 0) for h in hooks),
+                 "rr": sum(int(h.get("retries") or 0) for h in hooks),
+                 "mr": min(remaining) if remaining else None, "df": drift_flags(counts, error_kind)})
 
     def location_runs(self, dag_id: str, run_id: str) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT location_id, status, try_number, started_at, finished_at, error_kind, "
-                                     "error, counts, requests FROM sync_location_runs WHERE dag_id = :d AND "
+                                     "error, counts, requests, dry_run FROM sync_location_runs WHERE dag_id = :d AND "
                                      "run_id = :r ORDER BY location_id"), {"d": dag_id, "r": run_id}).mappings().all()
         out = []
         for r in rows:
@@ -197,21 +264,24 @@ class Warehouse:
 
     def update_location_counts(self, dag_id: str, run_id: str, location_id: str, extra: dict) -> None:
         """Merge ``extra`` into a ledger row's counts (a later task adding to what the location task recorded)."""
+        key = {"d": dag_id, "r": run_id, "l": location_id}
         with self.engine.begin() as conn:
             row = conn.execute(text("SELECT counts FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND "
-                                    "location_id = :l"), {"d": dag_id, "r": run_id, "l": location_id}).first()
+                                    "location_id = :l"), key).first()
             if row is None:
                 return
             counts = {**(json.loads(row[0]) if row[0] else {}), **extra}
-            conn.execute(text("UPDATE sync_location_runs SET counts = :c WHERE dag_id = :d AND run_id = :r AND "
-                              "location_id = :l"), {"c": json.dumps(counts, sort_keys=True), "d": dag_id,
-                                                    "r": run_id, "l": location_id})
+            conn.execute(text("UPDATE sync_location_runs SET counts = :c, records_synced = (SELECT COUNT(*) FROM "
+                              "pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND c.location_id = :l) "
+                              "WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
+                         {**key, "c": json.dumps(counts, sort_keys=True)})
 
     def last_success_counts(self, dag_id: str, location_id: str, exclude_run_id: str) -> dict | None:
         """Counts of the location's latest successful run (the baseline for volume drift)."""
         with self.engine.connect() as conn:
             row = conn.execute(text("SELECT counts FROM sync_location_runs WHERE dag_id = :d AND location_id = :l AND "
-                                    "status = 'success' AND run_id <> :r ORDER BY finished_at DESC LIMIT 1"),
+                                    "status = 'success' AND dry_run = 0 AND run_id <> :r "
+                                    "ORDER BY finished_at DESC LIMIT 1"),
                                {"d": dag_id, "l": location_id, "r": exclude_run_id}).first()
         return json.loads(row[0]) if row and row[0] else None
 
@@ -254,13 +324,17 @@ class Warehouse:
         return frame.reset_index(drop=True)
 
     def record_metadata_push(self, location_id: str, group_id: str, stat_id: str, metadata: dict,
-                             run_id: str) -> None:
+                             run_id: str, change: dict | None = None) -> None:
+        """What Pleo confirmed of a group's metadata, with its change-log row in the same transaction."""
         params = {"l": location_id, "g": group_id, "s": stat_id, "m": json.dumps(metadata, sort_keys=True),
                   "r": run_id, "at": utcnow()}
         with self.engine.begin() as conn:
-            conn.execute(text("DELETE FROM pleo_group_metadata_pushed WHERE location_id = :l"), params)
-            conn.execute(text("INSERT INTO pleo_group_metadata_pushed (location_id, group_id, stat_id, metadata, "
-                              "run_id, pushed_at) VALUES (:l, :g, :s, :m, :r, :at)"), params)
+            if not (change and change.get("dry_run")):
+                conn.execute(text("DELETE FROM pleo_group_metadata_pushed WHERE location_id = :l"), params)
+                conn.execute(text("INSERT INTO pleo_group_metadata_pushed (location_id, group_id, stat_id, metadata, "
+                                  "run_id, pushed_at) VALUES (:l, :g, :s, :m, :r, :at)"), params)
+            if change:
+                _insert_changes(conn, [change])
 
     def add_event(self, dag_id: str, run_id: str, location_id: str, event_name: str, detail: str) -> None:
         params = {"d": dag_id, "r": run_id, "l": location_id, "e": event_name, "x": detail, "at": utcnow()}
@@ -282,9 +356,78 @@ class Warehouse:
                                     "ORDER BY started_at DESC LIMIT 1"), {"d": dag_id}).first()
         return row[0] if row else None
 
+    # retention -----------------------------------------------------------------------------
+    def cleanup(self, retention_days: float, now: datetime | None = None) -> dict[str, int]:
+        """Delete ledger, change-log, rejected-record and event rows older than ``retention_days``.
+
+        Each DAG's latest successful (real) run per location is kept whatever its age: it is the baseline of the
+        volume guard and of the stale-sync check. Sync state (what Pleo holds, statistics history) is never touched.
+        """
+        cut = ((now or datetime.now(timezone.utc)) - timedelta(days=retention_days)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        deleted = {}
+        with self.engine.begin() as conn:
+            deleted["sync_location_runs"] = conn.execute(text(
+                "DELETE FROM sync_location_runs WHERE started_at < :cut AND NOT (status = 'success' AND dry_run = 0 "
+                "AND finished_at = (SELECT MAX(s.finished_at) FROM sync_location_runs s WHERE s.dag_id = "
+                "sync_location_runs.dag_id AND s.location_id = sync_location_runs.location_id AND "
+                "s.status = 'success' AND s.dry_run = 0))"), {"cut": cut}).rowcount
+            for table, column in (("pleo_change_log", "changed_at"), ("rejected_records", "rejected_at"),
+                                  ("sync_run_events", "created_at")):
+                deleted[table] = conn.execute(text(f"DELETE FROM {table} WHERE {column} < :cut"),
+                                              {"cut": cut}).rowcount
+        return deleted
+
     def query(self, sql: str, params: dict | None = None) -> list[dict]:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(text(sql), params or {}).mappings().all()]
+
+
+def change(dag_id: str, run_id: str, try_number: int, location_id: str, entity: str, action: str, *,
+           code: str | None = None, pleo_id: str | None = None, before: Any = None, after: Any = None,
+           dry_run: bool = False) -> dict:
+    """One change-log row (see include/sql/006_ledger.sql)."""
+    return {"change_id": uuid.uuid4().hex, "dag_id": dag_id, "run_id": run_id, "try_number": try_number,
+            "location_id": location_id, "entity": entity, "code": code, "pleo_id": pleo_id, "action": action,
+            "before_value": None if before is None else json.dumps(before, sort_keys=True, ensure_ascii=False),
+            "after_value": None if after is None else json.dumps(after, sort_keys=True, ensure_ascii=False),
+            "dry_run": int(bool(dry_run)), "changed_at": utcnow()}
+
+
+def _insert_changes(conn, changes: list[dict]) -> None:
+    conn.execute(text("INSERT INTO pleo_change_log (change_id, dag_id, run_id, try_number, location_id, entity, "
+                      "code, pleo_id, action, before_value, after_value, dry_run, changed_at) VALUES (:change_id, "
+                      ":dag_id, :run_id, :try_number, :location_id, :entity, :code, :pleo_id, :action, "
+                      ":before_value, :after_value, :dry_run, :changed_at)"), changes)
+
+
+def drift_flags(counts: dict, error_kind: str | None) -> str | None:
+    """Comma-separated drift and guard events of one location's run (None when there were none)."""
+    flags = []
+    if counts.get("schema_drift"):
+        flags.append("schema_drift")
+    if counts.get("archives_held"):
+        flags.append("archive_guard")
+    if counts.get("guard_released"):
+        flags.append("guard_released")
+    if error_kind in DRIFT_KINDS:
+        flags.append(DRIFT_KINDS[error_kind])
+    return ",".join(dict.fromkeys(flags)) or None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def _seconds_between(start: str | None, end: str) -> float | None:
+    begun = parse_ts(start)
+    return round((parse_ts(end) - begun).total_seconds(), 3) if begun else None
 
 
 def _statements(sql: str) -> Iterable[str]:

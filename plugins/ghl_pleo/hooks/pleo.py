@@ -23,6 +23,11 @@ AGGREGATED_TAGS = "/v0/aggregations/tags"
 JSON = "application/json;charset=UTF-8"
 PAGE_LIMIT = 100
 AGGREGATION_BATCH = 100
+PLANNED = "planned:"  # id prefix of what a dry run would have created (never sent to Pleo)
+
+
+def is_planned(pleo_id: str | None) -> bool:
+    return isinstance(pleo_id, str) and pleo_id.startswith(PLANNED)
 
 
 class PleoHook(BaseHook):
@@ -37,6 +42,10 @@ class PleoHook(BaseHook):
       ``rate_headroom`` (default 0.05) is kept free for timing jitter between processes;
     * ``concurrency``: Pleo writes in flight at once within one task (default 4);
     * ``timeout_s``, ``max_attempts``.
+
+    With ``dry_run=True`` every read goes to Pleo and no write does: each write method returns what Pleo
+    would have answered (created objects get ``planned:`` ids, which later reads treat as empty), so the
+    sync code runs unchanged and its change log becomes the plan.
     """
 
     conn_name_attr = "pleo_conn_id"
@@ -45,9 +54,10 @@ class PleoHook(BaseHook):
     hook_name = "Pleo"
 
     def __init__(self, pleo_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, dry_run: bool = False) -> None:
         super().__init__()
         self.pleo_conn_id = pleo_conn_id
+        self.dry_run = dry_run
         self._retry = retry
         self._sleep = sleep
 
@@ -123,6 +133,9 @@ class PleoHook(BaseHook):
 
     def create_group(self, code: str, name: str, *, metadata: dict[str, str] | None = None,
                      company_id: str | None = None, location_id: str | None = None) -> dict:
+        if self.dry_run:
+            return {"id": f"{PLANNED}group:{code}", "code": code, "name": name, "archived": False,
+                    "metadata": metadata or {}}
         body = self._call("POST", GROUPS, params={"company_id": company_id or self.company_id},
                           json_body={"code": code, "name": name, "archived": False, "metadata": metadata or {}},
                           idempotent=False, location_id=location_id)
@@ -132,6 +145,8 @@ class PleoHook(BaseHook):
         """PUT the whole group (code, name, archived, metadata)."""
         payload = {"code": group["code"], "name": group["name"], "archived": bool(group.get("archived")),
                    "metadata": dict(group.get("metadata") or {})}
+        if self.dry_run:
+            return {**group, **payload}
         body = self._call("PUT", GROUP, path_params={"groupId": group["id"]}, json_body=payload,
                           location_id=location_id)
         return self._data(body, f"PUT {GROUP}")
@@ -139,6 +154,8 @@ class PleoHook(BaseHook):
     # Tags ---------------------------------------------------------------------------------
     def iter_tags(self, group_id: str, *, location_id: str | None = None) -> Iterator[list[dict]]:
         """Every tag of a group, archived ones included, page by page."""
+        if is_planned(group_id):
+            return
         paginator = CursorPaginator(PAGE_LIMIT)
         where = f"Pleo GET {GROUP_TAGS} (group {group_id})"
         while paginator.has_more():
@@ -149,6 +166,8 @@ class PleoHook(BaseHook):
             yield list(data)
 
     def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
+        if self.dry_run:
+            return {"id": f"{PLANNED}tag:{code}", "code": code, "name": name, "archived": False}
         body = self._call("POST", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
                           json_body={"code": code, "name": name, "archived": False}, idempotent=False)
         return self._data(body, f"POST {GROUP_TAGS}")
@@ -158,16 +177,23 @@ class PleoHook(BaseHook):
         payload: dict[str, Any] = {"code": code, "archived": archived}
         if name is not None:
             payload["name"] = name
+        if self.dry_run:
+            return {"id": tag_id, **payload}
         body = self._call("PUT", TAG, path_params={"tagId": tag_id}, json_body=payload, location_id=location_id)
         return self._data(body, f"PUT {TAG}")
 
     # Dimensions ---------------------------------------------------------------------------
     def list_dimensions(self, group_id: str, *, location_id: str | None = None) -> list[dict]:
+        if is_planned(group_id):
+            return []
         body = self._call("GET", GROUP_DIMENSIONS, path_params={"groupId": group_id}, location_id=location_id)
         return list(self._data(body, f"GET {GROUP_DIMENSIONS}"))
 
     def create_dimension(self, group_id: str, *, code: str, name: str, display_order: int,
                          visible: bool = True, location_id: str | None = None) -> dict:
+        if self.dry_run:
+            return {"id": f"{PLANNED}dimension:{code}", "code": code, "name": name, "displayOrder": display_order,
+                    "visible": visible}
         body = self._call("POST", GROUP_DIMENSIONS, path_params={"groupId": group_id}, location_id=location_id,
                           json_body={"code": code, "name": name, "displayOrder": display_order,
                                      "visible": visible}, idempotent=False)
@@ -176,6 +202,7 @@ class PleoHook(BaseHook):
     def iter_aggregated_tags(self, tag_ids: list[str], *, company_id: str | None = None,
                              location_id: str | None = None) -> Iterator[list[dict]]:
         """Tags with their dimension values (``POST /v0/aggregations/tags``), in batches of tag ids."""
+        tag_ids = [t for t in tag_ids if not is_planned(t)]
         for start in range(0, len(tag_ids), AGGREGATION_BATCH):
             batch = tag_ids[start:start + AGGREGATION_BATCH]
             paginator = CursorPaginator(PAGE_LIMIT)
@@ -194,6 +221,8 @@ class PleoHook(BaseHook):
         A create answered 409 (someone set the value since we read it) becomes an update.
         """
         method = "PUT" if exists else "POST"
+        if self.dry_run:
+            return {"value": value}
         kwargs = {"path_params": {"tagId": tag_id, "dimensionId": dimension_id}, "json_body": {"value": value},
                   "location_id": location_id}
         try:
