@@ -153,3 +153,26 @@ def summarize(locations_task: str) -> dict:
         raise RuntimeError(f"{len(failed)} of {len(expected)} locations failed: "
                            + "; ".join(f"{f['location_id']} ({f['error_kind']})" for f in failed))
     return {"locations": len(expected), "failed": 0}
+
+
+def check_stale_syncs() -> dict:
+    """Alert, once per stale period, the locations with no successful sync for longer than their DAG's limit."""
+    from airflow.sdk import Variable
+
+    from ghl_pleo.alerts import send_alert
+    from ghl_pleo.health import check_stale
+    from ghl_pleo.sync import parse_location_ids
+
+    raw = Variable.get("ghl_location_ids", default=None)
+    configured = parse_location_ids(raw) if raw not in (None, "") else None
+    return check_stale(_warehouse(), configured=configured, send=send_alert)
+
+
+def cleanup_ledger() -> dict:
+    """Delete ledger, change-log, rejected-record and event rows past the retention (GHL_PLEO_LEDGER_RETENTION_DAYS)."""
+    from ghl_pleo.health import retention_days
+
+    days = retention_days()
+    deleted = _warehouse().cleanup(days)
+    log.info("Ledger retention %g days: deleted %s", days, deleted)
+    return deleted

@@ -1,0 +1,53 @@
+"""
+### GHL-Pleo health: stale-sync alerts and ledger retention (hourly)
+
+* `check_stale`: a location whose last successful sync is older than the limit (tags 3 h, statistics 36 h;
+  env `GHL_PLEO_STALE_HOURS_TAGS` / `GHL_PLEO_STALE_HOURS_STATISTICS`) is alerted through the same channels
+  as failed runs (connections `ghl_pleo_smtp`, `ghl_pleo_slack`), once per stale period: not again every hour,
+  only after the location has synced and gone stale again.
+* `cleanup_ledger`: deletes ledger, change-log, rejected-record and event rows older than
+  `GHL_PLEO_LEDGER_RETENTION_DAYS` (default 90); each location's latest successful run is always kept.
+
+Both read and write only the warehouse (`ghl_pleo_db`). The numbers behind them are on the health dashboard
+(Browse > GHL-Pleo health).
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+SCHEDULE = os.environ.get("GHL_PLEO_HEALTH_SCHEDULE", "@hourly")
+
+
+@dag(
+    dag_id="ghl_pleo_health",
+    schedule=None if SCHEDULE.lower() in ("", "none") else SCHEDULE,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ghl-pleo", "health"],
+    doc_md=__doc__,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=20)},
+)
+def ghl_pleo_health():
+    @task
+    def check_stale() -> dict:
+        """Alert locations that have had no successful sync for too long (once per stale period)."""
+        from ghl_pleo import tasks
+
+        return tasks.check_stale_syncs()
+
+    @task
+    def cleanup_ledger() -> dict:
+        """Delete ledger and change-log rows past the retention."""
+        from ghl_pleo import tasks
+
+        return tasks.cleanup_ledger()
+
+    check_stale() >> cleanup_ledger()
+
+
+ghl_pleo_health()

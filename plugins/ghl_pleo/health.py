@@ -1,0 +1,299 @@
+"""Health from the run ledger: the dashboard's numbers, the stale-sync check and the retention cleanup.
+
+Reads only the warehouse (``sync_location_runs``, ``sync_run_events``, ``stale_alerts``). The numbers are
+computed by pure functions over ledger rows, so they can be checked on a seeded ledger without Airflow.
+Dry runs are left out of every number: they write nothing, so they neither count as syncs nor as failures.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta, timezone
+import pandas as pd
+
+from ghl_pleo.warehouse import Warehouse, parse_ts, utcnow
+
+log = logging.getLogger("ghl_pleo.health")
+TAGS_DAG_ID = "ghl_pleo_tags_sync"
+STATISTICS_DAG_ID = "ghl_pleo_statistics_sync"
+DAG_IDS = (TAGS_DAG_ID, STATISTICS_DAG_ID)
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+DEFAULT_STALE_HOURS = {TAGS_DAG_ID: 3.0, STATISTICS_DAG_ID: 36.0}
+STALE_ENV = {TAGS_DAG_ID: "GHL_PLEO_STALE_HOURS_TAGS", STATISTICS_DAG_ID: "GHL_PLEO_STALE_HOURS_STATISTICS"}
+RETENTION_ENV = "GHL_PLEO_LEDGER_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 90.0
+OK_STATUSES = ("success", "skipped")  # skipped: a location with nothing to sync (no social accounts) is not stale
+LEDGER_COLUMNS = ["dag_id", "run_id", "location_id", "status", "started_at", "finished_at", "duration_s",
+                  "records_read", "records_synced", "records_rejected", "requests_total", "retries",
+                  "min_ratelimit_remaining", "drift_flags", "error_kind"]
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"Environment variable {name} must be a number, got {raw!r}.") from None
+    if value <= 0:
+        raise ValueError(f"Environment variable {name} must be above 0, got {raw!r}.")
+    return value
+
+
+def stale_hours() -> dict[str, float]:
+    """Hours without a successful sync before a location is stale, per DAG (env overrides the 3 h / 36 h)."""
+    return {dag: _env_number(STALE_ENV[dag], hours) for dag, hours in DEFAULT_STALE_HOURS.items()}
+
+
+def retention_days() -> float:
+    return _env_number(RETENTION_ENV, DEFAULT_RETENTION_DAYS)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ") if ts else None
+
+
+# reading the ledger ----------------------------------------------------------------------------
+def load_ledger(warehouse: Warehouse, since: datetime) -> pd.DataFrame:
+    """Real (not dry) ledger rows started since ``since``."""
+    rows = warehouse.query(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM sync_location_runs WHERE dry_run = 0 AND "
+                           f"started_at >= :s", {"s": since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+
+
+def load_last_success(warehouse: Warehouse) -> pd.DataFrame:
+    """Per DAG and location: the last successful real sync, the first time it was seen, the last status."""
+    rows = warehouse.query(
+        "SELECT dag_id, location_id, MAX(CASE WHEN status IN ('success', 'skipped') THEN finished_at END) "
+        "AS last_success_at, MIN(started_at) AS first_seen_at, MAX(started_at) AS last_run_at "
+        "FROM sync_location_runs WHERE dry_run = 0 GROUP BY dag_id, location_id")
+    return pd.DataFrame(rows, columns=["dag_id", "location_id", "last_success_at", "first_seen_at", "last_run_at"])
+
+
+# pure computations -----------------------------------------------------------------------------
+def run_level(ledger: pd.DataFrame) -> pd.DataFrame:
+    """One row per DAG run: start, latency (first start to last finish), status, records, headroom."""
+    if ledger.empty:
+        return pd.DataFrame(columns=["dag_id", "run_id", "started_at", "latency_s", "status", "locations",
+                                     "records_synced", "records_read", "records_rejected", "retries",
+                                     "min_ratelimit_remaining"])
+    frame = ledger.copy()
+    frame["start"] = frame["started_at"].map(parse_ts)
+    frame["end"] = frame["finished_at"].map(parse_ts)
+    out = []
+    for (dag_id, run_id), g in frame.groupby(["dag_id", "run_id"], sort=False):
+        statuses = set(g["status"])
+        status = "running" if "running" in statuses else "failed" if "failed" in statuses else "success"
+        ends = [e for e in g["end"] if e is not None]
+        start = min(g["start"])
+        out.append({
+            "dag_id": dag_id, "run_id": run_id, "started_at": start, "status": status, "locations": len(g),
+            "latency_s": (max(ends) - start).total_seconds() if ends and status != "running" else None,
+            "records_synced": int(pd.to_numeric(g["records_synced"]).fillna(0).sum()),
+            "records_read": int(pd.to_numeric(g["records_read"]).fillna(0).sum()),
+            "records_rejected": int(pd.to_numeric(g["records_rejected"]).fillna(0).sum()),
+            "retries": int(pd.to_numeric(g["retries"]).fillna(0).sum()),
+            "min_ratelimit_remaining": _min(g["min_ratelimit_remaining"]),
+        })
+    return pd.DataFrame(out).sort_values("started_at").reset_index(drop=True)
+
+
+def _min(series: pd.Series) -> int | None:
+    values = pd.to_numeric(series, errors="coerce").dropna()
+    return int(values.min()) if len(values) else None
+
+
+def _pct(values: pd.Series, q: float) -> float | None:
+    """Percentile with linear interpolation between the closest ranks (pandas' default), in seconds."""
+    clean = pd.to_numeric(values, errors="coerce").dropna()
+    return round(float(clean.quantile(q)), 3) if len(clean) else None
+
+
+def _str(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _rate(ok: int, done: int) -> float | None:
+    return round(ok / done, 4) if done else None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _flags(series: pd.Series) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in series.dropna():
+        for flag in str(value).split(","):
+            if flag:
+                counts[flag] = counts.get(flag, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def window_stats(ledger: pd.DataFrame, runs: pd.DataFrame) -> dict:
+    """Per DAG and per location numbers over one window (``ledger``/``runs`` already cut to it)."""
+    dags = {}
+    for dag_id in sorted(set(ledger["dag_id"]) | set(DAG_IDS)):
+        lrows = ledger[ledger["dag_id"] == dag_id]
+        rrows = runs[runs["dag_id"] == dag_id] if len(runs) else runs
+        done = rrows[rrows["status"] != "running"] if len(rrows) else rrows
+        ldone = lrows[lrows["status"] != "running"]
+        read = int(pd.to_numeric(lrows["records_read"]).fillna(0).sum())
+        rejected = int(pd.to_numeric(lrows["records_rejected"]).fillna(0).sum())
+        dags[dag_id] = {
+            "runs": int(len(done)), "runs_succeeded": int((done["status"] == "success").sum()) if len(done) else 0,
+            "success_rate": _rate(int((done["status"] == "success").sum()) if len(done) else 0, len(done)),
+            "location_runs": int(len(ldone)),
+            "location_success_rate": _rate(int(ldone["status"].isin(OK_STATUSES).sum()), len(ldone)),
+            "latency_p50_s": _pct(done["latency_s"], 0.5) if len(done) else None,
+            "latency_p95_s": _pct(done["latency_s"], 0.95) if len(done) else None,
+            "records_synced": int(pd.to_numeric(lrows["records_synced"]).fillna(0).sum()),
+            "records_synced_per_run": round(float(done["records_synced"].mean()), 2) if len(done) else None,
+            "records_read": read, "records_rejected": rejected, "rejected_share": _share(rejected, read),
+            "drift_events": _flags(lrows["drift_flags"]),
+            "retries": int(pd.to_numeric(lrows["retries"]).fillna(0).sum()),
+            "min_ratelimit_remaining": _min(lrows["min_ratelimit_remaining"]),
+        }
+    locations = []
+    for (dag_id, location_id), g in ledger.groupby(["dag_id", "location_id"], sort=True):
+        done = g[g["status"] != "running"]
+        read = int(pd.to_numeric(g["records_read"]).fillna(0).sum())
+        rejected = int(pd.to_numeric(g["records_rejected"]).fillna(0).sum())
+        locations.append({
+            "dag_id": dag_id, "location_id": location_id, "runs": int(len(done)),
+            "success_rate": _rate(int(done["status"].isin(OK_STATUSES).sum()), len(done)),
+            "failures": int((done["status"] == "failed").sum()),
+            "duration_p50_s": _pct(done["duration_s"], 0.5), "duration_p95_s": _pct(done["duration_s"], 0.95),
+            "records_synced": int(pd.to_numeric(g["records_synced"]).fillna(0).sum()),
+            "records_read": read, "rejected_share": _share(rejected, read),
+            "drift_events": _flags(g["drift_flags"]), "min_ratelimit_remaining": _min(g["min_ratelimit_remaining"]),
+        })
+    return {"dags": dags, "locations": locations}
+
+
+def freshness(last: pd.DataFrame, now: datetime, hours: dict[str, float]) -> list[dict]:
+    """Last successful sync per DAG and location; stale when older than the DAG's limit (or never, once the
+    location has been known for longer than it)."""
+    out = []
+    for r in last.itertuples(index=False):
+        limit = hours.get(r.dag_id)
+        ok = parse_ts(r.last_success_at)
+        since = ok or parse_ts(r.first_seen_at)
+        age_h = (now - since).total_seconds() / 3600 if since else None
+        out.append({"dag_id": r.dag_id, "location_id": r.location_id, "last_success_at": _iso(ok),
+                    "last_run_at": _iso(parse_ts(r.last_run_at)),
+                    "hours_since_success": round(age_h, 2) if ok and age_h is not None else None,
+                    "stale_after_hours": limit,
+                    "stale": bool(limit is not None and age_h is not None and age_h > limit)})
+    return sorted(out, key=lambda x: (not x["stale"], x["dag_id"], x["location_id"]))
+
+
+def health(warehouse: Warehouse, now: datetime | None = None, hours: dict[str, float] | None = None) -> dict:
+    """Everything the dashboard shows, as JSON-ready data (the ``/api/health`` document)."""
+    now = now or datetime.now(timezone.utc)
+    hours = hours or stale_hours()
+    ledger = load_ledger(warehouse, now - max(WINDOWS.values()))
+    ledger = ledger[ledger["started_at"].map(parse_ts) <= now] if len(ledger) else ledger
+    runs = run_level(ledger)
+    windows = {}
+    for name, span in WINDOWS.items():
+        cut = now - span
+        lw = ledger[ledger["started_at"].map(parse_ts) >= cut] if len(ledger) else ledger
+        rw = runs[runs["started_at"] >= cut] if len(runs) else runs
+        windows[name] = window_stats(lw, rw)
+    fresh = freshness(load_last_success(warehouse), now, hours)
+    series = [{"dag_id": r.dag_id, "run_id": r.run_id, "started_at": _iso(r.started_at), "status": r.status,
+               "latency_s": None if pd.isna(r.latency_s) else round(float(r.latency_s), 3),
+               "records_synced": int(r.records_synced), "records_rejected": int(r.records_rejected),
+               "min_ratelimit_remaining": None if pd.isna(r.min_ratelimit_remaining)
+               else int(r.min_ratelimit_remaining)} for r in runs.itertuples(index=False)]
+    flagged = ledger[ledger["drift_flags"].notna()] if len(ledger) else ledger
+    events = [{"at": _str(r.finished_at) or r.started_at, "dag_id": r.dag_id, "run_id": r.run_id,
+               "location_id": r.location_id, "flags": r.drift_flags, "status": r.status,
+               "error_kind": _str(r.error_kind)} for r in flagged.sort_values("started_at", ascending=False)
+              .head(50).itertuples(index=False)]
+    return {"generated_at": _iso(now), "stale_after_hours": hours, "windows": windows, "freshness": fresh,
+            "stale": [f for f in fresh if f["stale"]], "runs": series, "drift_events": events,
+            "percentiles": "linear interpolation between closest ranks; latency = first task start to last "
+                           "location finish of a DAG run"}
+
+
+# stale-sync alerts -----------------------------------------------------------------------------
+def stale_to_alert(fresh: list[dict], alerted: dict[tuple[str, str], str],
+                   configured: list[str] | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Which stale locations to alert now, and which alert records to drop (their stale period is over).
+
+    ``alerted`` maps (dag, location) to the last success an alert was already sent for: one stale period is
+    one alert. ``configured`` (the ``ghl_location_ids`` list, when set) leaves out locations no longer synced.
+    """
+    keep = set(configured) if configured else None
+    new, over = [], []
+    for f in fresh:
+        key = (f["dag_id"], f["location_id"])
+        if keep is not None and f["location_id"] not in keep:
+            continue
+        marker = f["last_success_at"] or ""
+        if f["stale"]:
+            if alerted.get(key) != marker:
+                new.append(f)
+        elif key in alerted:
+            over.append(key)
+    return new, over
+
+
+def stale_alert_text(new: list[dict]) -> tuple[str, str]:
+    by_dag: dict[str, list[dict]] = {}
+    for f in new:
+        by_dag.setdefault(f["dag_id"], []).append(f)
+    parts = [f"{dag_id}: {len(items)}" for dag_id, items in sorted(by_dag.items())]
+    subject = (f"[ghl-pleo] {len(new)} location(s) not synced within the stale limit ({', '.join(parts)})")
+    lines = [subject, "", "No successful sync for longer than the limit (one alert per stale period; the next "
+             "one only after the location has synced again and gone stale again)."]
+    for dag_id, items in sorted(by_dag.items()):
+        lines += ["", f"{dag_id} (stale after {items[0]['stale_after_hours']:g} h):"]
+        for f in items:
+            last = (f"last success {f['last_success_at']} ({f['hours_since_success']:.1f} h ago)"
+                    if f["last_success_at"] else "never synced successfully")
+            lines.append(f"- location {f['location_id']}: {last}; last run started {f['last_run_at']}")
+    lines += ["", "What to do: open the DAG's latest runs in the Airflow UI (is it paused, failing, or not "
+              "scheduled?), then the health dashboard (Browse > GHL-Pleo health). Runbook: README.md#runbook-stale"]
+    return subject, "\n".join(lines)
+
+
+def check_stale(warehouse: Warehouse, now: datetime | None = None, hours: dict[str, float] | None = None,
+                configured: list[str] | None = None, send=None) -> dict:
+    """Alert (through ``send(subject, body)``) the locations that went stale since the last check; once each."""
+    now = now or datetime.now(timezone.utc)
+    fresh = freshness(load_last_success(warehouse), now, hours or stale_hours())
+    alerted = {(r["dag_id"], r["location_id"]): r["last_success_at"]
+               for r in warehouse.query("SELECT dag_id, location_id, last_success_at FROM stale_alerts")}
+    new, over = stale_to_alert(fresh, alerted, configured)
+    channels: list[str] = []
+    if new:
+        subject, body = stale_alert_text(new)
+        log.warning("%s", body)
+        channels = send(subject, body) if send else []
+        with warehouse.engine.begin() as conn:
+            from sqlalchemy import text
+
+            for f in new:
+                key = {"d": f["dag_id"], "l": f["location_id"]}
+                conn.execute(text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"), key)
+                conn.execute(text("INSERT INTO stale_alerts (dag_id, location_id, last_success_at, alerted_at) "
+                                  "VALUES (:d, :l, :s, :at)"), {**key, "s": f["last_success_at"] or "",
+                                                                   "at": utcnow()})
+    if over:
+        with warehouse.engine.begin() as conn:
+            from sqlalchemy import text
+
+            for dag_id, location_id in over:
+                conn.execute(text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"),
+                             {"d": dag_id, "l": location_id})
+    still = sum(1 for f in fresh if f["stale"]) - len(new)
+    log.info("Stale check: %d location(s) checked, %d newly stale (alerted through %s), %d still stale (alerted "
+             "before), %d recovered", len(fresh), len(new), ", ".join(channels) or "no channel", max(still, 0),
+             len(over))
+    return {"checked": len(fresh), "alerted": [f"{f['dag_id']}:{f['location_id']}" for f in new],
+            "still_stale": max(still, 0), "recovered": len(over)}
+
