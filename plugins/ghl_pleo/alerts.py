@@ -60,7 +60,7 @@ def build_alert(dag_id: str, run_id: str, failed: list[dict], total: int,
             lines.append(f"  last HTTP: {'; '.join(last)}")
         lines.append(f"  counts so far: {shown or 'none'}")
         if counts.get("data_docs"):
-            lines.append(f"  Data Docs: {counts['data_docs']}")
+            lines.append(f"  Data Docs: {docs_url_for(counts['data_docs'])}")
         lines.append(f"  runbook: {RUNBOOK.format(kind=f['error_kind'].replace('_', '-'))}")
     return subject, "\n".join(lines)
 
@@ -114,3 +114,21 @@ def send_alert(subject: str, body: str) -> list[str]:
 def log_url_for(dag_id: str, run_id: str) -> str:
     base = os.environ.get("AIRFLOW__API__BASE_URL", "http://localhost:8080").rstrip("/")
     return f"{base}/dags/{dag_id}/runs/{run_id}"
+
+
+def docs_url_for(site_url: str) -> str:
+    """A Data Docs page (``file://`` on the worker) as served by the health dashboard at ``/ghl-pleo/data-docs``,
+    so the link opens from any machine; unchanged when it is not under the Data Docs folder."""
+    from urllib.parse import unquote, urlparse
+
+    from ghl_pleo.quality import data_docs_dir
+
+    path = unquote(urlparse(site_url).path) if site_url.startswith("file://") else site_url
+    try:
+        rel = os.path.relpath(path, data_docs_dir())
+    except ValueError:
+        return site_url
+    if rel.startswith(".."):
+        return site_url
+    base = os.environ.get("AIRFLOW__API__BASE_URL", "http://localhost:8080").rstrip("/")
+    return f"{base}/ghl-pleo/data-docs/{rel.replace(os.sep, '/')}"

@@ -54,14 +54,18 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
                  + f" {totals['ghl']:>8} {totals['pleo']:>8}")
     if dag_id == TAGS_DAG_ID:
         tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived", "gone"))
-        lines.append(f"Changes: {tag_writes} tag writes, {totals['values_written']} dimension-value writes"
+        lines.append(f"{'Planned changes' if dry else 'Changes'}: {tag_writes} tag writes, "
+                     f"{totals['values_written']} dimension-value writes"
                      + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else ""))
     else:
-        lines.append(f"Changes: {totals['metadata_written']} group metadata writes"
+        lines.append(f"{'Planned changes' if dry else 'Changes'}: {totals['metadata_written']} group metadata writes"
                      + (" (no changes)" if totals["metadata_written"] == 0 else ""))
     lines.append(change_line(warehouse, dag_id, run_id, dry))
-    for d in sorted(docs):
-        lines.append(f"Data Docs: {d}")
+    if docs:
+        from ghl_pleo.alerts import docs_url_for
+
+        for d in sorted(docs):
+            lines.append(f"Data Docs: {docs_url_for(d)} (on this machine: {d})")
     for e in warehouse.events(dag_id, run_id):
         lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
     for f in failed:
