@@ -157,16 +157,17 @@ def chart(name: str, title: str, series: list[dict], x0: float, x1: float, *, ki
         label = f"{y:.0f}" if top_value >= 4 else f"{y:.1f}"
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" class="grid"/>'
                      f'<text x="{left - 4}" y="{sy(y) + 4:.1f}" class="axis" text-anchor="end">{label}{unit}</text>')
-    for label, ts in ((_fmt_x(x0, span), x0), (_fmt_x(x1, span), x1)):
-        parts.append(f'<text x="{sx(ts):.1f}" y="{height - 10}" class="axis" '
-                     f'text-anchor="{"start" if ts == x0 else "end"}">{label}</text>')
+    for i, anchor in ((0, "start"), (2, "middle"), (4, "end")):  # x labels: start, middle, end of the window
+        ts = x0 + span * i / 4
+        parts.append(f'<text x="{sx(ts):.1f}" y="{height - 10}" class="axis" text-anchor="{anchor}">'
+                     f'{_fmt_x(ts)}</text>')
     n_series = max(len(series), 1)
     for k, s in enumerate(series):
         pts = [(x, y) for x, y in s["points"] if y is not None and x0 <= x <= x1]
         if kind == "bar":
             bw = max(2.0, min(18.0, pw / max(len(pts), 1) * 0.8 / n_series))
             for x, y in pts:
-                bx = sx(x) - bw * n_series / 2 + k * bw
+                bx = min(max(sx(x) - bw * n_series / 2 + k * bw, left), left + pw - bw)
                 parts.append(f'<rect class="bar" x="{bx:.1f}" y="{sy(y):.1f}" width="{bw:.1f}" '
                              f'height="{max(sy(0) - sy(y), 0.5):.1f}" fill="{s["color"]}"><title>'
                              f'{html.escape(s["name"])}: {y:g}{unit}</title></rect>')
@@ -179,11 +180,11 @@ def chart(name: str, title: str, series: list[dict], x0: float, x1: float, *, ki
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(value):.1f}" y2="{sy(value):.1f}" class="ref"/>'
                      f'<text x="{left + pw - 2}" y="{sy(value) - 3:.1f}" class="axis" text-anchor="end">'
                      f'{html.escape(label)}</text>')
-    legend_x = left + 8
+    legend_x = left + pw - sum(18 + 6 * len(s["name"]) for s in series)  # top right, beside the title
     for s in series:
-        parts.append(f'<rect x="{legend_x}" y="{top + 2}" width="9" height="9" fill="{s["color"]}"/>'
-                     f'<text x="{legend_x + 12}" y="{top + 10}" class="axis">{html.escape(s["name"])}</text>')
-        legend_x += 14 + 7 * len(s["name"])
+        parts.append(f'<rect x="{legend_x}" y="7" width="9" height="9" fill="{s["color"]}"/>'
+                     f'<text x="{legend_x + 12}" y="15" class="axis">{html.escape(s["name"])}</text>')
+        legend_x += 18 + 6 * len(s["name"])
     if not any(s["points"] for s in series):
         parts.append(f'<text x="{left + pw / 2}" y="{top + ph / 2}" class="axis" text-anchor="middle">'
                      f'no runs in this window</text>')
@@ -191,9 +192,16 @@ def chart(name: str, title: str, series: list[dict], x0: float, x1: float, *, ki
     return "".join(parts)
 
 
-def _fmt_x(ts: float, span: float) -> str:
-    dt = datetime.fromtimestamp(ts, timezone.utc)
-    return dt.strftime("%H:%M") if span <= 86400 else dt.strftime("%b %d")
+def _fmt_x(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%b %d %H:%M")
+
+
+def _ago(hours: float | None) -> str:
+    if hours is None:
+        return ""
+    if hours < 1:
+        return f" ({hours * 60:.0f} min ago)"
+    return f" ({hours:.1f} h ago)" if hours < 48 else f" ({hours / 24:.1f} days ago)"
 
 
 def _short(dag_id: str) -> str:
@@ -220,7 +228,7 @@ def render_page(doc: dict, window: str) -> str:
         buckets: dict[int, list[int]] = {}
         for r in runs:
             if r["dag_id"] == d and r["status"] != "running":
-                b = int((_ts(r["started_at"]) // bucket) * bucket + bucket / 2)
+                b = int(min((_ts(r["started_at"]) // bucket) * bucket + bucket / 2, now))
                 buckets.setdefault(b, []).append(int(r["status"] == "success"))
         success.append({"name": _short(d), "color": COLORS.get(d, "#6b7280"),
                         "points": [(b, 100.0 * sum(v) / len(v)) for b, v in sorted(buckets.items())]})
@@ -231,10 +239,10 @@ def render_page(doc: dict, window: str) -> str:
     charts = [
         chart("success-rate", f"Run success rate per {'hour' if bucket == 3600 else 'day'} (%)", success, x0, now,
               kind="bar", y_max=100.0, unit="%"),
-        chart("latency", "Run latency (s): first task start to last location done", by_dag("latency_s"), x0, now,
+        chart("latency", "Run latency (s), start to last location done", by_dag("latency_s"), x0, now,
               refs=refs),
         chart("records", "Records synced to Pleo per run (writes)", by_dag("records_synced"), x0, now, kind="bar"),
-        chart("headroom", "Rate-limit headroom: lowest X-RateLimit-Remaining per run", by_dag(
+        chart("headroom", "Lowest X-RateLimit-Remaining per run", by_dag(
             "min_ratelimit_remaining"), x0, now),
     ]
     cards = []
@@ -264,7 +272,7 @@ def render_page(doc: dict, window: str) -> str:
         rows.append(
             f'<tr class="{"stale" if f["stale"] else ""}" data-location="{html.escape(f["location_id"])}">'
             f'<td>{_short(f["dag_id"])}</td><td class="mono">{html.escape(f["location_id"])}</td>'
-            f'<td>{f["last_success_at"] or "never"}{"" if age is None else f" ({age:.1f} h ago)"}'
+            f'<td>{f["last_success_at"] or "never"}{_ago(age)}'
             f'{" STALE (limit " + format(f["stale_after_hours"], "g") + " h)" if f["stale"] else ""}</td>'
             f'<td>{_n(r.get("runs"))}</td><td class="{_rate_class(r.get("success_rate"))}">'
             f'{_pct(r.get("success_rate"))}</td><td>{_s(r.get("duration_p50_s"))}</td>'

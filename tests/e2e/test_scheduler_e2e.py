@@ -4,26 +4,39 @@ Everything a user would do goes through the public REST API: unpause the DAGs,
 create a three-day backfill of the statistics DAG and a manual run of the tags
 DAG, wait for them. Then the outcome is checked where a user would look: the
 run states, the api-server's import errors, the warehouse (on PostgreSQL too),
-and the sandbox's Pleo, tag by tag.
+and the sandbox's Pleo, tag by tag. Then the health side, also through the api-server: the dashboard plugin
+(JSON, page, Data Docs, Chromium screenshots of it inside the Airflow UI) and the health DAG's stale alert
+(tags are stale after 0.002 h here, so the locations that just synced go stale within seconds).
 """
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+import requests
 
 from bench.stack import AirflowStack
 from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl
+from tests.receivers import SmtpReceiver
 from tests.sandbox_client import warehouse_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-TAGS, STATS = "ghl_pleo_tags_sync", "ghl_pleo_statistics_sync"
+TAGS, STATS, HEALTH = "ghl_pleo_tags_sync", "ghl_pleo_statistics_sync", "ghl_pleo_health"
+STALE_AFTER_H = 0.002  # 7.2 s
 # A backfill's runs have these logical dates; with a data-interval timetable each run's window is that day.
 DAYS = ["2026-11-02", "2026-11-03", "2026-11-04"]
 
 
 @pytest.fixture(scope="module")
-def stack(sandbox, postgres, tmp_path_factory):
+def smtp():
+    receiver = SmtpReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox, postgres, smtp, tmp_path_factory):
     locations = sandbox.reset(locations=3, min_tags=30, max_tags=60)
     sandbox.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0)
     sandbox.clear_faults()
@@ -32,7 +45,11 @@ def stack(sandbox, postgres, tmp_path_factory):
     env = {**sandbox.env(locations),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
            **warehouse_env(warehouse_url),
-           "GHL_PLEO_RETRY_DELAY_S": "2", "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs"))}
+           "GHL_PLEO_RETRY_DELAY_S": "2", "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs")),
+           "GHL_PLEO_STALE_HOURS_TAGS": str(STALE_AFTER_H), "GHL_PLEO_HEALTH_SCHEDULE": "none",
+           "AIRFLOW_CONN_GHL_PLEO_SMTP": json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port,
+                                                     "extra": {"from": "ghl-pleo@example.com",
+                                                               "to": ["oncall@example.com"]}})}
     s = AirflowStack(tmp_path_factory.mktemp("airflow-stack"), env, parallelism=6)
     s.warehouse_url = warehouse_url
     s.start()
@@ -98,3 +115,62 @@ def test_the_ui_shows_the_tags_dag_and_its_runs(stack, output_dir):
     assert TAGS in dom, dom[-2000:]
     assert any(r["dag_run_id"] in dom for r in runs), dom[-2000:]
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_the_health_dag_alerts_a_stale_location_once_not_on_every_check(stack, smtp):
+    """Tags go stale 7.2 s after their last success here: the first check alerts, the next two do not."""
+    stack.wait_for_dag(HEALTH)
+    stack.unpause(HEALTH)  # its schedule is off in this stack: only the runs triggered here
+    time.sleep(STALE_AFTER_H * 3600 + 1)
+    for _ in range(3):
+        run = stack.wait_for_run(HEALTH, stack.trigger(HEALTH), timeout=300)
+        assert run["state"] == "success"
+    stale_mails = [m for m in smtp.messages if "not synced within the stale limit" in m["Subject"]]
+    assert len(stale_mails) == 1, [m["Subject"] for m in smtp.messages]
+    body = stale_mails[0].get_payload(decode=True).decode()
+    locations = _ledger_locations(stack)
+    assert len(locations) == 3
+    assert all(f"location {loc}" in body for loc in locations) and "ghl_pleo_tags_sync" in body
+    assert STATS not in body.split("What to do")[0]  # statistics ran minutes ago: 36 h is far off
+
+
+def _ledger_locations(stack) -> list[str]:
+    from ghl_pleo.warehouse import Warehouse
+
+    rows = Warehouse(stack.warehouse_url).query("SELECT DISTINCT location_id FROM sync_location_runs WHERE dag_id = :d",
+                                                {"d": TAGS})
+    return sorted(r["location_id"] for r in rows)
+
+
+def test_the_health_dashboard_is_in_the_airflow_ui_with_charts_and_the_location_table(stack, output_dir):
+    """The plugin through the api-server: JSON for monitors, Data Docs, and the page, screenshotted by Chromium
+    on its own and inside the Airflow UI (Browse > GHL-Pleo health)."""
+    from tests.browser import rendered_dom, screenshot
+
+    plugins = stack.api("GET", "/plugins")["plugins"]
+    ours = next(p for p in plugins if p["name"] == "ghl_pleo_health")
+    assert ours["external_views"][0]["url_route"] == "ghl-pleo-health"
+    doc = requests.get(f"{stack.url}/ghl-pleo/api/health", timeout=60).json()
+    tags = doc["windows"]["24h"]["dags"][TAGS]
+    assert tags["runs"] >= 1 and tags["success_rate"] == 1.0 and tags["latency_p50_s"] > 0
+    assert doc["windows"]["24h"]["dags"][STATS]["runs"] >= 3  # the three backfilled days and the scheduled run
+    locations = _ledger_locations(stack)
+    assert {f["location_id"] for f in doc["stale"] if f["dag_id"] == TAGS} == set(locations)
+    docs = requests.get(f"{stack.url}/ghl-pleo/data-docs/index.html", timeout=60)
+    assert docs.status_code == 200 and "Data Docs created by Great Expectations" in docs.text
+    assert "ghl_tags" in docs.text or "ghl_statistics" in docs.text  # the site's index lists the latest validation
+
+    page_url = f"{stack.url}/ghl-pleo/?window=24h"
+    shot = screenshot(page_url, output_dir / "health-dashboard.png")
+    dom = rendered_dom(page_url)
+    assert dom.count('<svg class="chart"') == 4, dom[:2000]
+    assert 'data-chart="latency"' in dom and "<circle" in dom  # points drawn, not an empty chart
+    assert 'id="locations"' in dom and all(f'data-location="{loc}"' in dom for loc in locations)
+    assert all(f'class="stale" data-location="{loc}"' in dom for loc in locations)
+    assert shot.stat().st_size > 20_000
+
+    in_ui = f"{stack.url}/plugin/ghl-pleo-health"
+    ui_shot = screenshot(in_ui, output_dir / "health-dashboard-in-airflow-ui.png", budget_ms=30000)
+    ui_dom = rendered_dom(in_ui, budget_ms=30000)
+    assert "/ghl-pleo/" in ui_dom and "<iframe" in ui_dom, ui_dom[-2000:]
+    assert ui_shot.stat().st_size > 20_000
