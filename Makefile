@@ -1,10 +1,11 @@
-# ghl-pleo: `make run` (sync once against the local sandbox), `make test` (the suite), `make reset`.
+# ghl-pleo: `make run` (sync once against the local sandbox), `make plan` (the same as a dry run),
+# `make test` (the suite), `make reset`.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast bench packages reset sandbox sandbox-stop venv airflow-init
+.PHONY: run plan test test-fast bench packages reset sandbox sandbox-stop venv airflow-init
 
 venv: $(BIN)/.installed
 
@@ -20,6 +21,9 @@ airflow-init: venv
 
 run: venv  ## Set up and run the tags DAG once against the local sandbox, then print the summary
 	@scripts/run.sh
+
+plan: venv  ## Dry run of both DAGs against the local sandbox: what they would write to Pleo (nothing is written)
+	@scripts/run.sh --plan
 
 packages:  ## Debian packages the tests need (postgresql), installed only when missing
 	@scripts/ensure_packages.sh

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# make run: run the tags DAG once through Airflow against the local sandbox and print the summary.
+# make run: run the tags DAG, then the statistics DAG, once through Airflow against the local sandbox and print
+# their summaries. make plan (scripts/run.sh --plan): the same as dry runs: everything is read and checked,
+# nothing is written to Pleo, and the summaries show what the runs would write.
 set -euo pipefail
+conf=()
+if [ "${1:-}" = "--plan" ]; then conf=(-c '{"dry_run": true}'); echo "== DRY RUN: nothing will be written to Pleo"; fi
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 "$ROOT/scripts/airflow_init.sh"
@@ -21,7 +25,7 @@ run_dag() {  # run_dag DAG_ID: one run through Airflow, then its summary from th
   local dag_id="$1" log="$AIRFLOW_HOME/last-run-$1.log" start
   echo "== airflow dags test $dag_id (console log: $log)"
   start=$(date +%s)
-  if ! "$BIN/airflow" dags test "$dag_id" > "$log" 2>&1; then
+  if ! "$BIN/airflow" dags test "$dag_id" "${conf[@]}" > "$log" 2>&1; then
     echo "The run failed; the end of its log:"; tail -n 40 "$log"
     "$BIN/python" -m ghl_pleo.report --dag-id "$dag_id" || true
     return 1

@@ -140,6 +140,7 @@ def write_statistics_metadata(pleo: PleoHook, locations: list[dict], *, warehous
         log.info("Location %s: group %s metadata now shows %s", location_id, result["id"], rec["statId"])
     pleo_requests = pleo.client.stats.as_dict()["total_requests"]
     warehouse.add_event(dag_id, run_id, "*", "pleo_requests",
-                        f"write_metadata made {pleo_requests} Pleo requests ({written} metadata writes)")
+                        f"write_metadata made {pleo_requests} Pleo requests ({written} metadata writes"
+                        f"{', planned only: dry run' if pleo.dry_run else ''})")
     log.info("Group metadata: %d written, %d unchanged; Pleo requests %d", written, unchanged, pleo_requests)
     return {"written": written, "unchanged": unchanged}

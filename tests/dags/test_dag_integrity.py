@@ -84,3 +84,21 @@ def test_parallel_locations_and_schedule_come_from_the_environment(monkeypatch):
 
 def test_default_parallelism_is_eight(dagbag):
     assert dagbag.dags["ghl_pleo_tags_sync"].get_task("sync_location").max_active_tis_per_dagrun == 8
+
+
+def test_the_trigger_form_offers_dry_run_locations_and_full_refresh(dagbag):
+    tags = dagbag.dags["ghl_pleo_tags_sync"].params
+    assert {"dry_run", "locations", "full_refresh", "release_archive_guard"} <= set(tags.keys())
+    stats = dagbag.dags["ghl_pleo_statistics_sync"].params
+    assert {"dry_run", "locations"} <= set(stats.keys())
+    for params in (tags, stats):  # a plain trigger (no conf) is a real, full run
+        assert params["dry_run"] is False and params["locations"] == []
+        assert params.get_param("dry_run").schema["type"] == "boolean"
+        assert params.get_param("locations").schema["type"] == "array"
+    assert tags["full_refresh"] is False
+
+
+def test_health_dag_shape(dagbag):
+    dag = dagbag.dags["ghl_pleo_health"]
+    assert {t.task_id for t in dag.tasks} == {"check_stale", "cleanup_ledger"}
+    assert dag.schedule == "@hourly"
