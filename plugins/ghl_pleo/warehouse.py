@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 import pandas as pd
 from sqlalchemy import bindparam, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from ghl_pleo.errors import ConfigurationError
 
@@ -103,6 +104,13 @@ class Warehouse:
                         if column in columns[table]:
                             continue
                         columns[table].add(column)
+                        if not postgres:
+                            try:
+                                conn.execute(text(statement))
+                            except OperationalError as exc:  # another task added it since we looked
+                                if "duplicate column" not in str(exc).lower():
+                                    raise
+                            continue
                     conn.execute(text(statement))
 
     # staging -----------------------------------------------------------------------------

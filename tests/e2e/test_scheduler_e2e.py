@@ -150,6 +150,8 @@ def test_the_health_dashboard_is_in_the_airflow_ui_with_charts_and_the_location_
     plugins = stack.api("GET", "/plugins")["plugins"]
     ours = next(p for p in plugins if p["name"] == "ghl_pleo_health")
     assert ours["external_views"][0]["url_route"] == "ghl-pleo-health"
+    forged = requests.get(f"{stack.url}/ghl-pleo/api/health", headers={"Authorization": "Bearer forged"}, timeout=60)
+    assert forged.status_code in (401, 403)  # the token is checked by Airflow's auth manager
     doc = requests.get(f"{stack.url}/ghl-pleo/api/health", timeout=60).json()
     tags = doc["windows"]["24h"]["dags"][TAGS]
     assert tags["runs"] >= 1 and tags["success_rate"] == 1.0 and tags["latency_p50_s"] > 0

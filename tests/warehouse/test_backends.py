@@ -13,7 +13,8 @@ from ghl_pleo.warehouse import Warehouse
 pytestmark = pytest.mark.integration
 
 TABLES = {"ghl_tags_staged", "ghl_tag_details", "pleo_tags_pushed", "rejected_records", "sync_location_runs",
-          "sync_run_events", "ghl_statistics_daily", "ghl_oauth_state", "ghl_pleo_rate_slots"}
+          "sync_run_events", "ghl_statistics_daily", "ghl_oauth_state", "ghl_pleo_rate_slots", "pleo_change_log",
+          "stale_alerts"}
 
 
 @pytest.fixture
@@ -27,6 +28,23 @@ def wh(warehouse_url) -> Warehouse:
 def test_the_ddl_applies_twice_and_creates_every_table(wh):
     wh.apply_schema()
     assert TABLES <= set(inspect(wh.engine).get_table_names())
+    ledger = {c["name"] for c in inspect(wh.engine).get_columns("sync_location_runs")}
+    assert {"dry_run", "duration_s", "records_synced", "retries", "min_ratelimit_remaining", "drift_flags"} <= ledger
+
+
+def test_change_log_rows_are_written_with_the_sync_state_and_dry_runs_leave_the_state_alone(wh):
+    from ghl_pleo.warehouse import change
+
+    real = change("dag", "run1", 1, "L1", "tag", "create", code="t1", pleo_id="P1", after={"name": "A"})
+    wh.record_push("L1", "t1", "P1", "A", False, "create", "run1", change=real)
+    planned = change("dag", "run2", 1, "L1", "tag", "rename", code="t1", pleo_id="P1", before={"name": "A"},
+                     after={"name": "B"}, dry_run=True)
+    wh.record_push("L1", "t1", "P1", "B", False, "rename", "run2", change=planned)
+    assert wh.query("SELECT name, run_id FROM pleo_tags_pushed") == [{"name": "A", "run_id": "run1"}]
+    log = wh.changes("dag")
+    assert [(c["run_id"], c["action"], c["dry_run"], c["after"]) for c in log] == [
+        ("run1", "create", 0, {"name": "A"}), ("run2", "rename", 1, {"name": "B"})]
+    assert log[1]["before"] == {"name": "A"}
 
 
 def test_staged_pages_stream_back_in_read_order_byte_for_byte(wh):
@@ -88,3 +106,24 @@ def test_the_shared_rate_hands_out_distinct_spaced_slots_to_concurrent_callers(w
     slots.sort()
     gaps = [b - a for a, b in zip(slots, slots[1:])]
     assert len(slots) == 60 and min(gaps) >= 0.02 - 1e-6  # epoch seconds in a double: ~1e-7 s resolution
+
+
+def test_a_warehouse_from_before_the_ledger_columns_is_upgraded_in_place(tmp_path):
+    """An existing sync_location_runs without the ledger columns gets them (and keeps its rows); twice is a no-op."""
+    from sqlalchemy import create_engine, text
+
+    from ghl_pleo.warehouse import Warehouse
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with create_engine(url).begin() as conn:
+        conn.execute(text("CREATE TABLE sync_location_runs (dag_id TEXT NOT NULL, run_id TEXT NOT NULL, location_id "
+                          "TEXT NOT NULL, status TEXT NOT NULL, try_number INTEGER NOT NULL, started_at TEXT NOT "
+                          "NULL, finished_at TEXT, error_kind TEXT, error TEXT, counts TEXT, requests TEXT, "
+                          "PRIMARY KEY (dag_id, run_id, location_id))"))
+        conn.execute(text("INSERT INTO sync_location_runs VALUES ('d', 'r', 'L', 'success', 1, "
+                          "'2026-11-01T00:00:00.000000Z', '2026-11-01T00:00:05.000000Z', NULL, NULL, '{}', '{}')"))
+    wh = Warehouse(url)
+    wh.apply_schema()
+    wh.apply_schema()
+    rows = wh.query("SELECT run_id, dry_run, drift_flags FROM sync_location_runs")
+    assert rows == [{"run_id": "r", "dry_run": 0, "drift_flags": None}]
