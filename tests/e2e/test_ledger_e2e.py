@@ -2,7 +2,9 @@
 against the sandbox, checked against what the sandbox's Pleo received, write for write.
 
 The tests run in order and build on each other's state: a dry run of a first sync, the real first sync, a
-dry run and the real run of a small change, a run limited to one location, a full refresh.
+dry run and the real run of a small change, a run limited to one location, a full refresh. The warehouse is
+PostgreSQL here (the tags e2e module uses SQLite), so the ledger and change log are checked on the deployment's
+database too.
 """
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ DETAILS = "GHL POST /social-media-posting/{locationId}/tags/details"
 
 
 @pytest.fixture(scope="module")
-def runner(sandbox, airflow_db, tmp_path_factory):
+def runner(sandbox, airflow_db, postgres, tmp_path_factory):
+    url = postgres.new_database("ledger")
     locations = sandbox.reset(locations=3, min_tags=15, max_tags=30)
     sandbox.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0)
     sandbox.clear_faults()
     sandbox.clear_requests()
-    return Runner(sandbox, tmp_path_factory.mktemp("e2e-ledger"), locations, DAG_ID)
+    return Runner(sandbox, tmp_path_factory.mktemp("e2e-ledger"), locations, DAG_ID, url)
 
 
 def conf(**params) -> tuple[str, str]:
