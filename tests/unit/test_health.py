@@ -108,6 +108,24 @@ def test_the_dashboard_serves_the_json_and_a_page_with_charts_and_the_location_t
     assert client.get("/?window=1y").status_code == 400
 
 
+def test_a_new_warehouse_gives_an_empty_dashboard_not_an_error(wh, monkeypatch, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ghl_pleo import dashboard
+
+    monkeypatch.setattr(dashboard, "_warehouse", wh)
+    monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(tmp_path / "no-docs-yet"))
+    monkeypatch.setenv("GHL_PLEO_DASHBOARD_PUBLIC", "1")
+    dashboard._cache.clear()
+    client = TestClient(dashboard.create_app())
+    doc = client.get("/api/health").json()
+    assert doc["stale"] == [] and doc["windows"]["24h"]["dags"][TAGS_DAG_ID]["runs"] == 0
+    assert doc["windows"]["24h"]["dags"][TAGS_DAG_ID]["success_rate"] is None
+    page = client.get("/")
+    assert page.status_code == 200 and "no runs yet" in page.text and "no runs in this window" in page.text
+    assert client.get("/data-docs/index.html").status_code == 404  # no validation has run yet
+
+
 def test_a_stale_location_is_alerted_once_per_stale_period(wh):
     sent = []
     send = lambda subject, body: sent.append((subject, body)) or ["test"]  # noqa: E731
