@@ -124,6 +124,13 @@ def test_a_new_warehouse_gives_an_empty_dashboard_not_an_error(wh, monkeypatch, 
     page = client.get("/")
     assert page.status_code == 200 and "no runs yet" in page.text and "no runs in this window" in page.text
     assert client.get("/data-docs/index.html").status_code == 404  # no validation has run yet
+    docs = tmp_path / "no-docs-yet"
+    docs.mkdir()
+    (docs / "index.html").write_text("<html>docs</html>")
+    (tmp_path / "secret.txt").write_text("not for the web")
+    assert client.get("/data-docs/index.html").text == "<html>docs</html>"
+    for escape in ("/data-docs/..%2Fsecret.txt", "/data-docs/%2E%2E/secret.txt", "/data-docs/../secret.txt"):
+        assert "not for the web" not in client.get(escape).text, escape
 
 
 def test_a_stale_location_is_alerted_once_per_stale_period(wh):
