@@ -428,7 +428,7 @@ def _int(value: Any) -> int | None:
 
 
 def parse_ts(value: str | None) -> datetime | None:
-    if not value:
+    if not isinstance(value, str) or not value:  # None, or NaN from a pandas column
         return None
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 

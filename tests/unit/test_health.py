@@ -140,11 +140,16 @@ def test_a_stale_location_is_alerted_once_per_stale_period(wh):
     add_row(wh, TAGS_DAG_ID, "r1", "L2", NOW - timedelta(hours=4), 5)
     add_row(wh, TAGS_DAG_ID, "r2", "L1", NOW - timedelta(hours=1), 5)
     add_row(wh, TAGS_DAG_ID, "r2", "L2", NOW - timedelta(hours=1), 5, "failed")
+    add_row(wh, TAGS_DAG_ID, "r0", "L9", NOW - timedelta(hours=2), 5, "failed")  # never succeeded, known 2 h
     first = check_stale(wh, now=NOW, hours=HOURS, send=send)
     assert first["alerted"] == [f"{TAGS_DAG_ID}:L2"] and len(sent) == 1 and "location L2" in sent[0][1]
-    for later in (0.5, 1, 1.9):  # the next checks: still stale, no new alert
+    for later in (0.5, 0.9):  # the next checks: still stale, no new alert
         assert check_stale(wh, now=NOW + timedelta(hours=later), hours=HOURS, send=send)["alerted"] == []
     assert len(sent) == 1
+    never = check_stale(wh, now=NOW + timedelta(hours=1.1), hours=HOURS, send=send)  # L9: 3.1 h, never synced
+    assert never["alerted"] == [f"{TAGS_DAG_ID}:L9"] and "location L9: never synced successfully" in sent[1][1]
+    assert check_stale(wh, now=NOW + timedelta(hours=1.9), hours=HOURS, send=send)["alerted"] == []
+    sent.pop()
     add_row(wh, TAGS_DAG_ID, "r3", "L1", NOW + timedelta(hours=6), 5)
     add_row(wh, TAGS_DAG_ID, "r3", "L2", NOW + timedelta(hours=6), 5)  # it syncs again: the period is over
     assert check_stale(wh, now=NOW + timedelta(hours=6, minutes=1), hours=HOURS, send=send)["recovered"] == 1
