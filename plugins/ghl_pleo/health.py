@@ -55,58 +55,79 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 # reading the ledger ----------------------------------------------------------------------------
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+NUMERIC = ["duration_s", "records_read", "records_synced", "records_rejected", "requests_total", "retries",
+           "min_ratelimit_remaining"]
+
+
 def load_ledger(warehouse: Warehouse, since: datetime) -> pd.DataFrame:
-    """Real (not dry) ledger rows started since ``since``."""
-    rows = warehouse.query(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM sync_location_runs WHERE dry_run = 0 AND "
-                           f"started_at >= :s", {"s": since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
-    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+    """Real (not dry) ledger rows started since ``since``, typed: ``start``/``end`` timestamps, numbers."""
+    return prepare(warehouse.frame(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM sync_location_runs WHERE dry_run = 0 "
+                                   f"AND started_at >= :s", {"s": since.strftime(TS_FORMAT)}))
+
+
+def prepare(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Parse the ledger's columns once, vectorised (500 locations x 30 days of hourly runs is 360,000 rows)."""
+    frame = ledger.copy()
+    frame["start"] = pd.to_datetime(frame["started_at"], format=TS_FORMAT, utc=True, errors="coerce")
+    frame["end"] = pd.to_datetime(frame["finished_at"], format=TS_FORMAT, utc=True, errors="coerce")
+    for column in NUMERIC:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["done"] = frame["status"] != "running"
+    frame["ok"] = frame["status"].isin(OK_STATUSES)
+    frame["failed"] = frame["status"] == "failed"
+    frame["running"] = ~frame["done"]
+    return frame
 
 
 def load_last_success(warehouse: Warehouse) -> pd.DataFrame:
     """Per DAG and location: the last successful real sync, the first time it was seen, the last status."""
-    rows = warehouse.query(
+    return warehouse.frame(
         "SELECT dag_id, location_id, MAX(CASE WHEN status IN ('success', 'skipped') THEN finished_at END) "
         "AS last_success_at, MIN(started_at) AS first_seen_at, MAX(started_at) AS last_run_at "
         "FROM sync_location_runs WHERE dry_run = 0 GROUP BY dag_id, location_id")
-    return pd.DataFrame(rows, columns=["dag_id", "location_id", "last_success_at", "first_seen_at", "last_run_at"])
 
 
 # pure computations -----------------------------------------------------------------------------
-def run_level(ledger: pd.DataFrame) -> pd.DataFrame:
-    """One row per DAG run: start, latency (first start to last finish), status, records, headroom."""
-    if ledger.empty:
-        return pd.DataFrame(columns=["dag_id", "run_id", "started_at", "latency_s", "status", "locations",
-                                     "records_synced", "records_read", "records_rejected", "retries",
-                                     "min_ratelimit_remaining"])
-    frame = ledger.copy()
-    frame["start"] = frame["started_at"].map(parse_ts)
-    frame["end"] = frame["finished_at"].map(parse_ts)
-    out = []
-    for (dag_id, run_id), g in frame.groupby(["dag_id", "run_id"], sort=False):
-        statuses = set(g["status"])
-        status = "running" if "running" in statuses else "failed" if "failed" in statuses else "success"
-        ends = [e for e in g["end"] if e is not None]
-        start = min(g["start"])
-        out.append({
-            "dag_id": dag_id, "run_id": run_id, "started_at": start, "status": status, "locations": len(g),
-            "latency_s": (max(ends) - start).total_seconds() if ends and status != "running" else None,
-            "records_synced": int(pd.to_numeric(g["records_synced"]).fillna(0).sum()),
-            "records_read": int(pd.to_numeric(g["records_read"]).fillna(0).sum()),
-            "records_rejected": int(pd.to_numeric(g["records_rejected"]).fillna(0).sum()),
-            "retries": int(pd.to_numeric(g["retries"]).fillna(0).sum()),
-            "min_ratelimit_remaining": _min(g["min_ratelimit_remaining"]),
-        })
-    return pd.DataFrame(out).sort_values("started_at").reset_index(drop=True)
+def run_level(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per DAG run (from a :func:`prepare`\ d ledger): start, latency (first location start to last
+    location end), status (running / failed if any location is, else success), records, headroom."""
+    columns = ["dag_id", "run_id", "started_at", "latency_s", "status", "locations", "records_synced",
+               "records_read", "records_rejected", "retries", "min_ratelimit_remaining"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    runs = frame.groupby(["dag_id", "run_id"], sort=False).agg(
+        started_at=("start", "min"), end=("end", "max"), locations=("status", "size"),
+        running=("running", "max"), failed=("failed", "max"), records_synced=("records_synced", "sum"),
+        records_read=("records_read", "sum"), records_rejected=("records_rejected", "sum"),
+        retries=("retries", "sum"), min_ratelimit_remaining=("min_ratelimit_remaining", "min")).reset_index()
+    runs["status"] = "success"
+    runs.loc[runs["failed"], "status"] = "failed"
+    runs.loc[runs["running"], "status"] = "running"
+    runs["latency_s"] = (runs["end"] - runs["started_at"]).dt.total_seconds()
+    runs.loc[runs["running"], "latency_s"] = float("nan")
+    return runs[columns].sort_values("started_at").reset_index(drop=True)
 
 
-def _min(series: pd.Series) -> int | None:
-    values = pd.to_numeric(series, errors="coerce").dropna()
-    return int(values.min()) if len(values) else None
+def _py(value):
+    """A JSON-ready Python value from a pandas/numpy one (NaN -> None)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, float) and pd.isna(value):
+            return None
+    return value
+
+
+def _int(value) -> int | None:
+    value = _py(value)
+    return None if value is None else int(value)
 
 
 def _pct(values: pd.Series, q: float) -> float | None:
     """Percentile with linear interpolation between the closest ranks (pandas' default), in seconds."""
-    clean = pd.to_numeric(values, errors="coerce").dropna()
+    clean = values.dropna()
     return round(float(clean.quantile(q)), 3) if len(clean) else None
 
 
@@ -122,53 +143,59 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _flags(series: pd.Series) -> dict[str, int]:
+def _flags(values) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for value in series.dropna():
-        for flag in str(value).split(","):
-            if flag:
-                counts[flag] = counts.get(flag, 0) + 1
+    for value in values:
+        if isinstance(value, str):
+            for flag in value.split(","):
+                if flag:
+                    counts[flag] = counts.get(flag, 0) + 1
     return dict(sorted(counts.items()))
 
 
-def window_stats(ledger: pd.DataFrame, runs: pd.DataFrame) -> dict:
-    """Per DAG and per location numbers over one window (``ledger``/``runs`` already cut to it)."""
+def window_stats(frame: pd.DataFrame, runs: pd.DataFrame) -> dict:
+    """Per DAG and per location numbers over one window (``frame``/``runs`` already cut to it)."""
     dags = {}
-    for dag_id in sorted(set(ledger["dag_id"]) | set(DAG_IDS)):
-        lrows = ledger[ledger["dag_id"] == dag_id]
-        rrows = runs[runs["dag_id"] == dag_id] if len(runs) else runs
-        done = rrows[rrows["status"] != "running"] if len(rrows) else rrows
-        ldone = lrows[lrows["status"] != "running"]
-        read = int(pd.to_numeric(lrows["records_read"]).fillna(0).sum())
-        rejected = int(pd.to_numeric(lrows["records_rejected"]).fillna(0).sum())
+    for dag_id in sorted(set(frame["dag_id"]) | set(DAG_IDS)):
+        lrows = frame[frame["dag_id"] == dag_id]
+        done = runs[(runs["dag_id"] == dag_id) & (runs["status"] != "running")]
+        ldone = lrows[lrows["done"]]
+        read, rejected = int(lrows["records_read"].sum()), int(lrows["records_rejected"].sum())
+        succeeded = int((done["status"] == "success").sum())
         dags[dag_id] = {
-            "runs": int(len(done)), "runs_succeeded": int((done["status"] == "success").sum()) if len(done) else 0,
-            "success_rate": _rate(int((done["status"] == "success").sum()) if len(done) else 0, len(done)),
-            "location_runs": int(len(ldone)),
-            "location_success_rate": _rate(int(ldone["status"].isin(OK_STATUSES).sum()), len(ldone)),
-            "latency_p50_s": _pct(done["latency_s"], 0.5) if len(done) else None,
-            "latency_p95_s": _pct(done["latency_s"], 0.95) if len(done) else None,
-            "records_synced": int(pd.to_numeric(lrows["records_synced"]).fillna(0).sum()),
-            "records_synced_per_run": round(float(done["records_synced"].mean()), 2) if len(done) else None,
+            "runs": int(len(done)), "runs_succeeded": succeeded, "success_rate": _rate(succeeded, len(done)),
+            "location_runs": int(len(ldone)), "location_success_rate": _rate(int(ldone["ok"].sum()), len(ldone)),
+            "latency_p50_s": _pct(done["latency_s"].astype(float), 0.5),
+            "latency_p95_s": _pct(done["latency_s"].astype(float), 0.95),
+            "records_synced": int(lrows["records_synced"].sum()),
+            "records_synced_per_run": round(float(done["records_synced"].astype(float).mean()), 2)
+            if len(done) else None,
             "records_read": read, "records_rejected": rejected, "rejected_share": _share(rejected, read),
-            "drift_events": _flags(lrows["drift_flags"]),
-            "retries": int(pd.to_numeric(lrows["retries"]).fillna(0).sum()),
-            "min_ratelimit_remaining": _min(lrows["min_ratelimit_remaining"]),
+            "drift_events": _flags(lrows["drift_flags"].dropna()),
+            "retries": int(lrows["retries"].sum()), "min_ratelimit_remaining": _int(lrows["min_ratelimit_remaining"].min()),
         }
     locations = []
-    for (dag_id, location_id), g in ledger.groupby(["dag_id", "location_id"], sort=True):
-        done = g[g["status"] != "running"]
-        read = int(pd.to_numeric(g["records_read"]).fillna(0).sum())
-        rejected = int(pd.to_numeric(g["records_rejected"]).fillna(0).sum())
-        locations.append({
-            "dag_id": dag_id, "location_id": location_id, "runs": int(len(done)),
-            "success_rate": _rate(int(done["status"].isin(OK_STATUSES).sum()), len(done)),
-            "failures": int((done["status"] == "failed").sum()),
-            "duration_p50_s": _pct(done["duration_s"], 0.5), "duration_p95_s": _pct(done["duration_s"], 0.95),
-            "records_synced": int(pd.to_numeric(g["records_synced"]).fillna(0).sum()),
-            "records_read": read, "rejected_share": _share(rejected, read),
-            "drift_events": _flags(g["drift_flags"]), "min_ratelimit_remaining": _min(g["min_ratelimit_remaining"]),
-        })
+    if len(frame):
+        keys = ["dag_id", "location_id"]
+        per = frame.assign(ok_done=frame["ok"] & frame["done"]).groupby(keys).agg(
+            runs=("done", "sum"), ok=("ok_done", "sum"), failures=("failed", "sum"),
+            records_synced=("records_synced", "sum"), records_read=("records_read", "sum"),
+            records_rejected=("records_rejected", "sum"), min_rem=("min_ratelimit_remaining", "min"))
+        durations = frame[frame["done"]].groupby(keys)["duration_s"]
+        per["p50"], per["p95"] = durations.quantile(0.5), durations.quantile(0.95)
+        flagged = frame[frame["drift_flags"].notna()]
+        drift = {k: _flags(g) for k, g in flagged.groupby(keys)["drift_flags"]} if len(flagged) else {}
+        for (dag_id, location_id), r in per.iterrows():
+            read, rejected = int(r["records_read"]), int(r["records_rejected"])
+            locations.append({
+                "dag_id": dag_id, "location_id": location_id, "runs": int(r["runs"]),
+                "success_rate": _rate(int(r["ok"]), int(r["runs"])), "failures": int(r["failures"]),
+                "duration_p50_s": None if pd.isna(r["p50"]) else round(float(r["p50"]), 3),
+                "duration_p95_s": None if pd.isna(r["p95"]) else round(float(r["p95"]), 3),
+                "records_synced": int(r["records_synced"]), "records_read": read,
+                "rejected_share": _share(rejected, read), "drift_events": drift.get((dag_id, location_id), {}),
+                "min_ratelimit_remaining": _int(r["min_rem"]),
+            })
     return {"dags": dags, "locations": locations}
 
 
@@ -193,22 +220,20 @@ def health(warehouse: Warehouse, now: datetime | None = None, hours: dict[str, f
     """Everything the dashboard shows, as JSON-ready data (the ``/api/health`` document)."""
     now = now or datetime.now(timezone.utc)
     hours = hours or stale_hours()
-    ledger = load_ledger(warehouse, now - max(WINDOWS.values()))
-    ledger = ledger[ledger["started_at"].map(parse_ts) <= now] if len(ledger) else ledger
-    runs = run_level(ledger)
+    frame = load_ledger(warehouse, now - max(WINDOWS.values()))
+    frame = frame[frame["start"] <= pd.Timestamp(now)]
+    runs = run_level(frame)
     windows = {}
     for name, span in WINDOWS.items():
-        cut = now - span
-        lw = ledger[ledger["started_at"].map(parse_ts) >= cut] if len(ledger) else ledger
-        rw = runs[runs["started_at"] >= cut] if len(runs) else runs
-        windows[name] = window_stats(lw, rw)
+        cut = pd.Timestamp(now - span)
+        windows[name] = window_stats(frame[frame["start"] >= cut], runs[runs["started_at"] >= cut]
+                                     if len(runs) else runs)
     fresh = freshness(load_last_success(warehouse), now, hours)
-    series = [{"dag_id": r.dag_id, "run_id": r.run_id, "started_at": _iso(r.started_at), "status": r.status,
-               "latency_s": None if pd.isna(r.latency_s) else round(float(r.latency_s), 3),
+    series = [{"dag_id": r.dag_id, "run_id": r.run_id, "started_at": _iso(r.started_at.to_pydatetime()),
+               "status": r.status, "latency_s": None if pd.isna(r.latency_s) else round(float(r.latency_s), 3),
                "records_synced": int(r.records_synced), "records_rejected": int(r.records_rejected),
-               "min_ratelimit_remaining": None if pd.isna(r.min_ratelimit_remaining)
-               else int(r.min_ratelimit_remaining)} for r in runs.itertuples(index=False)]
-    flagged = ledger[ledger["drift_flags"].notna()] if len(ledger) else ledger
+               "min_ratelimit_remaining": _int(r.min_ratelimit_remaining)} for r in runs.itertuples(index=False)]
+    flagged = frame[frame["drift_flags"].notna()]
     events = [{"at": _str(r.finished_at) or r.started_at, "dag_id": r.dag_id, "run_id": r.run_id,
                "location_id": r.location_id, "flags": r.drift_flags, "status": r.status,
                "error_kind": _str(r.error_kind)} for r in flagged.sort_values("started_at", ascending=False)
