@@ -16,9 +16,7 @@ from sqlalchemy import text
 
 from ghl_pleo.dashboard import render_page
 from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, health
-from ghl_pleo.warehouse import Warehouse
-
-FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+from ghl_pleo.warehouse import TS_FORMAT as FMT, Warehouse
 
 
 def seed(wh: Warehouse, locations: int, days: int, now: datetime) -> int:

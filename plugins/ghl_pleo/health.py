@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, timedelta, timezone
-import pandas as pd
 
-from ghl_pleo.warehouse import Warehouse, parse_ts, utcnow
+import pandas as pd
+from sqlalchemy import text
+
+from ghl_pleo.warehouse import TS_FORMAT, Warehouse, parse_ts, utcnow
 
 log = logging.getLogger("ghl_pleo.health")
 TAGS_DAG_ID = "ghl_pleo_tags_sync"
@@ -55,7 +57,6 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 # reading the ledger ----------------------------------------------------------------------------
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 NUMERIC = ["duration_s", "records_read", "records_synced", "records_rejected", "requests_total", "retries",
            "min_ratelimit_remaining"]
 
@@ -109,20 +110,9 @@ def run_level(frame: pd.DataFrame) -> pd.DataFrame:
     return runs[columns].sort_values("started_at").reset_index(drop=True)
 
 
-def _py(value):
-    """A JSON-ready Python value from a pandas/numpy one (NaN -> None)."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-        if isinstance(value, float) and pd.isna(value):
-            return None
-    return value
-
-
 def _int(value) -> int | None:
-    value = _py(value)
-    return None if value is None else int(value)
+    """A JSON-ready int from a pandas/numpy number (NaN -> None)."""
+    return None if pd.isna(value) else int(value)
 
 
 def _pct(values: pd.Series, q: float) -> float | None:
@@ -132,7 +122,7 @@ def _pct(values: pd.Series, q: float) -> float | None:
 
 
 def _str(value) -> str | None:
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    return None if pd.isna(value) else str(value)
 
 
 def _rate(ok: int, done: int) -> float | None:
@@ -299,22 +289,14 @@ def check_stale(warehouse: Warehouse, now: datetime | None = None, hours: dict[s
         subject, body = stale_alert_text(new)
         log.warning("%s", body)
         channels = send(subject, body) if send else []
-        with warehouse.engine.begin() as conn:
-            from sqlalchemy import text
-
-            for f in new:
-                key = {"d": f["dag_id"], "l": f["location_id"]}
-                conn.execute(text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"), key)
-                conn.execute(text("INSERT INTO stale_alerts (dag_id, location_id, last_success_at, alerted_at) "
-                                  "VALUES (:d, :l, :s, :at)"), {**key, "s": f["last_success_at"] or "",
-                                                                   "at": utcnow()})
-    if over:
-        with warehouse.engine.begin() as conn:
-            from sqlalchemy import text
-
-            for dag_id, location_id in over:
-                conn.execute(text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"),
-                             {"d": dag_id, "l": location_id})
+    with warehouse.engine.begin() as conn:  # a new period replaces its row; an ended one loses it
+        for dag_id, location_id in [(f["dag_id"], f["location_id"]) for f in new] + over:
+            conn.execute(text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"),
+                         {"d": dag_id, "l": location_id})
+        for f in new:
+            conn.execute(text("INSERT INTO stale_alerts (dag_id, location_id, last_success_at, alerted_at) "
+                              "VALUES (:d, :l, :s, :at)"), {"d": f["dag_id"], "l": f["location_id"],
+                                                            "s": f["last_success_at"] or "", "at": utcnow()})
     still = sum(1 for f in fresh if f["stale"]) - len(new)
     log.info("Stale check: %d location(s) checked, %d newly stale (alerted through %s), %d still stale (alerted "
              "before), %d recovered", len(fresh), len(new), ", ".join(channels) or "no channel", max(still, 0),

@@ -379,9 +379,8 @@ def _load_tags(pleo: PleoHook, warehouse: Warehouse, location_id: str, group_id:
 
 def _load_dimensions(pleo: PleoHook, location_id: str, group_id: str, tags: pd.DataFrame,
                      details_for: Callable[[list[str]], pd.DataFrame], tag_ids: dict[str, str],
-                     config: MappingConfig, company_id: str | None, created_ids: set[str] = frozenset(),
-                     log_changes: Callable[[list[dict]], None] = lambda rows: None,
-                     run: tuple[str, str, int] = ("", "", 1)) -> Counter:
+                     config: MappingConfig, company_id: str | None, created_ids: set[str],
+                     log_changes: Callable[[list[dict]], None], run: tuple[str, str, int]) -> Counter:
     """Create missing dimensions; write each dimension value that differs from what Pleo holds.
 
     Works through the live tags 100 at a time (one aggregation read, their

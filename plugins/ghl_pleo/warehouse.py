@@ -24,13 +24,17 @@ from ghl_pleo.errors import ConfigurationError
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 CONN_ID = "ghl_pleo_db"
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # every timestamp the warehouse stores (ISO-8601 UTC, text: sorts as it reads)
 _ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", re.IGNORECASE)
 # Ledger columns that say how a location's run went (include/sql/006_ledger.sql).
+# A ledger row's Pleo writes: its change-log rows (bound as :d, :r, :l).
+RECORDS_SYNCED = ("(SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND "
+                  "c.location_id = :l)")
 DRIFT_KINDS = {"schema_drift": "schema_drift", "data_quality": "quality_gate", "drift_guard": "archive_guard"}
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).strftime(TS_FORMAT)
 
 
 def warehouse_url(conn_id: str = CONN_ID) -> str:
@@ -104,14 +108,11 @@ class Warehouse:
                         if column in columns[table]:
                             continue
                         columns[table].add(column)
-                        if not postgres:
-                            try:
-                                conn.execute(text(statement))
-                            except OperationalError as exc:  # another task added it since we looked
-                                if "duplicate column" not in str(exc).lower():
-                                    raise
-                            continue
-                    conn.execute(text(statement))
+                    try:
+                        conn.execute(text(statement))
+                    except OperationalError as exc:  # SQLite: another task added the column since we looked
+                        if not (added and "duplicate column" in str(exc).lower()):
+                            raise
 
     # staging -----------------------------------------------------------------------------
     def clear_staged(self, location_id: str) -> None:
@@ -247,8 +248,7 @@ class Warehouse:
                 "UPDATE sync_location_runs SET status = :s, finished_at = :at, counts = :c, requests = :q, "
                 "error_kind = :ek, error = :e, duration_s = :dur, records_read = :rd, records_rejected = :rj, "
                 "requests_total = :rt, retries = :rr, min_ratelimit_remaining = :mr, drift_flags = :df, "
-                "records_synced = (SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r "
-                "AND c.location_id = :l) WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
+                f"records_synced = {RECORDS_SYNCED} WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
                 {**key, "s": status, "at": finished, "c": json.dumps(counts, sort_keys=True),
                  "q": json.dumps(requests, sort_keys=True), "ek": error_kind, "e": error,
                  "dur": _seconds_between(started, finished),
@@ -279,8 +279,7 @@ class Warehouse:
             if row is None:
                 return
             counts = {**(json.loads(row[0]) if row[0] else {}), **extra}
-            conn.execute(text("UPDATE sync_location_runs SET counts = :c, records_synced = (SELECT COUNT(*) FROM "
-                              "pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND c.location_id = :l) "
+            conn.execute(text(f"UPDATE sync_location_runs SET counts = :c, records_synced = {RECORDS_SYNCED} "
                               "WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
                          {**key, "c": json.dumps(counts, sort_keys=True)})
 
@@ -371,8 +370,7 @@ class Warehouse:
         Each DAG's latest successful (real) run per location is kept whatever its age: it is the baseline of the
         volume guard and of the stale-sync check. Sync state (what Pleo holds, statistics history) is never touched.
         """
-        cut = ((now or datetime.now(timezone.utc)) - timedelta(days=retention_days)).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ")
+        cut = ((now or datetime.now(timezone.utc)) - timedelta(days=retention_days)).strftime(TS_FORMAT)
         deleted = {}
         with self.engine.begin() as conn:
             deleted["sync_location_runs"] = conn.execute(text(
@@ -437,7 +435,7 @@ def _int(value: Any) -> int | None:
 def parse_ts(value: str | None) -> datetime | None:
     if not isinstance(value, str) or not value:  # None, or NaN from a pandas column
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, TS_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def _seconds_between(start: str | None, end: str) -> float | None:

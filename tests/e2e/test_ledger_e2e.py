@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from tests.e2e.runner import Runner
-from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl
+from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl, rename_delete_add
 from tests.sandbox_client import writes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -128,11 +128,7 @@ def test_the_real_run_does_exactly_the_plan_and_the_change_log_matches_pleo_writ
 
 def test_a_dry_run_of_a_small_change_plans_it_and_the_real_run_then_does_the_same(runner):
     box = runner.box
-    loc = box.locations()[1]["id"]
-    live = [t for t in box.ghl_tags(loc) if not t["deleted"]]
-    box.edit_tag(loc, live[0]["_id"], tag="Renamed For The Plan")
-    box.edit_tag(loc, live[1]["_id"], deleted=True)
-    box.add_tag(loc, tag="Planned New Tag", _id="bbbbbbbbbbbbbbbbbbbbbbbb")
+    live = rename_delete_add(box, box.locations()[1]["id"], "Renamed For The Plan", "Planned New Tag", "b" * 24)
     before = box.pleo_state()
     box.clear_requests()
     out = runner.run(*conf(dry_run=True))

@@ -83,6 +83,15 @@ def assert_pleo_matches_ghl(box: Sandbox) -> None:
                 assert all(t["archived"] for t in found), f"{code} is gone from GHL but active in Pleo"
 
 
+def rename_delete_add(box: Sandbox, location_id: str, new_name: str, added_name: str, added_id: str) -> list[dict]:
+    """In GHL: rename the location's first live tag, delete its second, add one; returns the live tags before."""
+    live = [t for t in box.ghl_tags(location_id) if not t["deleted"]]
+    box.edit_tag(location_id, live[0]["_id"], tag=new_name)
+    box.edit_tag(location_id, live[1]["_id"], deleted=True)
+    box.add_tag(location_id, tag=added_name, _id=added_id)
+    return live
+
+
 def count(requests: dict[str, int], keys) -> int:
     return sum(requests.get(k, 0) for k in keys)
 
@@ -121,11 +130,7 @@ def test_unchanged_rerun_writes_nothing_and_fetches_no_details(runner):
 
 def test_one_rename_one_delete_one_add_make_exactly_three_tag_writes(runner):
     box = runner.box
-    loc = box.locations()[1]["id"]
-    live = [t for t in box.ghl_tags(loc) if not t["deleted"]]
-    box.edit_tag(loc, live[0]["_id"], tag="Renamed Campaign")
-    box.edit_tag(loc, live[1]["_id"], deleted=True)
-    box.add_tag(loc, tag="Brand New Tag", _id="aaaaaaaaaaaaaaaaaaaaaaaa")
+    rename_delete_add(box, box.locations()[1]["id"], "Renamed Campaign", "Brand New Tag", "a" * 24)
     box.clear_requests()
     runner.run()
     reqs = box.requests()
