@@ -9,10 +9,10 @@ BIN := $(VENV)/bin
 
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "== installing requirements.txt into $(VENV) (log: $(VENV)/pip-install.log)"
-	@$(BIN)/pip install --disable-pip-version-check -r requirements.txt > $(VENV)/pip-install.log 2>&1 \
+	@echo "== installing requirements-dev.txt (runtime + test tools) into $(VENV) (log: $(VENV)/pip-install.log)"
+	@$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt > $(VENV)/pip-install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/pip-install.log; exit 1; }
 	@touch $@
 

@@ -398,13 +398,14 @@ class Warehouse:
 
 def change(dag_id: str, run_id: str, try_number: int, location_id: str, entity: str, action: str, *,
            code: str | None = None, pleo_id: str | None = None, before: Any = None, after: Any = None,
-           dry_run: bool = False) -> dict:
-    """One change-log row (see include/sql/006_ledger.sql)."""
+           dry_run: bool = False, at: datetime | None = None) -> dict:
+    """One change-log row (see include/sql/006_ledger.sql), stamped ``at`` (default: now)."""
     return {"change_id": uuid.uuid4().hex, "dag_id": dag_id, "run_id": run_id, "try_number": try_number,
             "location_id": location_id, "entity": entity, "code": code, "pleo_id": pleo_id, "action": action,
             "before_value": None if before is None else json.dumps(before, sort_keys=True, ensure_ascii=False),
             "after_value": None if after is None else json.dumps(after, sort_keys=True, ensure_ascii=False),
-            "dry_run": int(bool(dry_run)), "changed_at": utcnow()}
+            "dry_run": int(bool(dry_run)),
+            "changed_at": at.strftime(TS_FORMAT) if at else utcnow()}
 
 
 def _insert_changes(conn, changes: list[dict]) -> None:

@@ -164,9 +164,12 @@ def test_cleanup_keeps_the_latest_success_per_location_and_recent_rows(wh):
     add_row(wh, TAGS_DAG_ID, "recent", "L2", NOW - timedelta(days=3), 5)
     from ghl_pleo.warehouse import change
 
-    wh.log_changes([change(TAGS_DAG_ID, "older-ok", 1, "L1", "tag", "create", code="x")])
+    wh.log_changes([change(TAGS_DAG_ID, "older-ok", 1, "L1", "tag", "create", code="x",
+                           at=NOW - timedelta(days=120)),
+                    change(TAGS_DAG_ID, "recent", 1, "L2", "tag", "create", code="y", at=NOW - timedelta(days=3))])
     deleted = wh.cleanup(90, now=NOW)
     left = {r["run_id"] for r in wh.query("SELECT run_id FROM sync_location_runs")}
     assert left == {"old-ok", "recent"} and deleted["sync_location_runs"] == 2
-    assert deleted["pleo_change_log"] == 0  # the change was logged now, so it is recent
-    assert wh.cleanup(0.0000001, now=NOW + timedelta(days=1))["pleo_change_log"] == 1
+    assert deleted["pleo_change_log"] == 1  # the 120-day-old change goes, the 3-day-old one stays
+    assert [c["code"] for c in wh.changes()] == ["y"]
+    assert wh.cleanup(1, now=NOW)["pleo_change_log"] == 1
