@@ -13,24 +13,24 @@ Both read and write only the warehouse (`ghl_pleo_db`). The numbers behind them 
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
 
-SCHEDULE = os.environ.get("GHL_PLEO_HEALTH_SCHEDULE", "@hourly")
+# Parse-cheap: names and settings only (it imports nothing but os).
+from ghl_pleo.constants import HEALTH_DAG_ID, TASK_RETRIES, schedule_from_env
 
 
 @dag(
-    dag_id="ghl_pleo_health",
-    schedule=None if SCHEDULE.lower() in ("", "none") else SCHEDULE,
+    dag_id=HEALTH_DAG_ID,
+    schedule=schedule_from_env("GHL_PLEO_HEALTH_SCHEDULE", "@hourly"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     tags=["ghl-pleo", "health"],
     doc_md=__doc__,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=20)},
+    default_args={"retries": TASK_RETRIES, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=20)},
 )
 def ghl_pleo_health():
     @task

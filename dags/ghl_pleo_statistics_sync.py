@@ -18,20 +18,24 @@ GHL and compares the metadata with what Pleo holds.
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-GROUP_WRITE_POOL = "ghl_pleo_group_writes"
-RETRY_DELAY_S = float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
-# Locations synced at once per run (each keeps under its own GHL burst limit; Pleo's rate is shared by all).
-MAX_PARALLEL_LOCATIONS = int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "8"))
+# Parse-cheap: names and settings only (it imports nothing but os).
+from ghl_pleo.constants import (
+    GROUP_WRITE_POOL,
+    RETRY_BACKOFF,
+    STATISTICS_DAG_ID,
+    TASK_RETRIES,
+    max_parallel_locations,
+    retry_delay_s,
+)
 
 
 @dag(
-    dag_id="ghl_pleo_statistics_sync",
+    dag_id=STATISTICS_DAG_ID,
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -48,9 +52,9 @@ MAX_PARALLEL_LOCATIONS = int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "
             description="GHL location ids to run for (empty: all). Each must be in the location list."),
     },
     default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=RETRY_DELAY_S),
-        "retry_exponential_backoff": 2.0,
+        "retries": TASK_RETRIES,
+        "retry_delay": timedelta(seconds=retry_delay_s()),
+        "retry_exponential_backoff": RETRY_BACKOFF,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(hours=2),
     },
@@ -63,7 +67,7 @@ def ghl_pleo_statistics_sync():
 
         return tasks.list_locations()
 
-    @task(map_index_template="{{ location_id }}", max_active_tis_per_dagrun=MAX_PARALLEL_LOCATIONS)
+    @task(map_index_template="{{ location_id }}", max_active_tis_per_dagrun=max_parallel_locations())
     def fetch_statistics(location: dict) -> dict:
         """One location, one UTC day: accounts -> v3 statistics -> the day's history row."""
         from ghl_pleo import tasks

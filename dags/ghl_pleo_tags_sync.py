@@ -26,24 +26,27 @@ Pleo write in `pleo_change_log`; the health dashboard (Browse > GHL-Pleo health)
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
-GROUP_WRITE_POOL = "ghl_pleo_group_writes"
-# The schedule (a cron expression or preset; "none" for manual runs only, as the benchmark uses).
-SCHEDULE = os.environ.get("GHL_PLEO_TAGS_SCHEDULE", "@hourly")
-# Seconds before Airflow retries a failed task (doubling, capped at 10 minutes). Tests shorten it.
-RETRY_DELAY_S = float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
-# Locations synced at once per run (each keeps under its own GHL burst limit; Pleo's rate is shared by all).
-MAX_PARALLEL_LOCATIONS = int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "8"))
+# Parse-cheap: names and settings only (it imports nothing but os).
+from ghl_pleo.constants import (
+    GROUP_WRITE_POOL,
+    RETRY_BACKOFF,
+    TAGS_DAG_ID,
+    TASK_RETRIES,
+    max_parallel_locations,
+    retry_delay_s,
+    schedule_from_env,
+)
 
 
 @dag(
-    dag_id="ghl_pleo_tags_sync",
-    schedule=None if SCHEDULE.lower() in ("", "none") else SCHEDULE,
+    dag_id=TAGS_DAG_ID,
+    # A cron expression or preset; GHL_PLEO_TAGS_SCHEDULE=none for manual runs only (as the benchmark uses).
+    schedule=schedule_from_env("GHL_PLEO_TAGS_SCHEDULE", "@hourly"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -67,9 +70,9 @@ MAX_PARALLEL_LOCATIONS = int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "
                         "a large drop in a location's tag count is real."),
     },
     default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=RETRY_DELAY_S),
-        "retry_exponential_backoff": 2.0,
+        "retries": TASK_RETRIES,
+        "retry_delay": timedelta(seconds=retry_delay_s()),
+        "retry_exponential_backoff": RETRY_BACKOFF,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=50),
     },
@@ -89,7 +92,7 @@ def ghl_pleo_tags_sync():
 
         return tasks.ensure_groups(locations)
 
-    @task(map_index_template="{{ location_id }}", max_active_tis_per_dagrun=MAX_PARALLEL_LOCATIONS)
+    @task(map_index_template="{{ location_id }}", max_active_tis_per_dagrun=max_parallel_locations())
     def sync_location(location: dict) -> dict:
         """One location: extract tags and details, stage, transform, load into its Pleo group."""
         from ghl_pleo import tasks

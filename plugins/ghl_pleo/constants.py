@@ -1,0 +1,36 @@
+"""Names and settings shared by the DAG files, the tasks, the summary, health and the dashboard.
+
+Parse-cheap on purpose: the scheduler imports it with every DAG file every 30 seconds, so it imports
+nothing but ``os``. Settings from the environment are functions, read at each parse.
+"""
+
+from __future__ import annotations
+
+import os
+
+TAGS_DAG_ID = "ghl_pleo_tags_sync"
+STATISTICS_DAG_ID = "ghl_pleo_statistics_sync"
+HEALTH_DAG_ID = "ghl_pleo_health"
+SYNC_DAG_IDS = (TAGS_DAG_ID, STATISTICS_DAG_ID)
+
+# Pool that serialises Pleo group writes (one slot): ensure_groups and the statistics metadata write.
+GROUP_WRITE_POOL = "ghl_pleo_group_writes"
+
+TASK_RETRIES = 2
+RETRY_BACKOFF = 2.0  # each retry waits this many times longer, up to the DAG's max_retry_delay
+
+
+def max_parallel_locations() -> int:
+    """Locations synced at once per run (each keeps under its own GHL burst limit; Pleo's rate is shared)."""
+    return int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "8"))
+
+
+def retry_delay_s() -> float:
+    """Seconds before Airflow retries a failed task (growing by RETRY_BACKOFF). Tests shorten it."""
+    return float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))
+
+
+def schedule_from_env(name: str, default: str) -> str | None:
+    """A schedule (cron expression or preset) from the environment; "none" or "" means manual runs only."""
+    value = os.environ.get(name, default)
+    return None if value.strip().lower() in ("", "none") else value
