@@ -18,7 +18,7 @@ def main() -> None:
     from ghl_pleo.config import DIMENSIONS, load_mapping
     from ghl_pleo.hooks.ghl import GhlHook
     from ghl_pleo.hooks.pleo import PleoHook
-    from ghl_pleo.sync import group_code
+    from ghl_pleo.groups import group_code
     from ghl_pleo.transform import dimension_values, prepare_tags
 
     locations = json.loads(sys.argv[1])

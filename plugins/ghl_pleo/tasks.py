@@ -1,23 +1,19 @@
-"""Task bodies shared by the DAG files; each builds its hooks and store and calls one step.
+"""Task bodies shared by the DAG files: each reads the Airflow context, builds the run context, hooks and
+warehouse, and calls one flow step. This is the only module of the package that knows Airflow's task context.
 
 DAG files import this module inside their tasks, never at parse time.
 """
+
 from __future__ import annotations
 
 import logging
 from typing import Any
 
 from ghl_pleo.config import load_mapping
+from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.tasks")
-
-
-def _context() -> tuple[Any, str, str]:
-    from airflow.sdk import get_current_context
-
-    ctx = get_current_context()
-    return ctx, ctx["dag"].dag_id, ctx["run_id"]
 
 
 def run_params() -> dict:
@@ -38,42 +34,21 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
+def sync_run(params: dict | None = None) -> SyncRun:
+    """This task's run context: DAG id, run id, try number, dry-run flag, and the warehouse."""
+    from airflow.sdk import get_current_context
+
+    ctx = get_current_context()
+    params = params or run_params()
+    return SyncRun(Warehouse(), ctx["dag"].dag_id, ctx["run_id"], ctx["ti"].try_number, params["dry_run"])
+
+
 def _pleo(params: dict):
     from ghl_pleo.hooks.pleo import PleoHook
 
     if params["dry_run"]:
         log.warning("DRY RUN: Pleo is read, never written; the change log and the summary show the plan.")
     return PleoHook(dry_run=params["dry_run"])
-
-
-def _warehouse() -> Warehouse:
-    warehouse = Warehouse()
-    warehouse.apply_schema()
-    return warehouse
-
-
-def list_locations() -> list[dict]:
-    """The locations to sync (variable ``ghl_location_ids``, else discovery), with their names."""
-    from airflow.sdk import Variable
-
-    from ghl_pleo.hooks.ghl import GhlHook
-    from ghl_pleo.sync import resolve_locations
-
-    load_mapping()  # a broken mapping file fails here, before any write
-    params = run_params()
-    if params["dry_run"]:
-        log.warning("DRY RUN: nothing will be written to Pleo.")
-    return _fail_fast(resolve_locations, GhlHook(), Variable.get("ghl_location_ids", default=None),
-                      only=params["locations"])
-
-
-def ensure_groups(locations: list[dict]) -> list[dict]:
-    from ghl_pleo.sync import ensure_groups as ensure
-
-    ctx, dag_id, run_id = _context()
-    params = run_params()
-    return _fail_fast(ensure, _pleo(params), locations, load_mapping(), _warehouse(), dag_id, run_id,
-                      report_orphans=not params["locations"], try_number=ctx["ti"].try_number)
 
 
 def _fail_fast(fn, *args, **kwargs):
@@ -90,53 +65,95 @@ def _fail_fast(fn, *args, **kwargs):
         raise
 
 
-def sync_location_tags(location: dict) -> dict:
-    from ghl_pleo.hooks.ghl import GhlHook
-    from ghl_pleo.sync import sync_location_tags as sync
+def list_locations() -> list[dict]:
+    """The locations to sync (variable ``ghl_location_ids``, else discovery), with their names."""
+    from airflow.sdk import Variable
 
-    ctx, dag_id, run_id = _context()
-    ctx["location_id"] = location["location_id"]  # names the mapped task instance in the UI
+    from ghl_pleo.hooks.ghl import GhlHook
+    from ghl_pleo.locations import resolve_locations
+
+    load_mapping()  # a broken mapping file fails here, before any write
+    params = run_params()
+    if params["dry_run"]:
+        log.warning("DRY RUN: nothing will be written to Pleo.")
+    return _fail_fast(resolve_locations, GhlHook(), Variable.get("ghl_location_ids", default=None),
+                      only=params["locations"])
+
+
+def ensure_groups(locations: list[dict]) -> list[dict]:
+    from ghl_pleo.groups import ensure_groups as ensure
+
+    params = run_params()
+    return _fail_fast(ensure, sync_run(params), _pleo(params), load_mapping(), locations,
+                      report_orphans=not params["locations"])
+
+
+def _run_location(run: SyncRun, location_id: str, hooks: Hooks, step, *args, **kwargs) -> dict:
+    """One location's step inside its run context (the ledger row is closed before Airflow sees the error)."""
+
+    def body() -> dict:
+        with run.location(location_id, hooks) as location_run:
+            return step(location_run, hooks, *args, **kwargs)
+
+    return _fail_fast(body)
+
+
+def _location_task(location: dict) -> tuple[Any, SyncRun, dict]:
+    """The context of a mapped location task (its map index is named after the location in the UI)."""
+    from airflow.sdk import get_current_context
+
+    ctx = get_current_context()
+    ctx["location_id"] = location["location_id"]
+    params = run_params()
+    return ctx, sync_run(params), params
+
+
+def sync_location_tags(location: dict) -> dict:
+    from ghl_pleo.flows.tags import sync_location_tags as sync
+    from ghl_pleo.hooks.ghl import GhlHook
+
+    ctx, run, params = _location_task(location)
     release = (ctx.get("params") or {}).get("release_archive_guard") or []
     released = location["location_id"] in release or "all" in release
-    params = run_params()
-    return _fail_fast(sync, location, ghl=GhlHook(), pleo=_pleo(params), warehouse=_warehouse(),
-                      config=load_mapping(), dag_id=dag_id, run_id=run_id, try_number=ctx["ti"].try_number,
-                      release_archive_guard=released, full_refresh=params["full_refresh"])
+    return _run_location(run, location["location_id"], Hooks(ghl=GhlHook(), pleo=_pleo(params)), sync,
+                         load_mapping(), location, release_archive_guard=released,
+                         full_refresh=params["full_refresh"])
 
 
 def fetch_statistics(location: dict) -> dict:
+    from ghl_pleo.flows.stats import fetch_location_statistics
     from ghl_pleo.hooks.ghl import GhlHook
-    from ghl_pleo.statistics import Window
-    from ghl_pleo.stats_sync import fetch_location_statistics
+    from ghl_pleo.social_stats import Window
 
-    ctx, dag_id, run_id = _context()
-    ctx["location_id"] = location["location_id"]
+    ctx, run, _params = _location_task(location)
     window = Window.for_interval(ctx["data_interval_start"], ctx["data_interval_end"])
     log.info("Statistics window %s .. %s (previous: %s)", window.as_range()["startDate"],
              window.as_range()["endDate"], window.previous().as_range())
-    return _fail_fast(fetch_location_statistics, location["location_id"], window=window, ghl=GhlHook(),
-                      warehouse=_warehouse(), config=load_mapping(), dag_id=dag_id, run_id=run_id,
-                      try_number=ctx["ti"].try_number, dry_run=run_params()["dry_run"])
+    return _run_location(run, location["location_id"], Hooks(ghl=GhlHook()), fetch_location_statistics,
+                         load_mapping(), window)
 
 
 def write_statistics_metadata() -> dict:
-    from ghl_pleo.stats_sync import write_statistics_metadata as write
+    from airflow.sdk import get_current_context
 
-    ctx, dag_id, run_id = _context()
-    locations = ctx["ti"].xcom_pull(task_ids="list_locations", default=None) or []
-    return write(_pleo(run_params()), locations, warehouse=_warehouse(), config=load_mapping(), dag_id=dag_id,
-                 run_id=run_id, try_number=ctx["ti"].try_number)
+    from ghl_pleo.flows.stats import write_statistics_metadata as write
+
+    locations = get_current_context()["ti"].xcom_pull(task_ids="list_locations", default=None) or []
+    params = run_params()
+    return write(sync_run(params), _pleo(params), load_mapping(), locations)
 
 
 def summarize(locations_task: str) -> dict:
     """Print the run summary; fail the run, naming every failed location, if any failed."""
+    from airflow.sdk import get_current_context
+
     from ghl_pleo.summary import run_summary
 
-    ctx, dag_id, run_id = _context()
+    ctx = get_current_context()
+    dag_id, run_id = ctx["dag"].dag_id, ctx["run_id"]
     locations = ctx["ti"].xcom_pull(task_ids=locations_task, default=None)
     expected = [loc["location_id"] for loc in (locations or [])]
-    warehouse = _warehouse()
-    text, failed = run_summary(warehouse, dag_id, run_id, expected)
+    text, failed = run_summary(Warehouse(), dag_id, run_id, expected)
     print(text)
     if locations is None:
         failed = [{"location_id": "*", "error_kind": "not_run",
@@ -161,11 +178,11 @@ def check_stale_syncs() -> dict:
 
     from ghl_pleo.alerts import send_alert
     from ghl_pleo.health import check_stale
-    from ghl_pleo.sync import parse_location_ids
+    from ghl_pleo.locations import parse_location_ids
 
     raw = Variable.get("ghl_location_ids", default=None)
     configured = parse_location_ids(raw) if raw not in (None, "") else None
-    return check_stale(_warehouse(), configured=configured, send=send_alert)
+    return check_stale(Warehouse(), configured=configured, send=send_alert)
 
 
 def cleanup_ledger() -> dict:
@@ -173,6 +190,6 @@ def cleanup_ledger() -> dict:
     from ghl_pleo.health import retention_days
 
     days = retention_days()
-    deleted = _warehouse().cleanup(days)
+    deleted = Warehouse().ledger.cleanup(days)
     log.info("Ledger retention %g days: deleted %s", days, deleted)
     return deleted

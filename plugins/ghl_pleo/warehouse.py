@@ -33,6 +33,9 @@ RECORDS_SYNCED = ("(SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d A
 DRIFT_KINDS = {"schema_drift": "schema_drift", "data_quality": "quality_gate", "drift_guard": "archive_guard"}
 
 
+_APPLIED: set[str] = set()
+
+
 def utcnow() -> str:
     return datetime.now(timezone.utc).strftime(TS_FORMAT)
 
@@ -86,6 +89,12 @@ class Warehouse:
                 cur.close()
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True)
+        if self.url not in _APPLIED:
+            self.apply_schema()
+            _APPLIED.add(self.url)
+
+    # Transitional: the stores are this class until the warehouse package lands.
+    ledger = state = staging = property(lambda self: self)
 
     def apply_schema(self) -> None:
         """Run every ``include/sql/*.sql`` file in name order (idempotent DDL).

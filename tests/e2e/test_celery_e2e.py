@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from bench.stack import AirflowStack
-from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl
+from tests.pleo_checks import assert_pleo_matches_ghl
 from tests.sandbox_client import free_port, warehouse_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.e2e.runner import Runner
-from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl
+from tests.pleo_checks import assert_pleo_matches_ghl
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAG_ID = "ghl_pleo_tags_sync"

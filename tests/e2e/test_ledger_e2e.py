@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from tests.e2e.runner import Runner
-from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl, rename_delete_add
+from tests.pleo_checks import assert_pleo_matches_ghl, rename_delete_add
 from tests.sandbox_client import writes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

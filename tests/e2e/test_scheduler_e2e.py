@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from bench.stack import AirflowStack
-from tests.e2e.test_tags_sync_e2e import assert_pleo_matches_ghl
+from tests.pleo_checks import assert_pleo_matches_ghl
 from tests.receivers import SmtpReceiver
 from tests.sandbox_client import warehouse_env
 

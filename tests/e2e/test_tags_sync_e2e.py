@@ -10,26 +10,14 @@ import json
 import pytest
 
 from tests.e2e.runner import Runner
-from tests.sandbox_client import Sandbox, pleo_tags_by_group, writes
+from tests.pleo_checks import SPECIAL, assert_pleo_matches_ghl, group_of, rename_delete_add
+from tests.sandbox_client import writes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAG_ID = "ghl_pleo_tags_sync"
 TAG_WRITES = ("Pleo POST /v0/tag-groups/{groupId}/tags", "Pleo PUT /v0/tags/{tagId}")
 VALUE_WRITES = ("Pleo POST /v0/tags/{tagId}/dimensions/{dimensionId}", "Pleo PUT /v0/tags/{tagId}/dimensions/{dimensionId}")
 DETAILS = "GHL POST /social-media-posting/{locationId}/tags/details"
-# The seed's special names (location 0) and what Pleo must show for them; None = rejected.
-SPECIAL = {
-    "  Black\tFriday \n Deals  ": "Black Friday Deals",
-    "Cafe\u0301 Week": "Caf\u00e9 Week",
-    "No\u00a0Break\u00a0Space": "No Break Space",
-    "🎉 Launch Party": "🎉 Launch Party",
-    "Family 👨\u200d👩\u200d👧 Day": "Family 👨\u200d👩\u200d👧 Day",
-    "Zero\u200bWidth": "ZeroWidth",
-    "\u200b\t \u200e": None,
-    "<b>Bold</b> & 'quotes'": "<b>Bold</b> & 'quotes'",
-}
-
-
 @pytest.fixture(scope="module")
 def runner(sandbox, airflow_db, tmp_path_factory):
     """A SQLite warehouse. The same DAG on a PostgreSQL warehouse runs in the ledger e2e (first sync, changes,
@@ -39,57 +27,6 @@ def runner(sandbox, airflow_db, tmp_path_factory):
     sandbox.clear_faults()
     sandbox.clear_requests()
     return Runner(sandbox, tmp_path_factory.mktemp("e2e-tags"), locations, DAG_ID)
-
-
-def group_of(state: dict, location_id: str) -> dict:
-    groups = [g for g in state["groups"].values() if g["code"] == f"ghl-social-{location_id}"]
-    assert len(groups) == 1, f"{len(groups)} groups for {location_id}"
-    return groups[0]
-
-
-def assert_pleo_matches_ghl(box: Sandbox) -> None:
-    """Pleo, tag by tag: one active tag per live GHL tag (code = _id, normalised name); archived otherwise."""
-    state = box.pleo_state()
-    tags_by_group = pleo_tags_by_group(state)
-    dims = {d["id"]: d for d in state["dimensions"].values()}
-    for i, loc in enumerate(box.locations()):
-        group = group_of(state, loc["id"])
-        assert group["name"] == f"Social: {loc['name']}" and not group["archived"]
-        pleo_tags = tags_by_group.get(group["id"], [])
-        by_code: dict[str, list[dict]] = {}
-        for t in pleo_tags:
-            by_code.setdefault(t["code"].casefold(), []).append(t)
-        ghl_ids = set()
-        for g in box.ghl_tags(loc["id"]):
-            ghl_ids.add(g["_id"])
-            expected = SPECIAL.get(g["tag"], g["tag"]) if i == 0 else g["tag"]
-            found = by_code.get(g["_id"].casefold(), [])
-            active = [t for t in found if not t["archived"]]
-            if expected is None:
-                assert not active, f"rejected tag {g['_id']} must not be active in Pleo"
-            elif g["deleted"]:
-                assert not active, f"deleted tag {g['_id']} is active in Pleo"
-            else:
-                assert len(active) == 1, f"{g['_id']} ({g['tag']!r}): {len(active)} active tags in Pleo"
-                assert active[0]["name"] == expected
-                values = {dims[k.split("|")[1]]["code"]: v["value"] for k, v in state["values"].items()
-                          if k.startswith(active[0]["id"] + "|")}
-                assert values["ghl_location"] == loc["id"]
-                assert values["ghl_created_by"] == g["createdBy"]
-                assert values["ghl_updated_at"] == g["updatedAt"][:19] + "Z"
-                assert set(values) == {"ghl_location", "ghl_created_by", "ghl_created_at", "ghl_updated_at"}
-        for code, found in by_code.items():
-            if code not in {x.casefold() for x in ghl_ids}:
-                assert all(t["archived"] for t in found), f"{code} is gone from GHL but active in Pleo"
-
-
-def rename_delete_add(box: Sandbox, location_id: str, new_name: str, added_name: str, added_id: str) -> list[dict]:
-    """In GHL: rename the location's first live tag, delete its second, add one; returns the live tags before."""
-    live = [t for t in box.ghl_tags(location_id) if not t["deleted"]]
-    box.edit_tag(location_id, live[0]["_id"], tag=new_name)
-    box.edit_tag(location_id, live[1]["_id"], deleted=True)
-    box.add_tag(location_id, tag=added_name, _id=added_id)
-    return live
 
 
 def count(requests: dict[str, int], keys) -> int:

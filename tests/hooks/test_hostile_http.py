@@ -6,7 +6,7 @@ import pytest
 from ghl_pleo.errors import ConfigurationError, FatalAPIError, RetryableAPIError
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.ghl import GhlHook
-from ghl_pleo.sync import parse_location_ids
+from ghl_pleo.locations import parse_location_ids
 
 pytestmark = pytest.mark.integration
 TAGS = "GET /social-media-posting/{locationId}/tags"

@@ -54,14 +54,3 @@ def test_per_location_companies_and_defaults_load():
                          "defaults": {"reach": 0, "ghl_created_by": "unknown"}, "metrics": ["posts"]})
     assert cfg.company_for("L1") == "7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00" and cfg.company_for("L2") is None
     assert cfg.metrics == ("posts",) and cfg.defaults["reach"] == 0
-
-
-def test_the_locations_param_must_name_locations_in_the_list():
-    from ghl_pleo.errors import ConfigurationError
-    from ghl_pleo.sync import _only
-
-    ids = ["LocAAAAAAAAAAAAAAAAA", "LocBBBBBBBBBBBBBBBBB", "LocCCCCCCCCCCCCCCCCC"]
-    assert _only(ids, None, "the list") == ids
-    assert _only(ids, [" LocCCCCCCCCCCCCCCCCC", "LocAAAAAAAAAAAAAAAAA"], "the list") == [ids[0], ids[2]]
-    with pytest.raises(ConfigurationError, match="LocZZZZZZZZZZZZZZZZZ"):
-        _only(ids, ["LocAAAAAAAAAAAAAAAAA", "LocZZZZZZZZZZZZZZZZZ"], "the variable ghl_location_ids")

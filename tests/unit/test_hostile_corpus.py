@@ -17,7 +17,7 @@ import pytest
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import ConfigurationError
 from ghl_pleo.quality import check_location_id
-from ghl_pleo.statistics import combine_batches, sanitize_results
+from ghl_pleo.social_stats import combine_batches, sanitize_results
 from ghl_pleo.transform import prepare_tags
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from ghl_pleo.statistics import (
+from ghl_pleo.social_stats import (
     Window,
     combine_batches,
     merge_metadata,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ghl_pleo.sync import run_bounded
+from ghl_pleo.concurrency import run_bounded
 
 
 def test_every_result_is_handled_in_the_calling_thread_with_at_most_n_in_flight():

@@ -1,0 +1,199 @@
+"""The tags flow for one location: extract, check, details, guard, plan and load.
+
+Each step fetches through a hook, calls pure functions (:mod:`ghl_pleo.transform`, :mod:`ghl_pleo.reconcile`,
+:mod:`ghl_pleo.quality`) and writes through the warehouse's stores. Only small dicts (ids and counts) are
+returned, for XCom; the data travels through the warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ghl_pleo import memory
+from ghl_pleo.config import MappingConfig
+from ghl_pleo.errors import DataValidationError, DriftGuardError, SchemaDriftError
+from ghl_pleo.flows.tag_load import load_dimensions, load_tags
+from ghl_pleo.hooks.ghl import TAGS, GhlHook
+from ghl_pleo.quality import (
+    TAG_MAPPED_FIELDS,
+    check_location_id,
+    observed_fields,
+    require,
+    run_suite,
+    schema_drift,
+    tags_expectations,
+    volume_drop,
+)
+from ghl_pleo.reconcile import ARCHIVE, ARCHIVE_DUPLICATE, CREATE, RENAME, UNARCHIVE
+from ghl_pleo.run_context import Hooks, LocationRun
+from ghl_pleo.transform import PreparedTags, prepare_tags, tag_summary
+
+log = logging.getLogger(__name__)
+# Every row read ends in exactly one of these buckets (a held run reports them too).
+ROW_BUCKETS = ("read", "created", "renamed", "archived", "unarchived", "unchanged", "rejected", "held", "duplicates")
+TAGS_ENDPOINT = f"GET {TAGS}"
+
+
+def sync_location_tags(run: LocationRun, hooks: Hooks, config: MappingConfig, location: dict, *,
+                       release_archive_guard: bool = False, full_refresh: bool = False,
+                       now: datetime | None = None) -> dict:
+    """Extract, stage, check, transform and load one location's tags. Returns its counts (also in the ledger).
+
+    Gates, in order: schema drift of the raw payloads (a mapped field gone or
+    retyped stops the location), row rules (bad rows are quarantined in
+    ``rejected_records``), the rejected share, the GX suite on the records to
+    load, and the volume guard (a count that fell too far holds every archive).
+    Safe to re-run at any point: the load re-reads Pleo first and writes only
+    differences, keyed by code. With a dry-run Pleo hook everything runs but
+    no write reaches Pleo: the counts and the change log hold the plan.
+    ``full_refresh`` re-reads every tag's details (not only new or changed ones).
+    Call it inside ``with run:`` (the run context closes the ledger row).
+    """
+    location_id, group_id = run.location_id, location["group_id"]
+    check_location_id(location_id)
+    memory.reset_peak()
+    counts = run.counts
+    counts.update({b: 0 for b in ROW_BUCKETS}, start_rss_mb=memory.rss_mb())
+    counts["read"] = extract(run, hooks.ghl)
+    prepared = check(run, config, now)
+    active = int((~prepared.tags["archived"]).sum()) if len(prepared.tags) else 0
+    hold = volume_guard(run, config, prepared.read, active, release_archive_guard)
+    counts["details_fetched"] = refresh_details(run, hooks.ghl, prepared.tags, full=full_refresh)
+    summary = tag_summary(prepared.tags, location_id)
+    # The load needs only these; dropping the timestamps and fingerprints keeps 100,000 tags lighter.
+    tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
+    prepared.tags = None
+    held = [str(k) for k in prepared.rejected["record_key"]]
+    tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold_archives=bool(hold))
+    dim_counts = load_dimensions(run, hooks.pleo, group_id, tags,
+                                 lambda ids: run.warehouse.staging.details_for(location_id, ids), live_ids, config,
+                                 location.get("company_id"), created_ids)
+    _count_writes(counts, tag_counts, dim_counts, active=active, summary=summary)
+    if hold:
+        raise DriftGuardError(
+            f"Location {location_id}: the tag count {hold} since the last good run. Archiving was held: "
+            f"{counts['archives_held']} tag(s) that would have been archived in Pleo were left as they are; "
+            f"other changes were written. If GHL really lost these tags, release the guard once: trigger "
+            f"{run.run.dag_id} with conf {{\"release_archive_guard\": [\"{location_id}\"]}}.")
+    _log_done(run)
+    return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
+
+
+def extract(run: LocationRun, ghl: GhlHook) -> int:
+    """Stream the location's GHL tag pages into the staging table; return the rows read."""
+    staging, location_id = run.warehouse.staging, run.location_id
+    staging.clear_staged(location_id)
+    total = 0
+    for page_no, tags, paginator in ghl.iter_tag_pages(location_id):
+        staging.stage_page(location_id, run.run.run_id, page_no, tags)
+        total += len(tags)
+        log.info("Location %s: GHL tags page %d: %d tags (%d read, count %s)", location_id, page_no, len(tags),
+                 total, paginator.count)
+        if not paginator.has_more():
+            log.info("Location %s: GHL tags read done after %d page(s): %s", location_id, paginator.pages,
+                     paginator.stop_reason)
+    return total
+
+
+def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> PreparedTags:
+    """Schema drift, row rules (rejected rows quarantined), the rejected share and the GX suite."""
+    location_id, counts = run.location_id, run.counts
+    drift = check_schema(run)
+    prepared = prepare_tags(run.warehouse.staging.iter_staged(location_id), config, now=now)
+    run.warehouse.ledger.save_rejected(run.run.dag_id, run.run.run_id, location_id, "tag", prepared.rejected)
+    for r in prepared.rejected.itertuples(index=False):
+        log.warning("Location %s: rejected tag %s (%s): %s", location_id, r.record_key, r.rule, r.reason)
+    counts.update(rejected=len(prepared.rejected), duplicates=prepared.duplicates,
+                  schema_drift=drift.describe() if drift.changed else None)
+    share = len(prepared.rejected) / prepared.read if prepared.read else 0.0
+    if share > config.max_rejected_share:
+        rules = Counter(prepared.rejected["rule"])
+        counts["held"] = len(prepared.tags)
+        raise DataValidationError(
+            f"Location {location_id}: {len(prepared.rejected)} of {prepared.read} tag rows rejected "
+            f"({share:.0%} > {config.max_rejected_share:.0%}: {dict(rules)}); the load was held, nothing was "
+            f"written. See rejected_records for run {run.run.run_id}; fix the source or the mapping file.")
+    gate = run_suite("ghl_tags", prepared.tags, tags_expectations(config.max_name_length),
+                     run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}")
+    counts["data_docs"] = gate.docs
+    if not gate.success:
+        counts["held"] = len(prepared.tags)
+    require(gate, f"Location {location_id}")
+    return prepared
+
+
+def check_schema(run: LocationRun):
+    """Compare the staged payloads' fields and types with the last run's; a mapped field gone stops the load."""
+    location_id, state = run.location_id, run.warehouse.state
+    observed, n = observed_fields(payload for *_, payload in run.warehouse.staging.iter_staged(location_id))
+    drift = schema_drift(TAGS_ENDPOINT, observed, n, state.schema_fields(TAGS_ENDPOINT, location_id),
+                         TAG_MAPPED_FIELDS)
+    if drift.changed:
+        run.event("schema_drift", drift.describe() + (f"; FATAL: {'; '.join(drift.fatal)}" if drift.fatal else ""))
+        log.warning("Location %s: schema drift on %s: %s", location_id, TAGS_ENDPOINT, drift.describe())
+    if drift.fatal:
+        raise SchemaDriftError(
+            f"Location {location_id}: GHL {TAGS_ENDPOINT} changed shape: {'; '.join(drift.fatal)}"
+            + (f" ({drift.describe()})" if drift.new or drift.missing or drift.retyped else "")
+            + ". Nothing was loaded; the mapping needs updating before this location can sync.")
+    if n:
+        state.save_schema_fields(TAGS_ENDPOINT, location_id, observed)
+    return drift
+
+
+def volume_guard(run: LocationRun, config: MappingConfig, read: int, active: int, released: bool) -> str | None:
+    """Why archives must be held this run (the tag count fell too far since the last good run), or None."""
+    last = run.warehouse.ledger.last_success_counts(run.run.dag_id, run.location_id, run.run.run_id)
+    if not last:
+        return None
+    reason = volume_drop(last.get("read"), read, config.volume_drop_threshold)
+    guard = f"(rows read) {reason}" if reason else None
+    if not guard:
+        reason = volume_drop(last.get("active"), active, config.volume_drop_threshold)
+        guard = f"(live tags) {reason}" if reason else None
+    if guard and released:
+        run.event("archive_guard_released", guard)
+        run.counts["guard_released"] = 1
+        log.warning("Location %s: archive guard released for this run (%s)", run.location_id, guard)
+        return None
+    return guard
+
+
+def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bool = False) -> int:
+    """Fetch tag details for tags that are new or changed since they were last fetched (``full``: for every tag).
+    Returns the ids asked for."""
+    staging, location_id = run.warehouse.staging, run.location_id
+    known = {} if full else staging.detail_fingerprints(location_id)
+    wanted = {r.tag_id: r.fingerprint for r in tags.itertuples(index=False) if known.get(r.tag_id) != r.fingerprint}
+    if not wanted:
+        return 0
+    returned = 0
+    for batch in ghl.iter_tag_details(location_id, list(wanted)):  # saved batch by batch: memory stays flat
+        staging.save_details(location_id, batch, wanted)
+        returned += len(batch)
+    log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(wanted),
+             returned)
+    return len(wanted)
+
+
+def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Counter, **extra: Any) -> None:
+    counts.update({
+        "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
+        "unarchived": tag_counts[UNARCHIVE], "gone": tag_counts["gone"],
+        "duplicates_archived": tag_counts[ARCHIVE_DUPLICATE], "unchanged": tag_counts["unchanged"],
+        "held": tag_counts["held"], "archives_held": tag_counts["archives_held"],
+        "pleo_held": tag_counts["pleo_held"], **dict(dim_counts), **extra, "peak_rss_mb": memory.peak_rss_mb(),
+    })
+
+
+def _log_done(run: LocationRun) -> None:
+    c, requests = run.counts, run.requests()
+    log.info("Location %s done: read %d, created %d, renamed %d, archived %d (+%d gone), unarchived %d, "
+             "unchanged %d, rejected %d; requests GHL %d, Pleo %d", run.location_id, c["read"], c["created"],
+             c["renamed"], c["archived"], c["gone"], c["unarchived"], c["unchanged"], c["rejected"],
+             requests["ghl"]["total_requests"], requests["pleo"]["total_requests"])

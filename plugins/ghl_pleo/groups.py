@@ -1,0 +1,127 @@
+"""Each location's Pleo tag group (code ``ghl-social-{locationId}``): found or created, renamed, unarchived.
+
+Used by every flow: the tags DAG before its location tasks, the statistics DAG before its metadata write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ghl_pleo.config import MappingConfig
+from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.reconcile import choose_keeper
+from ghl_pleo.run_context import SyncRun
+
+log = logging.getLogger(__name__)
+GROUP_CODE_PREFIX = "ghl-social-"
+
+
+def group_code(location_id: str) -> str:
+    return f"{GROUP_CODE_PREFIX}{location_id}"
+
+
+@dataclass
+class GroupListings:
+    """Pleo's groups by company and code (one listing per company, read when first needed)."""
+
+    pleo: PleoHook
+    by_company: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
+
+    def groups(self, company: str) -> dict[str, list[dict]]:
+        if company not in self.by_company:
+            by_code: dict[str, list[dict]] = {}
+            for g in self.pleo.list_groups(company):
+                by_code.setdefault(str(g.get("code") or "").casefold(), []).append(g)
+            self.by_company[company] = by_code
+        return self.by_company[company]
+
+
+def ensure_groups(run: SyncRun, pleo: PleoHook, config: MappingConfig, locations: list[dict], *,
+                  rename: bool = True, with_group: bool = False, report_orphans: bool = True) -> list[dict]:
+    """Find or create each location's Pleo tag group; rename and unarchive as needed.
+
+    One group listing per Pleo company (the connection's, or the location's
+    own from the mapping file); a write only where the group differs. With
+    several groups of our code, the oldest is used and the rest reported.
+
+    Args:
+        rename: False keeps an existing group's name (the statistics DAG only
+            needs the group to exist).
+        with_group: include the whole group as just read or written (for a
+            read-modify-write of its metadata).
+        report_orphans: report our groups whose location is not in ``locations``
+            (off when ``locations`` is only a subset of the location list).
+
+    Every group write gets a change-log row (a dry-run hook's planned ones too).
+    """
+    listings = GroupListings(pleo)
+    counts: Counter = Counter()
+    wanted: dict[str, set[str]] = {}
+    out = []
+    for loc in locations:
+        location_id = loc["location_id"]
+        company = config.company_for(location_id) or pleo.company_id
+        wanted.setdefault(company, set()).add(group_code(location_id).casefold())
+        group = _ensure_one(run, pleo, config, listings.groups(company), loc, company, rename, counts)
+        item = {"location_id": location_id, "name": loc.get("name"), "group_id": group["id"], "company_id": company}
+        if with_group:
+            item["group"] = group
+        out.append(item)
+    if report_orphans:
+        counts["orphaned"] = _report_orphans(run, listings, wanted)
+    log.info("Tag groups: %s; Pleo requests %s", {k: v for k, v in counts.items() if v},
+             pleo.client.stats.as_dict()["total_requests"])
+    return out
+
+
+def _ensure_one(run: SyncRun, pleo: PleoHook, config: MappingConfig, by_code: dict[str, list[dict]], loc: dict,
+                company: str, rename: bool, counts: Counter) -> dict:
+    """One location's group: created when missing; renamed or unarchived when it differs."""
+    location_id = loc["location_id"]
+    code = group_code(location_id)
+    existing = by_code.get(code.casefold(), [])
+    if not existing:
+        name = config.group_name(location_id, loc.get("name"))
+        group = pleo.create_group(code, name, company_id=company, location_id=location_id)
+        run.change(location_id, "tag_group", "create", code=code, pleo_id=group["id"],
+                   after={"name": name, "archived": False})
+        by_code[code.casefold()] = [group]
+        counts["created"] += 1
+        log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
+        return group
+    group = choose_keeper(existing, None)
+    if len(existing) > 1:
+        others = sorted(g["id"] for g in existing if g is not group)
+        run.event(location_id, "duplicate_groups",
+                  f"{len(existing)} Pleo tag groups have code {code}; using the oldest ({group['id']}); "
+                  f"others left alone: {', '.join(others)}")
+        log.warning("Location %s: %d groups share code %s; using %s", location_id, len(existing), code, group["id"])
+    # Unknown location name: keep the group's current name rather than flap to the id.
+    name = group.get("name") or location_id
+    if rename and loc.get("name"):
+        name = config.group_name(location_id, loc.get("name"))
+    if not group.get("archived") and group.get("name") == name:
+        counts["unchanged"] += 1
+        return group
+    before = {"name": group.get("name"), "archived": bool(group.get("archived"))}
+    group = pleo.update_group({**group, "name": name, "archived": False}, location_id=location_id)
+    run.change(location_id, "tag_group", "update", code=code, pleo_id=group["id"], before=before,
+               after={"name": group.get("name"), "archived": False})
+    counts["updated"] += 1
+    log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
+    return group
+
+
+def _report_orphans(run: SyncRun, listings: GroupListings, wanted: dict[str, set[str]]) -> int:
+    """Our groups whose location left the location list: reported, left alone."""
+    orphans = 0
+    for company, by_code in listings.by_company.items():
+        for code, existing in by_code.items():
+            if code.startswith(GROUP_CODE_PREFIX) and code not in wanted.get(company, set()):
+                location_id = existing[0]["code"][len(GROUP_CODE_PREFIX):]
+                run.event(location_id, "orphaned_group", f"Pleo group {existing[0]['code']} belongs to a location "
+                                                         f"that is not in the location list; left alone")
+                orphans += 1
+    return orphans
