@@ -62,9 +62,7 @@ def warehouse():
 
             conn = Connection.get_connection_from_secrets("ghl_pleo_db")
             url = (conn.extra_dejson or {}).get("sqlalchemy_url") or conn.get_uri()
-        wh = Warehouse(url)
-        wh.apply_schema()
-        _warehouse = wh
+        _warehouse = Warehouse(url)  # applies the schema (once per process)
     return _warehouse
 
 
