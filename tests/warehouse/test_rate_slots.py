@@ -46,3 +46,14 @@ def test_a_second_store_continues_from_the_row_another_left(wh):
     clock = lambda: 50.0  # noqa: E731
     assert wh.rate_slots.reserve("k", 1.0, clock) == 50.0
     assert RateSlotStore(wh.db).reserve("k", 1.0, clock) == 51.0  # its row exists: the INSERT does nothing
+
+
+def test_the_store_counts_on_a_row_only_once_its_insert_is_committed(wh):
+    """A reservation rolled back after its INSERT (here: the clock fails) leaves no row; the next one inserts it.
+    (Remembering the key before the commit also let a concurrent thread's UPDATE miss the row on PostgreSQL.)"""
+    def broken() -> float:
+        raise RuntimeError("clock failed")
+
+    with pytest.raises(RuntimeError, match="clock failed"):
+        wh.rate_slots.reserve("k", 1.0, broken)
+    assert wh.rate_slots.reserve("k", 1.0, lambda: 5.0) == 5.0

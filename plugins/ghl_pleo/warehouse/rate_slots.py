@@ -26,10 +26,12 @@ class RateSlotStore:
             if key not in self._known:
                 conn.execute(text("INSERT INTO ghl_pleo_rate_slots (rate_key, next_at) VALUES (:k, 0) "
                                   "ON CONFLICT (rate_key) DO NOTHING"), {"k": key})
-                self._known.add(key)
             now = clock()
             next_at = conn.execute(
                 text("UPDATE ghl_pleo_rate_slots SET next_at = (CASE WHEN next_at > :now THEN next_at ELSE :now END)"
                      " + :i WHERE rate_key = :k RETURNING next_at"),
                 {"now": now, "i": interval_s, "k": key}).scalar_one()
+        # Known only once committed: until then another thread's UPDATE cannot see the row (PostgreSQL), and a
+        # rolled-back INSERT leaves none.
+        self._known.add(key)
         return float(next_at) - interval_s
