@@ -146,7 +146,7 @@ def airflow_phase(stack: AirflowStack, box: Sandbox, warehouse_url: str, args, c
     run_id = stack.trigger(DAG_ID, conf)
     run = stack.wait_for_run(DAG_ID, run_id)
     traffic = box.traffic()
-    ledger = Warehouse(warehouse_url).location_runs(DAG_ID, run_id)
+    ledger = Warehouse(warehouse_url).ledger.location_runs(DAG_ID, run_id)
     tis = stack.task_instances(DAG_ID, run_id)
     syncs = [ti for ti in tis if ti["task_id"] == "sync_location"]
     sync_start = min((_iso(ti["start_date"]) for ti in syncs if ti.get("start_date")), default=None)
@@ -236,7 +236,7 @@ def memory_phase(workdir: Path, sizes: list[int], parallel: int) -> dict:
                 t0 = time.time()
                 run_id = stack.trigger(DAG_ID)
                 run = stack.wait_for_run(DAG_ID, run_id)
-                ledger = Warehouse(warehouse_url).location_runs(DAG_ID, run_id)[0]
+                ledger = Warehouse(warehouse_url).ledger.location_runs(DAG_ID, run_id)[0]
                 row[phase] = {"state": run["state"], "read": ledger["counts"].get("read"),
                               "created": ledger["counts"].get("created"),
                               "start_rss_mb": ledger["counts"].get("start_rss_mb"),

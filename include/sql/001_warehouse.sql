@@ -1,4 +1,5 @@
--- ghl-pleo warehouse. Applied at the start of every task; every statement is idempotent.
+-- ghl-pleo warehouse. Applied once per process when it first opens the warehouse (so at the start of every task);
+-- every statement is idempotent.
 -- Portable SQL for SQLite and PostgreSQL: text timestamps (ISO-8601 UTC), integer booleans, natural keys.
 
 -- Raw GHL tag pages of the latest read per location (replaced at the start of each read).

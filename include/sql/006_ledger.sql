@@ -3,7 +3,8 @@
 -- cleanup task (each location's latest successful run is always kept: it is the drift and staleness baseline).
 
 -- Ledger columns of sync_location_runs (one row per DAG run and location). ADD COLUMN statements run only where
--- the column is missing (Warehouse.apply_schema checks first), so a warehouse made before them is upgraded in place.
+-- the column is missing (plugins/ghl_pleo/warehouse/core.py checks first), so a warehouse made before them is
+-- upgraded in place.
 ALTER TABLE sync_location_runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_location_runs ADD COLUMN duration_s DOUBLE PRECISION;
 ALTER TABLE sync_location_runs ADD COLUMN records_read INTEGER;

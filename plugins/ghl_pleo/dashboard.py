@@ -22,10 +22,12 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
+
 log = logging.getLogger("ghl_pleo.dashboard")
 URL_PREFIX = "/ghl-pleo"
 CACHE_S = 30.0
-COLORS = {"ghl_pleo_tags_sync": "#2563eb", "ghl_pleo_statistics_sync": "#d97706"}
+COLORS = {TAGS_DAG_ID: "#2563eb", STATISTICS_DAG_ID: "#d97706"}
 _cache: dict[str, tuple[float, dict]] = {}
 _cache_lock = threading.Lock()
 _warehouse = None
@@ -62,9 +64,7 @@ def warehouse():
 
             conn = Connection.get_connection_from_secrets("ghl_pleo_db")
             url = (conn.extra_dejson or {}).get("sqlalchemy_url") or conn.get_uri()
-        wh = Warehouse(url)
-        wh.apply_schema()
-        _warehouse = wh
+        _warehouse = Warehouse(url)  # applies the schema (once per process)
     return _warehouse
 
 
@@ -232,7 +232,7 @@ def render_page(doc: dict, window: str) -> str:
                 buckets.setdefault(b, []).append(int(r["status"] == "success"))
         success.append({"name": _short(d), "color": COLORS.get(d, "#6b7280"),
                         "points": [(b, 100.0 * sum(v) / len(v)) for b, v in sorted(buckets.items())]})
-    tags_stats = stats["dags"].get("ghl_pleo_tags_sync", {})
+    tags_stats = stats["dags"].get(TAGS_DAG_ID, {})
     refs = [(f"tags p50 {tags_stats['latency_p50_s']:.0f} s", tags_stats["latency_p50_s"]),
             (f"tags p95 {tags_stats['latency_p95_s']:.0f} s", tags_stats["latency_p95_s"])] \
         if tags_stats.get("latency_p50_s") is not None else []

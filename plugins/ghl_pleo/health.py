@@ -11,23 +11,18 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
-from sqlalchemy import text
 
-from ghl_pleo.warehouse import TS_FORMAT, Warehouse, parse_ts, utcnow
+from ghl_pleo.constants import STATISTICS_DAG_ID, SYNC_DAG_IDS, TAGS_DAG_ID
+from ghl_pleo.warehouse import TS_FORMAT, Warehouse, parse_ts
 
 log = logging.getLogger("ghl_pleo.health")
-TAGS_DAG_ID = "ghl_pleo_tags_sync"
-STATISTICS_DAG_ID = "ghl_pleo_statistics_sync"
-DAG_IDS = (TAGS_DAG_ID, STATISTICS_DAG_ID)
+DAG_IDS = SYNC_DAG_IDS
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DEFAULT_STALE_HOURS = {TAGS_DAG_ID: 3.0, STATISTICS_DAG_ID: 36.0}
 STALE_ENV = {TAGS_DAG_ID: "GHL_PLEO_STALE_HOURS_TAGS", STATISTICS_DAG_ID: "GHL_PLEO_STALE_HOURS_STATISTICS"}
 RETENTION_ENV = "GHL_PLEO_LEDGER_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 90.0
 OK_STATUSES = ("success", "skipped")  # skipped: a location with nothing to sync (no social accounts) is not stale
-LEDGER_COLUMNS = ["dag_id", "run_id", "location_id", "status", "started_at", "finished_at", "duration_s",
-                  "records_read", "records_synced", "records_rejected", "requests_total", "retries",
-                  "min_ratelimit_remaining", "drift_flags", "error_kind"]
 
 
 def _env_number(name: str, default: float) -> float:
@@ -63,8 +58,7 @@ NUMERIC = ["duration_s", "records_read", "records_synced", "records_rejected", "
 
 def load_ledger(warehouse: Warehouse, since: datetime) -> pd.DataFrame:
     """Real (not dry) ledger rows started since ``since``, typed: ``start``/``end`` timestamps, numbers."""
-    return prepare(warehouse.frame(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM sync_location_runs WHERE dry_run = 0 "
-                                   f"AND started_at >= :s", {"s": since.strftime(TS_FORMAT)}))
+    return prepare(warehouse.ledger.runs_since(since))
 
 
 def prepare(ledger: pd.DataFrame) -> pd.DataFrame:
@@ -83,10 +77,7 @@ def prepare(ledger: pd.DataFrame) -> pd.DataFrame:
 
 def load_last_success(warehouse: Warehouse) -> pd.DataFrame:
     """Per DAG and location: the last successful real sync, the first time it was seen, the last status."""
-    return warehouse.frame(
-        "SELECT dag_id, location_id, MAX(CASE WHEN status IN ('success', 'skipped') THEN finished_at END) "
-        "AS last_success_at, MIN(started_at) AS first_seen_at, MAX(started_at) AS last_run_at "
-        "FROM sync_location_runs WHERE dry_run = 0 GROUP BY dag_id, location_id")
+    return warehouse.ledger.last_successes()
 
 
 # pure computations -----------------------------------------------------------------------------
@@ -281,22 +272,16 @@ def check_stale(warehouse: Warehouse, now: datetime | None = None, hours: dict[s
     """Alert (through ``send(subject, body)``) the locations that went stale since the last check; once each."""
     now = now or datetime.now(timezone.utc)
     fresh = freshness(load_last_success(warehouse), now, hours or stale_hours())
-    alerted = {(r["dag_id"], r["location_id"]): r["last_success_at"]
-               for r in warehouse.query("SELECT dag_id, location_id, last_success_at FROM stale_alerts")}
+    alerted = warehouse.ledger.stale_alerts()
     new, over = stale_to_alert(fresh, alerted, configured)
     channels: list[str] = []
     if new:
         subject, body = stale_alert_text(new)
         log.warning("%s", body)
         channels = send(subject, body) if send else []
-    with warehouse.engine.begin() as conn:  # a new period replaces its row; an ended one loses it
-        for dag_id, location_id in [(f["dag_id"], f["location_id"]) for f in new] + over:
-            conn.execute(text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"),
-                         {"d": dag_id, "l": location_id})
-        for f in new:
-            conn.execute(text("INSERT INTO stale_alerts (dag_id, location_id, last_success_at, alerted_at) "
-                              "VALUES (:d, :l, :s, :at)"), {"d": f["dag_id"], "l": f["location_id"],
-                                                            "s": f["last_success_at"] or "", "at": utcnow()})
+    # a new period replaces its row; an ended one loses it
+    warehouse.ledger.record_stale_alerts([(f["dag_id"], f["location_id"], f["last_success_at"] or "") for f in new],
+                                         over)
     still = sum(1 for f in fresh if f["stale"]) - len(new)
     log.info("Stale check: %d location(s) checked, %d newly stale (alerted through %s), %d still stale (alerted "
              "before), %d recovered", len(fresh), len(new), ", ".join(channels) or "no channel", max(still, 0),

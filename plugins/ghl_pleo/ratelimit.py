@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
+
+if TYPE_CHECKING:
+    from ghl_pleo.warehouse import RateSlotStore
 
 
 class SlidingWindowLimiter:
@@ -109,47 +112,32 @@ class SharedRateLimiter:
     small write per request; SQLite serves one machine, PostgreSQL several.
 
     Args:
-        engine: the warehouse's SQLAlchemy engine.
+        slots: the warehouse's rate slots (``Warehouse().rate_slots``).
         rate_per_s: requests per second for the key, over all processes.
         headroom: fraction of the rate kept free for clock and network jitter.
     """
 
-    def __init__(self, engine, rate_per_s: float, *, headroom: float = 0.05,
+    def __init__(self, slots: RateSlotStore, rate_per_s: float, *, headroom: float = 0.05,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         if rate_per_s <= 0:
             raise ValueError("rate_per_s must be > 0")
-        self.engine = engine
+        self.slots = slots
         self.interval_s = 1.0 / (rate_per_s * (1.0 - headroom))
         self._clock = clock
         self._sleep = sleep
         self.waited_s = 0.0
-        self._known: set[str] = set()
 
-    def _reserve(self, key: str) -> float:
-        from sqlalchemy import text
-
-        with self.engine.begin() as conn:
-            if key not in self._known:
-                conn.execute(text("INSERT INTO ghl_pleo_rate_slots (rate_key, next_at) VALUES (:k, 0) "
-                                  "ON CONFLICT (rate_key) DO NOTHING"), {"k": key})
-                self._known.add(key)
-            now = self._clock()
-            next_at = conn.execute(
-                text("UPDATE ghl_pleo_rate_slots SET next_at = (CASE WHEN next_at > :now THEN next_at ELSE :now END)"
-                     " + :i WHERE rate_key = :k RETURNING next_at"),
-                {"now": now, "i": self.interval_s, "k": key}).scalar_one()
-        return float(next_at) - self.interval_s
-
-    def acquire(self, key: str) -> list[float]:
-        """Reserve the next slot for ``key`` and sleep until it comes."""
-        delay = self._reserve(key) - self._clock()
+    def acquire(self, key: str) -> float:
+        """Reserve the next slot for ``key``, sleep until it comes, and return its time (epoch seconds)."""
+        slot = self.slots.reserve(key, self.interval_s, self._clock)
+        delay = slot - self._clock()
         if delay > 0:
             self._sleep(delay)
             self.waited_s += delay
-        return [0.0]
+        return slot
 
-    def release(self, slot: list[float]) -> None:
+    def release(self, slot: float) -> None:
         """Nothing to do: a slot is spent when it is reserved."""
 
     def observe(self, key: str, headers: Mapping[str, str]) -> None:
-        """Pleo sends no rate-limit headers; a 429 is handled by the client's retry loop."""
+        """Nothing to learn: Pleo sends no rate-limit headers; a 429 is handled by the client's retry loop."""

@@ -17,10 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id")
     args = parser.parse_args(argv)
     warehouse = Warehouse()
-    warehouse.apply_schema()
-    run_id = args.run_id or warehouse.latest_run_id(args.dag_id)
+    run_id = args.run_id or warehouse.ledger.latest_run_id(args.dag_id)
     if not run_id:
-        print(f"No runs of {args.dag_id} in the warehouse {warehouse.engine.url.render_as_string()}")
+        print(f"No runs of {args.dag_id} in the warehouse {warehouse.db.safe_url}")
         return 1
     text, failed = run_summary(warehouse, args.dag_id, run_id, [])
     print(text)

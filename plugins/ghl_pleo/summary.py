@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.warehouse import Warehouse
 
-TAGS_DAG_ID = "ghl_pleo_tags_sync"
-STATISTICS_DAG_ID = "ghl_pleo_statistics_sync"
 # (column header, counts key) per DAG
 COLUMNS = {
     TAGS_DAG_ID: [("read", "read"), ("created", "created"), ("renamed", "renamed"), ("archived", "archived"),
@@ -22,7 +21,7 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     """A short table per location plus totals, notes and failures; and the failed locations (with their
     ledger counts and requests, for the alert)."""
     columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
-    rows = {r["location_id"]: r for r in warehouse.location_runs(dag_id, run_id)}
+    rows = {r["location_id"]: r for r in warehouse.ledger.location_runs(dag_id, run_id)}
     dry = any(r.get("dry_run") for r in rows.values())
     head = f"{'location':<24} {'status':<8} " + " ".join(f"{h:>10}" for h, _ in columns) + f" {'GHL req':>8} {'Pleo req':>8}"
     lines = [f"Run summary for {dag_id} {run_id}" + (" (DRY RUN: nothing was written to Pleo; the counts are "
@@ -66,7 +65,7 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
 
         for d in sorted(docs):
             lines.append(f"Data Docs: {docs_url_for(d)} (on this machine: {d})")
-    for e in warehouse.events(dag_id, run_id):
+    for e in warehouse.ledger.events(dag_id, run_id):
         lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
     for f in failed:
         lines.append(f"FAILED: location {f['location_id']} ({f['error_kind']}): {f['error']}")
@@ -79,8 +78,7 @@ ENTITY_TITLES = (("tag_group", "tag groups"), ("tag", "tags"), ("dimension", "di
 
 def change_line(warehouse: Warehouse, dag_id: str, run_id: str, dry: bool) -> str:
     """The run's change log in one line: "Plan (dry run): would create 12, rename 3, archive 1 tags; ..."."""
-    rows = warehouse.query("SELECT entity, action, COUNT(*) AS n FROM pleo_change_log WHERE dag_id = :d AND "
-                           "run_id = :r GROUP BY entity, action", {"d": dag_id, "r": run_id})
+    rows = warehouse.ledger.change_counts(dag_id, run_id)
     by_entity: dict[str, dict[str, int]] = {}
     for r in rows:
         by_entity.setdefault(r["entity"], {})[r["action"]] = int(r["n"])

@@ -67,7 +67,7 @@ def test_two_failed_locations_make_one_alert_per_channel_that_says_what_where_an
     assert hook.posts[0]["text"].strip() == body
     for secret in (GHL_TOKEN, PLEO_TOKEN, "a-token-only-gh-knows-123"):
         assert secret not in body
-    rows = {r["location_id"]: r for r in runner.warehouse().query(
+    rows = {r["location_id"]: r for r in runner.warehouse().db.query(
         "SELECT location_id, try_number, error_kind FROM sync_location_runs WHERE status = 'failed'")}
     assert rows[auth_loc]["try_number"] == 1   # authentication: no retry can fix it, failed at once
     assert rows[down_loc]["try_number"] == 3   # an outage: Airflow retried twice

@@ -66,7 +66,7 @@ def finish(runner: Runner) -> None:
 
 
 def failed_row(runner: Runner) -> dict:
-    rows = runner.warehouse().query("SELECT status, error_kind, try_number, error FROM sync_location_runs "
+    rows = runner.warehouse().db.query("SELECT status, error_kind, try_number, error FROM sync_location_runs "
                                     "ORDER BY started_at DESC LIMIT 1")
     return rows[0]
 

@@ -38,7 +38,7 @@ def conf(**params) -> tuple[str, str]:
 
 
 def last_run_id(runner: Runner) -> str:
-    return runner.warehouse().query("SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1")[0][
+    return runner.warehouse().db.query("SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1")[0][
         "run_id"]
 
 
@@ -73,7 +73,7 @@ def received(box) -> list[tuple[str, str, dict]]:
 
 
 def assert_change_log_is_what_pleo_received(runner: Runner, run_id: str) -> list[dict]:
-    changes = runner.warehouse().changes(DAG_ID, run_id)
+    changes = runner.warehouse().ledger.changes(DAG_ID, run_id)
     got = received(runner.box)
     assert Counter(request_of(c) for c in changes) == Counter((m, p) for m, p, _ in got)
     created = {r["data"]["id"] for m, p, r in got if m == "POST" and "data" in (r or {}) and "id" in r["data"]}
@@ -91,11 +91,11 @@ def test_a_dry_run_of_the_first_sync_writes_nothing_and_prints_the_plan(runner):
     assert "DRY RUN" in out and "Plan (dry run): would create 3 tag groups;" in out
     wh = runner.warehouse()
     run_id = last_run_id(runner)
-    rows = wh.query("SELECT location_id, status, dry_run, records_synced FROM sync_location_runs WHERE run_id = :r",
+    rows = wh.db.query("SELECT location_id, status, dry_run, records_synced FROM sync_location_runs WHERE run_id = :r",
                     {"r": run_id})
     assert len(rows) == 3 and all(r["status"] == "success" and r["dry_run"] == 1 for r in rows)
-    assert wh.query("SELECT COUNT(*) AS n FROM pleo_tags_pushed")[0]["n"] == 0
-    plan = wh.changes(DAG_ID, run_id)
+    assert wh.db.query("SELECT COUNT(*) AS n FROM pleo_tags_pushed")[0]["n"] == 0
+    plan = wh.ledger.changes(DAG_ID, run_id)
     assert plan and all(c["dry_run"] == 1 for c in plan)
     live = sum(1 for loc in box.locations() for t in box.ghl_tags(loc["id"]) if not t["deleted"])
     assert sum(1 for c in plan if c["entity"] == "tag" and c["action"] == "create") == live - 1  # one is rejected
@@ -104,7 +104,7 @@ def test_a_dry_run_of_the_first_sync_writes_nothing_and_prints_the_plan(runner):
 def test_the_real_run_does_exactly_the_plan_and_the_change_log_matches_pleo_write_for_write(runner):
     box = runner.box
     wh = runner.warehouse()
-    plan = wh.changes(DAG_ID, last_run_id(runner))
+    plan = wh.ledger.changes(DAG_ID, last_run_id(runner))
     box.clear_requests()
     runner.run()
     assert_pleo_matches_ghl(box)
@@ -114,7 +114,7 @@ def test_the_real_run_does_exactly_the_plan_and_the_change_log_matches_pleo_writ
     assert Counter(map(plan_key, changes)) == Counter(map(plan_key, plan))
     # the ledger: one row per location, its writes and its GHL requests as the sandbox counted them
     traffic = box.traffic()
-    rows = wh.query("SELECT location_id, status, records_synced, records_read, requests FROM sync_location_runs "
+    rows = wh.db.query("SELECT location_id, status, records_synced, records_read, requests FROM sync_location_runs "
                     "WHERE run_id = :r", {"r": run_id})
     assert len(rows) == 3
     for r in rows:
@@ -134,7 +134,7 @@ def test_a_dry_run_of_a_small_change_plans_it_and_the_real_run_then_does_the_sam
     out = runner.run(*conf(dry_run=True))
     assert box.pleo_state() == before and writes(box.requests()) == {}
     assert "Plan (dry run): would create 1, rename 1, archive 1 tags;" in out, out[-3000:]
-    plan = runner.warehouse().changes(DAG_ID, last_run_id(runner))
+    plan = runner.warehouse().ledger.changes(DAG_ID, last_run_id(runner))
     box.clear_requests()
     out = runner.run()
     changes = assert_change_log_is_what_pleo_received(runner, last_run_id(runner))
@@ -154,7 +154,7 @@ def test_the_locations_param_limits_a_run_to_those_locations(runner):
     box.clear_requests()
     runner.run(*conf(locations=[first]))
     run_id = last_run_id(runner)
-    rows = runner.warehouse().query("SELECT location_id FROM sync_location_runs WHERE run_id = :r", {"r": run_id})
+    rows = runner.warehouse().db.query("SELECT location_id FROM sync_location_runs WHERE run_id = :r", {"r": run_id})
     assert [r["location_id"] for r in rows] == [first]
     assert set(box.traffic()["by_location"]) == {first}
     changes = assert_change_log_is_what_pleo_received(runner, run_id)
@@ -170,7 +170,7 @@ def test_a_full_refresh_rereads_every_detail_and_catches_up_the_location_left_ou
     # an ordinary run asks details only for new or changed tags (the tags e2e checks that); this one for all
     asked = sum(len(json.loads(e["body"])["tagIds"]) if isinstance(e["body"], str) else len(e["body"]["tagIds"])
                 for e in box.exchanges() if e["api"] == "ghl" and e["route"].endswith("/tags/details"))
-    counts = [json.loads(r["counts"]) for r in runner.warehouse().query(
+    counts = [json.loads(r["counts"]) for r in runner.warehouse().db.query(
         "SELECT counts FROM sync_location_runs WHERE run_id = :r", {"r": last_run_id(runner)})]
     assert len(counts) == 3
     assert asked == sum(c["read"] - c["rejected"] - c["duplicates"] for c in counts) > 60

@@ -67,9 +67,9 @@ def test_agency_oauth_sync_survives_expiry_mid_run_and_leaks_no_token(runner, ai
     hits += [f"xcom: {s[:12]}" for s in secrets for (v,) in xcoms if v and s in str(v)]
     wh = runner.warehouse()
     for (table,) in sqlite3.connect(runner.db).execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for row in wh.query(f"SELECT * FROM {table}"):
+        for row in wh.db.query(f"SELECT * FROM {table}"):
             hits += [f"{table}: {s[:12]}" for s in secrets if s in json.dumps(row, default=str)]
     assert hits == [], hits
-    stored = wh.query("SELECT refresh_token_enc FROM ghl_oauth_state")
+    stored = wh.db.query("SELECT refresh_token_enc FROM ghl_oauth_state")
     assert len(stored) == 1 and Fernet(runner.fernet_key.encode()).decrypt(
         stored[0]["refresh_token_enc"].encode()).decode() in box._admin("GET", "/oauth")["valid_refresh"]

@@ -31,7 +31,7 @@ def pleo_tags_of(box, location_id: str) -> list[dict]:
 
 
 def latest_rows(runner) -> dict[str, dict]:
-    rows = runner.warehouse().query(
+    rows = runner.warehouse().db.query(
         "SELECT location_id, status, error_kind, error, try_number, counts FROM sync_location_runs WHERE run_id = "
         "(SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1)")
     return {r["location_id"]: {**r, "counts": json.loads(r["counts"] or "{}")} for r in rows}
@@ -118,7 +118,7 @@ def test_too_many_rejected_rows_hold_the_location_and_write_nothing(runner):
     assert len(pleo_tags_of(box, loc)) == before   # not even the good new tag: the load was held
     c = row["counts"]
     assert c["read"] == sum(c[b] for b in BUCKETS)
-    rejected = runner.warehouse().query("SELECT COUNT(*) AS n FROM rejected_records WHERE location_id = :l AND "
+    rejected = runner.warehouse().db.query("SELECT COUNT(*) AS n FROM rejected_records WHERE location_id = :l AND "
                                         "rule = 'empty_name'", {"l": loc})
     assert rejected[0]["n"] >= max(3, n // 10)
     assert f"FAILED: location {loc} (data_quality)" in out

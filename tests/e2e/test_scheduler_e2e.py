@@ -91,13 +91,13 @@ def test_backfill_and_manual_run_through_the_rest_api_on_postgresql(stack, sandb
     assert {r["state"] for r in stack.dag_runs(TAGS)} == {"success"}
 
     wh = Warehouse(stack.warehouse_url)
-    days = {r["day"] for r in wh.query("SELECT DISTINCT day FROM ghl_statistics_daily")}
+    days = {r["day"] for r in wh.db.query("SELECT DISTINCT day FROM ghl_statistics_daily")}
     assert set(DAYS) <= days  # one history day per backfilled run
-    per_day = wh.query("SELECT location_id, day, COUNT(*) AS n FROM ghl_statistics_daily GROUP BY location_id, day")
+    per_day = wh.db.query("SELECT location_id, day, COUNT(*) AS n FROM ghl_statistics_daily GROUP BY location_id, day")
     assert {r["n"] for r in per_day} == {1}
     newest = max(days)
     groups = {g["code"][len("ghl-social-"):]: g for g in sandbox.pleo_state()["groups"].values()}
-    with_stats = {r["location_id"] for r in wh.query("SELECT DISTINCT location_id FROM ghl_statistics_daily")}
+    with_stats = {r["location_id"] for r in wh.db.query("SELECT DISTINCT location_id FROM ghl_statistics_daily")}
     assert with_stats
     for loc in with_stats:
         assert groups[loc]["metadata"]["stat_id"] == f"{loc}-{newest.replace('-', '')}"
@@ -137,8 +137,8 @@ def test_the_health_dag_alerts_a_stale_location_once_not_on_every_check(stack, s
 def _ledger_locations(stack) -> list[str]:
     from ghl_pleo.warehouse import Warehouse
 
-    rows = Warehouse(stack.warehouse_url).query("SELECT DISTINCT location_id FROM sync_location_runs WHERE dag_id = :d",
-                                                {"d": TAGS})
+    rows = Warehouse(stack.warehouse_url).db.query(
+        "SELECT DISTINCT location_id FROM sync_location_runs WHERE dag_id = :d", {"d": TAGS})
     return sorted(r["location_id"] for r in rows)
 
 

@@ -56,7 +56,7 @@ def test_three_consecutive_days_give_three_history_rows_and_pleo_shows_the_lates
     runner.run("2026-11-03")
     runner.run("2026-11-04")
 
-    rows = runner.warehouse().query("SELECT location_id, day, window_start, window_end, metrics "
+    rows = runner.warehouse().db.query("SELECT location_id, day, window_start, window_end, metrics "
                                     "FROM ghl_statistics_daily ORDER BY location_id, day")
     assert [(r["location_id"], r["day"]) for r in rows] == [
         (loc, day) for loc in sorted(with_accounts) for day in ("2026-11-01", "2026-11-02", "2026-11-03")]
@@ -77,17 +77,18 @@ def test_three_consecutive_days_give_three_history_rows_and_pleo_shows_the_lates
         assert md["metrics"] == json.dumps(metrics, sort_keys=True, separators=(",", ":"))
     assert groups[with_accounts[0]]["metadata"]["finance_owner"] == "ana"
     assert "stat_id" not in groups.get(without, {}).get("metadata", {})
-    skipped = runner.warehouse().query("SELECT status FROM sync_location_runs WHERE location_id = :l", {"l": without})
+    skipped = runner.warehouse().db.query("SELECT status FROM sync_location_runs WHERE location_id = :l",
+                                          {"l": without})
     assert {r["status"] for r in skipped} == {"skipped"}
 
 
 def test_rerunning_the_first_day_replaces_its_row_and_changes_nothing_in_pleo(runner):
     box = runner.box
-    before = runner.warehouse().query("SELECT location_id, day, metrics FROM ghl_statistics_daily ORDER BY 1, 2")
+    before = runner.warehouse().db.query("SELECT location_id, day, metrics FROM ghl_statistics_daily ORDER BY 1, 2")
     box.clear_requests()
     runner.run("2026-11-02")
     assert writes(box.requests()) == {}
-    after = runner.warehouse().query("SELECT location_id, day, metrics FROM ghl_statistics_daily ORDER BY 1, 2")
+    after = runner.warehouse().db.query("SELECT location_id, day, metrics FROM ghl_statistics_daily ORDER BY 1, 2")
     assert after == before
 
 
@@ -96,7 +97,7 @@ def test_a_backfilled_older_day_fills_history_but_never_moves_pleo_back(runner):
     box.clear_requests()
     out = runner.run("2026-10-31")
     assert GROUP_PUT not in box.requests() and "(no changes)" in out
-    days = {r["day"] for r in runner.warehouse().query("SELECT day FROM ghl_statistics_daily")}
+    days = {r["day"] for r in runner.warehouse().db.query("SELECT day FROM ghl_statistics_daily")}
     assert days == {"2026-10-30", "2026-11-01", "2026-11-02", "2026-11-03"}
     assert {g["metadata"].get("stat_id", "").rsplit("-", 1)[-1]
             for loc, g in groups_by_location(box).items() if loc in runner.locations[:2]} == {"20261103"}

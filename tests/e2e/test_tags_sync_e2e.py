@@ -45,9 +45,9 @@ def test_first_run_creates_every_group_and_tag(runner):
     assert reqs["Pleo POST /v0/tag-groups"] == 3
     assert "Run summary for ghl_pleo_tags_sync" in out and "TOTAL" in out
     wh = runner.warehouse()
-    rej = wh.query("SELECT location_id, rule, raw_value FROM rejected_records")
+    rej = wh.db.query("SELECT location_id, rule, raw_value FROM rejected_records")
     assert [(r["rule"], r["raw_value"]) for r in rej] == [("empty_name", "\u200b\t \u200e")]
-    runs = wh.query("SELECT location_id, status, counts FROM sync_location_runs")
+    runs = wh.db.query("SELECT location_id, status, counts FROM sync_location_runs")
     assert len(runs) == 3 and {r["status"] for r in runs} == {"success"}
     for r in runs:
         c = json.loads(r["counts"])
@@ -127,7 +127,7 @@ def test_a_failing_location_fails_the_run_by_name_and_the_rerun_converges(runner
     assert f"FAILED: location {bad} (upstream_outage)" in out
     assert "1 of 3 locations failed" in out
     wh = runner.warehouse()
-    rows = wh.query("SELECT location_id, status, error_kind, try_number FROM sync_location_runs WHERE run_id = "
+    rows = wh.db.query("SELECT location_id, status, error_kind, try_number FROM sync_location_runs WHERE run_id = "
                     "(SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1)")
     assert {r["location_id"]: r["status"] for r in rows}[bad] == "failed"
     assert max(r["try_number"] for r in rows if r["location_id"] == bad) == 3  # Airflow retried it twice

@@ -60,8 +60,8 @@ def test_expiry_makes_one_refresh_and_the_old_refresh_token_is_never_reused(box)
     assert list(hook().iter_tag_pages(loc))           # a new worker: 401 -> new location token -> agency refresh
     state = box._admin("GET", "/oauth")
     assert state["refreshes"] == 2 and "sbx-refresh-initial-0001" not in state["valid_refresh"]
-    rows = hook().oauth.warehouse.query("SELECT refresh_token_enc FROM ghl_oauth_state")
-    assert rows and "sbx-refresh" not in rows[0]["refresh_token_enc"]   # stored encrypted
+    row = hook().oauth.tokens.load(OAUTH["company_id"])
+    assert row and "sbx-refresh" not in row["refresh_token_enc"]   # stored encrypted
 
 
 def test_a_dead_refresh_token_is_an_authentication_error_with_what_to_do(box, monkeypatch):

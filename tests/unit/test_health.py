@@ -1,5 +1,6 @@
-"""The health numbers on a seeded ledger (known success rates and percentiles), the dashboard's JSON and page,
-the stale-sync check (one alert per stale period) and the retention cleanup, on a real SQLite warehouse."""
+"""The health numbers on a seeded ledger (known success rates and percentiles), the dashboard's JSON and page and
+the stale-sync check (one alert per stale period), on a real SQLite warehouse. The retention cleanup is tested
+with the ledger (tests/warehouse/test_ledger.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,31 +9,10 @@ import pytest
 
 from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, check_stale, health
 from ghl_pleo.warehouse import Warehouse
+from tests.warehouse.ledger_rows import add_row
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 HOURS = {TAGS_DAG_ID: 3.0, STATISTICS_DAG_ID: 36.0}
-
-
-def ts(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def add_row(wh: Warehouse, dag_id: str, run_id: str, location_id: str, start: datetime, seconds: float,
-            status: str = "success", *, synced: int = 0, read: int = 0, rejected: int = 0, flags: str | None = None,
-            remaining: int | None = None, retries: int = 0, dry_run: int = 0) -> None:
-    wh.query  # the table exists (apply_schema ran)
-    with wh.engine.begin() as conn:
-        from sqlalchemy import text
-
-        conn.execute(text(
-            "INSERT INTO sync_location_runs (dag_id, run_id, location_id, status, try_number, started_at, "
-            "finished_at, counts, requests, dry_run, duration_s, records_read, records_synced, records_rejected, "
-            "requests_total, retries, min_ratelimit_remaining, drift_flags, error_kind) VALUES (:d, :r, :l, :s, 1, "
-            ":st, :fi, '{}', '{}', :dry, :dur, :rd, :sy, :rj, 1, :rr, :mr, :df, :ek)"),
-            {"d": dag_id, "r": run_id, "l": location_id, "s": status, "st": ts(start),
-             "fi": ts(start + timedelta(seconds=seconds)), "dry": dry_run, "dur": seconds, "rd": read, "sy": synced,
-             "rj": rejected, "rr": retries, "mr": remaining, "df": flags,
-             "ek": "upstream_outage" if status == "failed" else None})
 
 
 def seed(wh: Warehouse, now: datetime) -> None:
@@ -55,9 +35,7 @@ def seed(wh: Warehouse, now: datetime) -> None:
 
 @pytest.fixture()
 def wh(tmp_path) -> Warehouse:
-    warehouse = Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
-    warehouse.apply_schema()
-    return warehouse
+    return Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
 
 
 def test_success_rates_and_percentiles_on_a_seeded_ledger(wh):
@@ -155,21 +133,3 @@ def test_a_stale_location_is_alerted_once_per_stale_period(wh):
     assert check_stale(wh, now=NOW + timedelta(hours=6, minutes=1), hours=HOURS, send=send)["recovered"] == 1
     again = check_stale(wh, now=NOW + timedelta(hours=10), hours=HOURS, send=send)  # and goes stale again
     assert f"{TAGS_DAG_ID}:L2" in again["alerted"] and len(sent) == 2
-
-
-def test_cleanup_keeps_the_latest_success_per_location_and_recent_rows(wh):
-    add_row(wh, TAGS_DAG_ID, "old-ok", "L1", NOW - timedelta(days=100), 5)
-    add_row(wh, TAGS_DAG_ID, "older-ok", "L1", NOW - timedelta(days=120), 5)
-    add_row(wh, TAGS_DAG_ID, "old-failed", "L1", NOW - timedelta(days=95), 5, "failed")
-    add_row(wh, TAGS_DAG_ID, "recent", "L2", NOW - timedelta(days=3), 5)
-    from ghl_pleo.warehouse import change
-
-    wh.log_changes([change(TAGS_DAG_ID, "older-ok", 1, "L1", "tag", "create", code="x",
-                           at=NOW - timedelta(days=120)),
-                    change(TAGS_DAG_ID, "recent", 1, "L2", "tag", "create", code="y", at=NOW - timedelta(days=3))])
-    deleted = wh.cleanup(90, now=NOW)
-    left = {r["run_id"] for r in wh.query("SELECT run_id FROM sync_location_runs")}
-    assert left == {"old-ok", "recent"} and deleted["sync_location_runs"] == 2
-    assert deleted["pleo_change_log"] == 1  # the 120-day-old change goes, the 3-day-old one stays
-    assert [c["code"] for c in wh.changes()] == ["y"]
-    assert wh.cleanup(1, now=NOW)["pleo_change_log"] == 1

@@ -1,4 +1,4 @@
-"""Paginators, the sliding-window limiter and Retry-After parsing (no network)."""
+"""Paginators, the sliding-window and shared-rate limiters and Retry-After parsing (no network)."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from ghl_pleo.errors import FatalAPIError
 from ghl_pleo.hooks.client import RetryPolicy, parse_retry_after
 from ghl_pleo.paginators import CursorPaginator, SkipPaginator
-from ghl_pleo.ratelimit import SlidingWindowLimiter
+from ghl_pleo.ratelimit import SharedRateLimiter, SlidingWindowLimiter
 
 
 def test_skip_paginator_stops_at_count():
@@ -95,6 +95,44 @@ def test_a_request_in_flight_holds_its_slot_until_it_is_answered():
     lim.release(slot)
     lim.acquire("loc")
     assert clock.now == pytest.approx(6.0)
+
+
+class FakeSlots:
+    """A RateSlotStore in memory: the same GCRA step, the clock read at reservation time."""
+
+    def __init__(self):
+        self.next_at: dict[str, float] = {}
+        self.calls: list[tuple[str, float]] = []
+
+    def reserve(self, key, interval_s, clock):
+        now = clock()
+        slot = max(self.next_at.get(key, 0.0), now)
+        self.next_at[key] = slot + interval_s
+        self.calls.append((key, interval_s))
+        return slot
+
+
+def test_the_shared_rate_sleeps_until_each_reserved_slot_and_returns_it():
+    clock, slots = FakeClock(), FakeSlots()
+    clock.now = 100.0
+    lim = SharedRateLimiter(slots, 4, headroom=0.2, clock=clock, sleep=clock.sleep)  # 4/s, 20% kept free: 3.2/s
+    got = [lim.acquire("pleo:x") for _ in range(3)]
+    assert got == pytest.approx([100.0, 100.3125, 100.625]) and clock.now == pytest.approx(100.625)
+    assert lim.waited_s == pytest.approx(0.625) and slots.calls[0] == ("pleo:x", pytest.approx(0.3125))
+    clock.now = 200.0  # idle: the next slot is now, no wait
+    assert lim.acquire("pleo:x") == 200.0 and clock.now == 200.0 and lim.waited_s == pytest.approx(0.625)
+    assert lim.acquire("pleo:y") == 200.0  # another key has its own slots
+
+
+def test_the_shared_rate_has_nothing_to_release_or_learn():
+    clock, slots = FakeClock(), FakeSlots()
+    lim = SharedRateLimiter(slots, 1, headroom=0.0, clock=clock, sleep=clock.sleep)
+    slot = lim.acquire("k")
+    assert lim.release(slot) is None
+    assert lim.observe("k", {"X-RateLimit-Max": "1", "X-RateLimit-Remaining": "0"}) is None
+    assert [lim.acquire("k") for _ in range(2)] == [1.0, 2.0] and clock.now == 2.0  # the headers changed nothing
+    with pytest.raises(ValueError):
+        SharedRateLimiter(slots, 0)
 
 
 @pytest.mark.parametrize("value, expected", [("3", 3.0), ("0", 0.0), ("1.5", 1.5), (None, None), ("soon", None),

@@ -106,9 +106,7 @@ class GhlHook(BaseHook):
         from ghl_pleo.hooks.oauth import AgencyOAuth
         from ghl_pleo.warehouse import Warehouse
 
-        warehouse = Warehouse()
-        warehouse.apply_schema()
-        return AgencyOAuth(settings, self.client, warehouse, self._mask)
+        return AgencyOAuth(settings, self.client, Warehouse().tokens, self._mask)
 
     @staticmethod
     def _mask(secret: str) -> None:

@@ -15,11 +15,12 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
-
-from sqlalchemy import text
+from typing import TYPE_CHECKING, Any, Callable
 
 from ghl_pleo.errors import AuthenticationError, ConfigurationError
+
+if TYPE_CHECKING:
+    from ghl_pleo.warehouse import TokenStore
 
 log = logging.getLogger("ghl_pleo.oauth")
 TOKEN = "/oauth/token"
@@ -43,18 +44,18 @@ class AgencyOAuth:
     Args:
         settings: ``client_id``, ``client_secret``, ``company_id``, ``refresh_token``.
         client: the hook's :class:`ApiClient` (requests go through its retries and counts).
-        warehouse: where the encrypted refresh and access tokens live.
+        tokens: where the encrypted refresh and access tokens live (the warehouse's ``tokens`` store).
         mask: registers a new secret with Airflow's log masker.
     """
 
-    def __init__(self, settings: dict, client: Any, warehouse: Any, mask: Callable[[str], None]) -> None:
+    def __init__(self, settings: dict, client: Any, tokens: TokenStore, mask: Callable[[str], None]) -> None:
         missing = [k for k in ("client_id", "client_secret", "company_id", "refresh_token") if not settings.get(k)]
         if missing:
             raise ConfigurationError(f"Connection ghl_default: extra.oauth lacks {missing}.")
         self.settings = settings
         self.company_id = str(settings["company_id"])
         self.client = client
-        self.warehouse = warehouse
+        self.tokens = tokens
         self.mask = mask
         self.fernet = fernet()
         self._locations: dict[str, tuple[str, float]] = {}
@@ -63,19 +64,11 @@ class AgencyOAuth:
 
     # store ----------------------------------------------------------------------------------
     def _row(self) -> dict | None:
-        rows = self.warehouse.query("SELECT refresh_token_enc, access_token_enc, access_expires_at FROM "
-                                    "ghl_oauth_state WHERE company_id = :c", {"c": self.company_id})
-        return rows[0] if rows else None
+        return self.tokens.load(self.company_id)
 
     def _save(self, refresh: str, access: str, expires_at: float) -> None:
-        from ghl_pleo.warehouse import utcnow
-
-        params = {"c": self.company_id, "r": self.fernet.encrypt(refresh.encode()).decode(),
-                  "a": self.fernet.encrypt(access.encode()).decode(), "e": expires_at, "at": utcnow()}
-        with self.warehouse.engine.begin() as conn:
-            conn.execute(text("DELETE FROM ghl_oauth_state WHERE company_id = :c"), params)
-            conn.execute(text("INSERT INTO ghl_oauth_state (company_id, refresh_token_enc, access_token_enc, "
-                              "access_expires_at, refreshed_at) VALUES (:c, :r, :a, :e, :at)"), params)
+        self.tokens.save(self.company_id, self.fernet.encrypt(refresh.encode()).decode(),
+                         self.fernet.encrypt(access.encode()).decode(), expires_at)
 
     def _decrypt(self, value: str) -> str:
         token = self.fernet.decrypt(value.encode()).decode()

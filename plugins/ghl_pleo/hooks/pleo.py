@@ -102,13 +102,12 @@ class PleoHook(BaseHook):
             return SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=self._sleep)
         from ghl_pleo.warehouse import Warehouse
 
-        warehouse = Warehouse()
-        warehouse.apply_schema()
+        slots = Warehouse().rate_slots
         headroom = extra_number(self.extras, "rate_headroom", 0.05, self.pleo_conn_id)
         if headroom >= 1:
             raise ConfigurationError(f"Connection {self.pleo_conn_id!r}: extra 'rate_headroom' must be below 1 "
                                      f"(a fraction of the rate kept free), got {headroom!r}.")
-        return SharedRateLimiter(warehouse.engine, rps, headroom=headroom, sleep=self._sleep)
+        return SharedRateLimiter(slots, rps, headroom=headroom, sleep=self._sleep)
 
     @cached_property
     def concurrency(self) -> int:

@@ -1,0 +1,41 @@
+"""The warehouse (connection ``ghl_pleo_db``): small stores over one :class:`Database`, behind :class:`Warehouse`.
+
+``Warehouse(url)`` builds the engine, makes sure this process applied the schema for the URL (once per process),
+and exposes the stores:
+
+- ``db`` (:class:`Database`): the engine and query helpers; only the stores run SQL on it.
+- ``staging`` (:class:`StagingStore`): staged tag pages and tag details.
+- ``state`` (:class:`SyncStateStore`): what Pleo confirmed, the statistics history, the field sets seen.
+- ``ledger`` (:class:`LedgerStore`): run ledger, change log, rejected records, events, stale alerts, retention.
+- ``tokens`` (:class:`TokenStore`): the agency OAuth tokens (encrypted).
+- ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
+"""
+from __future__ import annotations
+
+from ghl_pleo.warehouse.core import CONN_ID, TS_FORMAT, Database, parse_ts, utcnow, warehouse_url
+from ghl_pleo.warehouse.ledger import LedgerStore, change, drift_flags
+from ghl_pleo.warehouse.rate_slots import RateSlotStore
+from ghl_pleo.warehouse.staging import StagingStore
+from ghl_pleo.warehouse.state import SyncStateStore
+from ghl_pleo.warehouse.tokens import TokenStore
+
+__all__ = ["CONN_ID", "TS_FORMAT", "Database", "LedgerStore", "RateSlotStore", "StagingStore", "SyncStateStore",
+           "TokenStore", "Warehouse", "change", "drift_flags", "parse_ts", "utcnow", "warehouse_url"]
+
+
+class Warehouse:
+    """The stores of the warehouse at ``url`` (default: :func:`warehouse_url`), sharing one engine."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or warehouse_url()
+        self.db = Database(self.url)
+        self.db.ensure_schema()
+        self.staging = StagingStore(self.db)
+        self.state = SyncStateStore(self.db)
+        self.ledger = LedgerStore(self.db)
+        self.tokens = TokenStore(self.db)
+        self.rate_slots = RateSlotStore(self.db)
+
+    def apply_schema(self) -> None:
+        """Apply the schema again (idempotent; constructing a Warehouse already made sure of it)."""
+        self.db.apply_schema()

@@ -1,0 +1,169 @@
+"""The run ledger, the change log, rejected records, events, stale alerts and retention, on both backends."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from ghl_pleo.warehouse import TS_FORMAT, change
+from ghl_pleo.warehouse.ledger import drift_flags
+from tests.warehouse.ledger_rows import add_row
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+TAGS_DAG_ID = "ghl_pleo_tags_sync"
+
+
+def test_pushes_and_ledger_rows_are_one_per_key_across_reruns(wh):
+    for name in ("Old", "New"):
+        wh.state.record_push("L1", "code1", "p1", name, False, "create", "run1")
+    assert wh.db.query("SELECT name FROM pleo_tags_pushed WHERE location_id = 'L1'") == [{"name": "New"}]
+    for attempt in (1, 2):
+        wh.ledger.start_location_run("dag", "run1", "L1", attempt)
+        wh.ledger.finish_location_run("dag", "run1", "L1", "success", {"read": 3, "active": 2}, {"ghl": {}})
+    runs = wh.ledger.location_runs("dag", "run1")
+    assert len(runs) == 1 and runs[0]["try_number"] == 2 and runs[0]["counts"]["read"] == 3
+    assert wh.ledger.last_success_counts("dag", "L1", "run2")["active"] == 2
+    rejected = pd.DataFrame([{"location_id": "L1", "record_key": "k", "rule": "empty_name", "reason": "r",
+                              "raw_value": "\u200b"}])
+    wh.ledger.save_rejected("dag", "run1", "L1", "tag", rejected)
+    wh.ledger.save_rejected("dag", "run1", "L1", "tag", rejected)
+    assert len(wh.db.query("SELECT * FROM rejected_records")) == 1
+
+
+FLAT = ("SELECT status, dry_run, duration_s, records_read, records_synced, records_rejected, requests_total, retries, "
+        "min_ratelimit_remaining, drift_flags, error_kind FROM sync_location_runs WHERE run_id = :r")
+
+
+def test_finishing_a_run_fills_the_flat_columns_the_dashboard_reads(wh):
+    wh.ledger.start_location_run("dag", "run1", "L1", 1, dry_run=True)
+    wh.ledger.log_changes([change("dag", "run1", 1, "L1", "tag", "create", code=c) for c in ("a", "b")]
+                          + [change("dag", "run1", 1, "L2", "tag", "create", code="c")])
+    requests = {"ghl": {"total_requests": 5, "retries": 1, "min_ratelimit_remaining": 40},
+                "pleo": {"total_requests": 3, "retries": 2, "min_ratelimit_remaining": 7}, "note": "not a hook"}
+    wh.ledger.finish_location_run("dag", "run1", "L1", "failed", {"read": 9, "rejected": 2, "schema_drift": True},
+                                  requests, error_kind="data_quality", error="gate failed")
+    row = wh.db.query(FLAT, {"r": "run1"})[0]
+    assert row["duration_s"] is not None and 0 <= row["duration_s"] < 60
+    assert {k: v for k, v in row.items() if k != "duration_s"} == {
+        "status": "failed", "dry_run": 1, "records_read": 9, "records_synced": 2, "records_rejected": 2,
+        "requests_total": 8, "retries": 3, "min_ratelimit_remaining": 7, "drift_flags": "schema_drift,quality_gate",
+        "error_kind": "data_quality"}
+    wh.ledger.start_location_run("dag", "run2", "L1", 1)
+    wh.ledger.finish_location_run("dag", "run2", "L1", "success", {"profiles": 4, "rejected": True}, {})
+    row = wh.db.query(FLAT, {"r": "run2"})[0]
+    assert (row["records_read"], row["records_rejected"], row["requests_total"], row["min_ratelimit_remaining"],
+            row["drift_flags"]) == (4, None, 0, None, None)
+
+
+def test_drift_flags_name_each_event_once():
+    assert drift_flags({}, None) is None
+    assert drift_flags({"archives_held": 3, "guard_released": 1}, "drift_guard") == "archive_guard,guard_released"
+    assert drift_flags({"schema_drift": 1}, "schema_drift") == "schema_drift"
+    assert drift_flags({}, "upstream_outage") is None
+
+
+def test_later_counts_merge_into_the_row_and_recount_its_writes(wh):
+    wh.ledger.update_location_counts("dag", "run1", "L1", {"metadata_written": 1})  # no row: nothing happens
+    assert wh.ledger.location_runs("dag", "run1") == []
+    wh.ledger.start_location_run("dag", "run1", "L1", 1)
+    wh.ledger.finish_location_run("dag", "run1", "L1", "success", {"profiles": 2, "metadata_written": 0}, {})
+    wh.ledger.log_changes([change("dag", "run1", 1, "L1", "group_metadata", "update")])
+    wh.ledger.update_location_counts("dag", "run1", "L1", {"metadata_written": 1})
+    assert wh.ledger.location_runs("dag", "run1")[0]["counts"] == {"profiles": 2, "metadata_written": 1}
+    assert wh.db.query("SELECT records_synced FROM sync_location_runs") == [{"records_synced": 1}]
+
+
+def test_the_baseline_is_the_latest_real_success_of_another_run(wh):
+    runs = (("r1", "success", False, 1), ("r2", "success", False, 2), ("r3", "failed", False, 3),
+            ("r4", "success", True, 4), ("r5", "success", False, 5))
+    for run_id, status, dry, read in runs:
+        wh.ledger.start_location_run("dag", run_id, "L1", 1, dry_run=dry)
+        wh.ledger.finish_location_run("dag", run_id, "L1", status, {"read": read}, {})
+    assert wh.ledger.last_success_counts("dag", "L1", "r5") == {"read": 2}
+    assert wh.ledger.last_success_counts("dag", "L2", "r5") is None
+    assert wh.ledger.latest_run_id("dag") == "r5" and wh.ledger.latest_run_id("other") is None
+
+
+def test_events_are_one_per_kind_and_location(wh):
+    wh.ledger.add_event("dag", "run1", "L2", "schema_drift", "first")
+    wh.ledger.add_event("dag", "run1", "L1", "no_accounts", "x")
+    wh.ledger.add_event("dag", "run1", "L2", "schema_drift", "second")
+    wh.ledger.add_event("dag", "run2", "L1", "no_accounts", "other run")
+    assert wh.ledger.events("dag", "run1") == [
+        {"location_id": "L1", "event": "no_accounts", "detail": "x"},
+        {"location_id": "L2", "event": "schema_drift", "detail": "second"}]
+
+
+def test_the_change_log_by_run_and_its_counts(wh):
+    wh.ledger.log_changes([])
+    wh.ledger.log_changes([
+        change("dag", "run1", 1, "L1", "tag", "create", code="a", at=NOW),
+        change("dag", "run1", 1, "L1", "tag", "create", code="b", at=NOW + timedelta(seconds=1)),
+        change("dag", "run1", 1, "L2", "tag", "rename", code="c", before={"name": "x"}, after={"name": "y"},
+               at=NOW + timedelta(seconds=2)),
+        change("dag", "run2", 1, "L1", "tag_group", "create", at=NOW - timedelta(seconds=1)),
+        change("other", "run1", 1, "L1", "tag", "archive", at=NOW)])
+    assert [c["code"] for c in wh.ledger.changes("dag", "run1")] == ["a", "b", "c"]
+    assert [c["entity"] for c in wh.ledger.changes("dag")] == ["tag_group", "tag", "tag", "tag"]
+    assert len(wh.ledger.changes()) == 5 and len(wh.ledger.changes(run_id="run1")) == 4
+    renamed = wh.ledger.changes("dag", "run1")[2]
+    assert (renamed["before"], renamed["after"], renamed["changed_at"]) == (
+        {"name": "x"}, {"name": "y"}, "2026-11-27T12:00:02.000000Z")
+    counts = sorted((r["entity"], r["action"], int(r["n"])) for r in wh.ledger.change_counts("dag", "run1"))
+    assert counts == [("tag", "create", 2), ("tag", "rename", 1)]
+
+
+def test_health_reads_leave_out_dry_runs_and_older_rows(wh):
+    add_row(wh, TAGS_DAG_ID, "old", "L1", NOW - timedelta(days=40), 5)
+    add_row(wh, TAGS_DAG_ID, "new", "L1", NOW - timedelta(hours=2), 5, "failed")
+    add_row(wh, TAGS_DAG_ID, "dry", "L1", NOW - timedelta(hours=1), 5, dry_run=1)
+    add_row(wh, TAGS_DAG_ID, "skip", "L2", NOW - timedelta(hours=3), 2, "skipped")
+    runs = wh.ledger.runs_since(NOW - timedelta(days=30))
+    assert sorted(runs["run_id"]) == ["new", "skip"] and "error_kind" in runs.columns
+    last = {r.location_id: r for r in wh.ledger.last_successes().itertuples(index=False)}
+    assert last["L1"].last_success_at == "2026-10-18T12:00:05.000000Z"
+    assert last["L1"].first_seen_at == "2026-10-18T12:00:00.000000Z"
+    assert last["L1"].last_run_at == "2026-11-27T10:00:00.000000Z"  # the dry run is not counted
+    assert last["L2"].last_success_at == "2026-11-27T09:00:02.000000Z"
+
+
+def test_stale_alerts_are_replaced_and_ended_in_one_go(wh):
+    assert wh.ledger.stale_alerts() == {}
+    wh.ledger.record_stale_alerts([("dag", "L1", "2026-11-01"), ("dag", "L2", "")], [])
+    wh.ledger.record_stale_alerts([("dag", "L1", "2026-11-02")], [("dag", "L2"), ("dag", "L9")])
+    assert wh.ledger.stale_alerts() == {("dag", "L1"): "2026-11-02"}
+
+
+def test_cleanup_keeps_the_latest_success_per_location_and_recent_rows(wh):
+    add_row(wh, TAGS_DAG_ID, "old-ok", "L1", NOW - timedelta(days=100), 5)
+    add_row(wh, TAGS_DAG_ID, "older-ok", "L1", NOW - timedelta(days=120), 5)
+    add_row(wh, TAGS_DAG_ID, "old-failed", "L1", NOW - timedelta(days=95), 5, "failed")
+    add_row(wh, TAGS_DAG_ID, "recent", "L2", NOW - timedelta(days=3), 5)
+    wh.ledger.log_changes([change(TAGS_DAG_ID, "older-ok", 1, "L1", "tag", "create", code="x",
+                                  at=NOW - timedelta(days=120)),
+                           change(TAGS_DAG_ID, "recent", 1, "L2", "tag", "create", code="y",
+                                  at=NOW - timedelta(days=3))])
+    deleted = wh.ledger.cleanup(90, now=NOW)
+    left = {r["run_id"] for r in wh.db.query("SELECT run_id FROM sync_location_runs")}
+    assert left == {"old-ok", "recent"} and deleted["sync_location_runs"] == 2
+    assert deleted["pleo_change_log"] == 1  # the 120-day-old change goes, the 3-day-old one stays
+    assert [c["code"] for c in wh.ledger.changes()] == ["y"]
+    assert wh.ledger.cleanup(1, now=NOW)["pleo_change_log"] == 1
+
+
+def test_cleanup_removes_old_rejected_records_and_events_and_spares_sync_state(wh):
+    old = NOW - timedelta(days=100)
+    rejected = pd.DataFrame([{"record_key": "k", "rule": "r", "reason": "x", "raw_value": "v"}])
+    wh.ledger.save_rejected("dag", "run1", "L1", "tag", rejected)
+    wh.ledger.add_event("dag", "run1", "L1", "no_accounts", "x")
+    wh.state.record_push("L1", "c", "p", "n", False, "create", "run1")
+    with wh.db.begin() as conn:  # age the rejected record and the sync state, not the event
+        for table, column in (("rejected_records", "rejected_at"), ("pleo_tags_pushed", "pushed_at")):
+            conn.execute(text(f"UPDATE {table} SET {column} = :t"), {"t": old.strftime(TS_FORMAT)})
+    deleted = wh.ledger.cleanup(90, now=NOW)
+    assert deleted["rejected_records"] == 1 and deleted["sync_run_events"] == 0  # the event is from today
+    assert len(wh.db.query("SELECT * FROM pleo_tags_pushed")) == 1
+    assert wh.ledger.cleanup(90, now=datetime.now(timezone.utc) + timedelta(days=91))["sync_run_events"] == 1

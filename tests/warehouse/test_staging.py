@@ -1,0 +1,45 @@
+"""Staged tag pages and tag details, on both backends."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_staged_pages_stream_back_in_read_order_byte_for_byte(wh):
+    page1 = [{"_id": "a", "tag": "Café 🎉 👨\u200d👩\u200d👧", "extra": {"n": [1, None, True]}},
+             {"_id": "b", "tag": "<b>x</b>"}]
+    page2 = [{"_id": "c", "tag": "ﺍﻟﻌﺮﺑﻴﺔ\u200f"}, "not an object"]
+    wh.staging.stage_page("L1", "run1", 2, page2)
+    wh.staging.stage_page("L1", "run1", 1, page1)
+    wh.staging.stage_page("L2", "run1", 1, [{"_id": "z"}])
+    rows = list(wh.staging.iter_staged("L1", chunk=1))
+    assert [(r[1], r[2]) for r in rows] == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert [r[3] for r in rows] == page1 + page2
+    wh.staging.clear_staged("L1")
+    assert list(wh.staging.iter_staged("L1")) == [] and len(list(wh.staging.iter_staged("L2"))) == 1
+
+
+def test_staged_rows_keep_the_tag_id_only_when_it_is_a_string(wh):
+    wh.staging.stage_page("L1", "run1", 1, [{"_id": "a"}, {"_id": 7}, "text", {}])
+    wh.staging.stage_page("L1", "run1", 2, [])  # an empty page writes nothing
+    rows = wh.db.query("SELECT page_no, position, tag_id, run_id FROM ghl_tags_staged ORDER BY position")
+    assert [(r["page_no"], r["position"], r["tag_id"], r["run_id"]) for r in rows] == [
+        (1, 0, "a", "run1"), (1, 1, None, "run1"), (1, 2, None, "run1"), (1, 3, None, "run1")]
+
+
+def test_details_are_replaced_not_duplicated_and_read_per_batch(wh):
+    wh.staging.save_details("L1", [{"_id": "a", "v": 1}, {"_id": "b", "v": 1}], {"a": "fa", "b": "fb"})
+    wh.staging.save_details("L1", [{"_id": "a", "v": 2}], {"a": "fa2"})
+    assert wh.staging.detail_fingerprints("L1") == {"a": "fa2", "b": "fb"}
+    got = wh.staging.details_for("L1", ["a", "missing"])
+    assert list(got["tag_id"]) == ["a"] and got["payload"][0] == {"_id": "a", "v": 2}
+    assert wh.staging.details_for("L1", []).empty
+
+
+def test_details_without_a_string_id_are_skipped_and_locations_are_apart(wh):
+    wh.staging.save_details("L1", [{"_id": 3, "v": 1}, {"v": 2}], {})
+    assert wh.staging.detail_fingerprints("L1") == {}
+    wh.staging.save_details("L1", [{"_id": "a"}], {})  # no fingerprint known: stored as ""
+    wh.staging.save_details("L2", [{"_id": "a"}], {"a": "f2"})
+    assert wh.staging.detail_fingerprints("L1") == {"a": ""} and wh.staging.detail_fingerprints("L2") == {"a": "f2"}
