@@ -25,7 +25,7 @@ run: venv  ## Set up and run the tags DAG once against the local sandbox, then p
 plan: venv  ## Dry run of both DAGs against the local sandbox: what they would write to Pleo (nothing is written)
 	@scripts/run.sh --plan
 
-packages:  ## Debian packages the tests need (postgresql), installed only when missing
+packages:  ## Debian packages the tests need (postgresql, chromium, chromium-driver, redis-server), installed only when missing
 	@scripts/ensure_packages.sh
 
 test: venv packages  ## Set up and run the whole suite (starts the sandbox and PostgreSQL servers it needs itself)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs when they are missing (make test calls this):
-# postgresql (a throwaway server is started by the tests themselves) chromium (headless UI checks) and
-# redis-server (the Celery broker of the CeleryExecutor test).
+# postgresql (a throwaway server is started by the tests themselves), chromium and chromium-driver (the UI checks
+# drive headless Chromium through Selenium and chromedriver) and redis-server (the Celery broker of the
+# CeleryExecutor test).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 || command -v pg_ctl > /dev/null 2>&1 || missing+=(postgresql)
 command -v chromium > /dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver > /dev/null 2>&1 || missing+=(chromium-driver)
 command -v redis-server > /dev/null 2>&1 || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "== installing Debian packages: ${missing[*]}"

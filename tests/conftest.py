@@ -64,6 +64,15 @@ def output_dir(request) -> Path:
     return path
 
 
+@pytest.fixture
+def browser():
+    """Headless Chromium through Selenium (``tests/browser.py``), quit after the test."""
+    from tests.browser import open_browser
+
+    with open_browser() as b:
+        yield b
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server for the session (GHL_PLEO_TEST_PG_URL, or a local one started here)."""

@@ -5,8 +5,8 @@ create a three-day backfill of the statistics DAG and a manual run of the tags
 DAG, wait for them. Then the outcome is checked where a user would look: the
 run states, the api-server's import errors, the warehouse (on PostgreSQL too),
 and the sandbox's Pleo, tag by tag. Then the health side, also through the api-server: the dashboard plugin
-(JSON, page, Data Docs, Chromium screenshots of it inside the Airflow UI) and the health DAG's stale alert
-(tags are stale after 0.002 h here, so the locations that just synced go stale within seconds).
+(JSON, page, Data Docs, screenshots of it inside the Airflow UI by Chromium through Selenium) and the health
+DAG's stale alert (tags are stale after 0.002 h here, so the locations that just synced go stale within seconds).
 """
 from __future__ import annotations
 
@@ -104,17 +104,20 @@ def test_backfill_and_manual_run_through_the_rest_api_on_postgresql(stack, sandb
     assert stack.import_errors() == []
 
 
-def test_the_ui_shows_the_tags_dag_and_its_runs(stack, output_dir):
-    """Headless Chromium opens the api-server's UI page of the tags DAG (after the runs above) and saves a screenshot."""
-    from tests.browser import rendered_dom, screenshot
-
-    url = f"{stack.url}/dags/{TAGS}/runs"
-    shot = screenshot(url, output_dir / "tags-dag-runs.png")
-    dom = rendered_dom(url)
+def test_the_ui_shows_the_tags_dag_and_its_runs(stack, browser, output_dir):
+    """Chromium (Selenium) logs into the api-server's UI, opens the tags DAG's runs page (after the runs above),
+    waits for a run to show and saves a screenshot; the page read the runs from the REST API."""
     runs = stack.dag_runs(TAGS)
+    browser.login_airflow(stack.url)
+    browser.open(f"{stack.url}/dags/{TAGS}/runs")
+    browser.wait_until(lambda d: any(r["dag_run_id"] in d.page_source for r in runs), "a run id of the tags DAG")
+    shot = browser.screenshot(output_dir / "tags-dag-runs.png")
+    dom = browser.dom()
     assert TAGS in dom, dom[-2000:]
     assert any(r["dag_run_id"] in dom for r in runs), dom[-2000:]
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    runs_api = browser.requested(f"/api/v2/dags/{TAGS}/dagRuns")
+    assert runs_api and {r.status for r in runs_api} == {200}, [(r.url, r.status) for r in browser.requests()]
 
 
 def test_the_health_dag_alerts_a_stale_location_once_not_on_every_check(stack, smtp):
@@ -142,10 +145,9 @@ def _ledger_locations(stack) -> list[str]:
     return sorted(r["location_id"] for r in rows)
 
 
-def test_the_health_dashboard_is_in_the_airflow_ui_with_charts_and_the_location_table(stack, output_dir):
+def test_the_health_dashboard_is_in_the_airflow_ui_with_charts_and_the_location_table(stack, browser, output_dir):
     """The plugin through the api-server: JSON for monitors, Data Docs, and the page, screenshotted by Chromium
-    on its own and inside the Airflow UI (Browse > GHL-Pleo health)."""
-    from tests.browser import rendered_dom, screenshot
+    (Selenium) on its own and inside the Airflow UI (Browse > GHL-Pleo health), with the requests each made."""
 
     plugins = stack.api("GET", "/plugins")["plugins"]
     ours = next(p for p in plugins if p["name"] == "ghl_pleo_health")
@@ -162,17 +164,30 @@ def test_the_health_dashboard_is_in_the_airflow_ui_with_charts_and_the_location_
     assert docs.status_code == 200 and "Data Docs created by Great Expectations" in docs.text
     assert "ghl_tags" in docs.text or "ghl_statistics" in docs.text  # the site's index lists the latest validation
 
+    browser.login_airflow(stack.url)
+    browser.clear_requests()
     page_url = f"{stack.url}/ghl-pleo/?window=24h"
-    shot = screenshot(page_url, output_dir / "health-dashboard.png")
-    dom = rendered_dom(page_url)
+    browser.open(page_url, css="#locations")
+    browser.wait_until(lambda d: len(d.find_elements("css selector", "svg.chart")) == 4, "four charts")
+    shot = browser.screenshot(output_dir / "health-dashboard.png")
+    dom = browser.dom()
     assert dom.count('<svg class="chart"') == 4, dom[:2000]
     assert 'data-chart="latency"' in dom and "<circle" in dom  # points drawn, not an empty chart
     assert 'id="locations"' in dom and all(f'data-location="{loc}"' in dom for loc in locations)
     assert all(f'class="stale" data-location="{loc}"' in dom for loc in locations)
     assert shot.stat().st_size > 20_000
+    loaded = [(r.resource_type, r.url, r.status) for r in browser.requests() if "favicon" not in r.url]
+    assert loaded == [("Document", page_url, 200)]  # the page has no script and loads nothing else
 
     in_ui = f"{stack.url}/plugin/ghl-pleo-health"
-    ui_shot = screenshot(in_ui, output_dir / "health-dashboard-in-airflow-ui.png", budget_ms=30000)
-    ui_dom = rendered_dom(in_ui, budget_ms=30000)
+    browser.clear_requests()
+    frame = browser.open(in_ui).wait_for("iframe[src*='/ghl-pleo/']")
+    browser.driver.switch_to.frame(frame)  # wait for the dashboard inside the UI, not just for the frame
+    browser.wait_for("svg.chart")
+    browser.driver.switch_to.default_content()
+    ui_shot = browser.screenshot(output_dir / "health-dashboard-in-airflow-ui.png")
+    ui_dom = browser.dom()
     assert "/ghl-pleo/" in ui_dom and "<iframe" in ui_dom, ui_dom[-2000:]
     assert ui_shot.stat().st_size > 20_000
+    framed = [r for r in browser.requested("/ghl-pleo/") if r.resource_type == "Document"]
+    assert framed and {r.status for r in framed} == {200}, [(r.url, r.status) for r in browser.requests()]
