@@ -9,7 +9,22 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
+
+Slot = list[float]  # what acquire() hands out and release() takes back; opaque to the caller
+
+
+class RateLimiter(Protocol):
+    """What the HTTP client needs from a limiter, per key (a GHL location, a company, Pleo)."""
+
+    def acquire(self, key: str) -> Slot:
+        """Block until one more request for ``key`` may go; return its slot."""
+
+    def release(self, slot: Slot) -> None:
+        """The request holding ``slot`` was answered (or failed)."""
+
+    def observe(self, key: str, headers: Mapping[str, str]) -> None:
+        """Learn from a response's rate-limit headers."""
 
 
 class SlidingWindowLimiter:
