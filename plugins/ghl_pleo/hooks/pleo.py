@@ -10,7 +10,7 @@ from airflow.sdk import BaseHook
 from ghl_pleo.errors import ConfigurationError, FatalAPIError
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number
-from ghl_pleo.paginators import CursorPaginator
+from ghl_pleo.paginators import CursorPaginator, paginate
 from ghl_pleo.ratelimit import SharedRateLimiter, SlidingWindowLimiter
 
 GROUPS = "/v0/tag-groups"
@@ -156,13 +156,12 @@ class PleoHook(BaseHook):
         """Every tag of a group, archived ones included, page by page."""
         if is_planned(group_id):
             return
-        paginator = CursorPaginator(PAGE_LIMIT)
-        where = f"Pleo GET {GROUP_TAGS} (group {group_id})"
-        while paginator.has_more():
-            body = self._call("GET", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
-                              params={**paginator.params(), "include_archived": "true"})
-            data = self._data(body, f"GET {GROUP_TAGS}")
-            paginator.update(body, where=where)
+        def fetch(params: dict[str, str]) -> Any:
+            return self._call("GET", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
+                              params={**params, "include_archived": "true"})
+
+        paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo GET {GROUP_TAGS} (group {group_id})")
+        for data in paginate(fetch, paginator, lambda body: self._data(body, f"GET {GROUP_TAGS}")):
             yield list(data)
 
     def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
@@ -205,13 +204,14 @@ class PleoHook(BaseHook):
         tag_ids = [t for t in tag_ids if not is_planned(t)]
         for start in range(0, len(tag_ids), AGGREGATION_BATCH):
             batch = tag_ids[start:start + AGGREGATION_BATCH]
-            paginator = CursorPaginator(PAGE_LIMIT)
-            while paginator.has_more():
-                body = self._call("POST", AGGREGATED_TAGS, location_id=location_id,
-                                  params={"company_id": company_id or self.company_id, **paginator.params()},
+
+            def fetch(params: dict[str, str], batch: list[str] = batch) -> Any:
+                return self._call("POST", AGGREGATED_TAGS, location_id=location_id,
+                                  params={"company_id": company_id or self.company_id, **params},
                                   json_body={"tagIds": batch})
-                data = self._data(body, f"POST {AGGREGATED_TAGS}")
-                paginator.update(body, where=f"Pleo POST {AGGREGATED_TAGS}")
+
+            paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo POST {AGGREGATED_TAGS}")
+            for data in paginate(fetch, paginator, lambda body: self._data(body, f"POST {AGGREGATED_TAGS}")):
                 yield list(data)
 
     def put_dimension_value(self, tag_id: str, dimension_id: str, value: str, *, exists: bool,
