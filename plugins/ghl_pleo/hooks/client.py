@@ -25,7 +25,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from ghl_pleo.hooks.classify import Call, Done, Fail, RetryPolicy, classify, parse_retry_after  # noqa: F401
+from ghl_pleo.hooks.classify import Call, Done, Fail, RetryPolicy, classify
+from ghl_pleo.hooks.classify import parse_retry_after  # noqa: F401 - importable from here, as before
 from ghl_pleo.ratelimit import RateLimiter, Slot
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,17 @@ _METER: ContextVar[Meter | None] = ContextVar("ghl_pleo_meter", default=None)
 
 class MeteredAdapter(HTTPAdapter):
     """Sends through the meter of the request in progress (in this thread), so an auth object's
-    re-send (``response.connection.send``) is limited and counted like any other send."""
+    re-send (``response.connection.send``) is limited and counted like any other send.
+
+    A send the loop did not start (an auth re-send; a redirect hop, which GHL and
+    Pleo do not use) takes its own slot and count.
+    """
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         meter = _METER.get()
         if meter is None:
             return super().send(request, **kwargs)
-        if not meter.sending:  # a send the loop did not start: an auth re-send
+        if not meter.sending:  # not started by the loop: an auth re-send
             meter.start()
         answered = None
         try:

@@ -156,6 +156,7 @@ class PleoHook(BaseHook):
         """Every tag of a group, archived ones included, page by page."""
         if is_planned(group_id):
             return
+
         def fetch(params: dict[str, str]) -> Any:
             return self._call("GET", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
                               params={**params, "include_archived": "true"})
