@@ -20,10 +20,12 @@ def main() -> None:
     from ghl_pleo.hooks.pleo import PleoHook
     from ghl_pleo.groups import group_code
     from ghl_pleo.transform import dimension_values, prepare_tags
+    from ghl_pleo.warehouse import Warehouse
 
     locations = json.loads(sys.argv[1])
     config = load_mapping()
-    ghl, pleo = GhlHook(), PleoHook()
+    warehouse = Warehouse()
+    ghl, pleo = GhlHook(token_store=warehouse.tokens), PleoHook(rate_slots=warehouse.rate_slots)
     started = time.time()
     groups = {g["code"]: g for g in pleo.list_groups()}
     writes = 0

@@ -15,15 +15,7 @@ class GhlPleoError(Exception):
     """Base class. ``kind`` is a stable word used in summaries and alerts."""
 
     kind = "error"
-    retryable = False
     fail_fast = False  # True: fail the Airflow task without its retries (a retry would only re-alert)
-
-    def __init__(self, message: str, *, status: int | None = None, endpoint: str | None = None,
-                 location_id: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.endpoint = endpoint
-        self.location_id = location_id
 
 
 class ConfigurationError(GhlPleoError):
@@ -33,18 +25,21 @@ class ConfigurationError(GhlPleoError):
     fail_fast = True
 
 
-class AuthenticationError(GhlPleoError):
-    """401/403: the token is wrong, expired or lacks a scope. Fix the credential."""
+class APIError(GhlPleoError):
+    """A call to GHL or Pleo failed: where (endpoint template, location) and the HTTP status, when there was one."""
 
-    kind = "authentication"
-    fail_fast = True
+    def __init__(self, message: str, *, status: int | None = None, endpoint: str | None = None,
+                 location_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.endpoint = endpoint
+        self.location_id = location_id
 
 
-class RetryableAPIError(GhlPleoError):
+class RetryableAPIError(APIError):
     """429, 5xx, timeouts, broken bodies: the upstream may recover. Airflow's task retry will try again."""
 
     kind = "upstream_outage"
-    retryable = True
 
 
 class RateLimitError(RetryableAPIError):
@@ -53,10 +48,17 @@ class RateLimitError(RetryableAPIError):
     kind = "rate_limit"
 
 
-class FatalAPIError(GhlPleoError):
+class FatalAPIError(APIError):
     """Any other 4xx, or a response that breaks the contract: a code or upstream change is needed."""
 
     kind = "upstream_contract"
+
+
+class AuthenticationError(FatalAPIError):
+    """401/403: the token is wrong, expired or lacks a scope. Fix the credential."""
+
+    kind = "authentication"
+    fail_fast = True
 
 
 class DataValidationError(GhlPleoError):

@@ -1,13 +1,40 @@
 """Paginators: small state machines that read a page and say what to ask next. No I/O.
 
-The client owns the network loop; a paginator only decides whether there is a
-next page and what its request parameters are.
+:func:`paginate` is the one paging loop: it asks a paginator for the next
+page's parameters, fetches, and lets the paginator record the page. A paginator
+only decides whether there is a next page and what its request parameters are.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from ghl_pleo.errors import FatalAPIError
+
+
+class Paginator(Protocol):
+    def params(self) -> dict[str, str]:
+        """Query parameters for the next page."""
+
+    def has_more(self) -> bool:
+        """False once the listing is complete."""
+
+    def record(self, body: Any, items: Any) -> None:
+        """Take in one page: the response body and the items read from it."""
+
+
+def paginate(fetch: Callable[[dict[str, str]], Any], paginator: Paginator,
+             items: Callable[[Any], Any]) -> Iterator[Any]:
+    """Yield the items of each page, one page at a time, until ``paginator`` says the listing is complete.
+
+    Args:
+        fetch: sends the request for one page, given the paginator's parameters; returns the body.
+        items: reads (and checks) a body's items; raises when the body breaks the contract.
+    """
+    while paginator.has_more():
+        body = fetch(paginator.params())
+        page = items(body)
+        paginator.record(body, page)
+        yield page
 
 
 class SkipPaginator:
@@ -36,6 +63,12 @@ class SkipPaginator:
     def has_more(self) -> bool:
         return self.stop_reason is None
 
+    def record(self, body: Any, items: Any) -> None:
+        """A GHL tags page: ids from each item's ``_id``, the total from ``results.count``."""
+        results = body.get("results") if isinstance(body, dict) else None
+        count = results.get("count") if isinstance(results, dict) else None
+        self.update([t.get("_id") if isinstance(t, dict) else None for t in items], count)
+
     def update(self, ids: Iterable[object], count: object) -> None:
         """Record one page: the ids it held (None allowed) and the total ``count`` it reported."""
         ids = list(ids)
@@ -53,15 +86,27 @@ class SkipPaginator:
             self.stop_reason = "reached count"
 
 
+class LocationPaginator(SkipPaginator):
+    """GHL ``/locations/search``: no total is reported, so a page shorter than ``limit`` is the last one."""
+
+    def record(self, body: Any, items: Any) -> None:
+        """``items`` are the page's ``locations``, as GHL sent them."""
+        self.update([loc.get("id") for loc in items if isinstance(loc, dict)], None)
+        if self.stop_reason is None and len(items) < self.limit:
+            self.stop_reason = "short page"
+
+
 class CursorPaginator:
     """Pleo cursor paging (``after`` = previous ``endCursor``) that refuses to loop.
 
     Pleo paging must be complete: a partial listing would make the load create
     tags that already exist. A repeated cursor is therefore an error, not a stop.
+    ``where`` names the listing in those errors.
     """
 
-    def __init__(self, limit: int = 100) -> None:
+    def __init__(self, limit: int = 100, *, where: str = "Pleo listing") -> None:
         self.limit = limit
+        self.where = where
         self.after: str | None = None
         self.cursors: set[str] = set()
         self.pages = 0
@@ -76,11 +121,15 @@ class CursorPaginator:
     def has_more(self) -> bool:
         return not self.done
 
+    def record(self, body: Any, items: Any) -> None:
+        self.update(body, where=self.where)
+
     def update(self, body: dict, *, where: str) -> None:
         self.pages += 1
         pagination = body.get("pagination") if isinstance(body, dict) else None
         if not isinstance(pagination, dict):
-            raise FatalAPIError(f"{where}: response has no 'pagination' object; cannot tell if the listing is complete.")
+            raise FatalAPIError(f"{where}: response has no 'pagination' object; "
+                                f"cannot tell if the listing is complete.")
         end = pagination.get("endCursor")
         if not pagination.get("hasNextPage") or not body.get("data"):
             self.done = True

@@ -9,10 +9,25 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
 if TYPE_CHECKING:
     from ghl_pleo.warehouse import RateSlotStore
+
+Slot = object  # what acquire() hands out and release() takes back: each limiter's own token, opaque to the caller
+
+
+class RateLimiter(Protocol):
+    """What the HTTP client needs from a limiter, per key (a GHL location, a company, Pleo)."""
+
+    def acquire(self, key: str) -> Slot:
+        """Block until one more request for ``key`` may go; return its slot."""
+
+    def release(self, slot: Slot) -> None:
+        """The request holding ``slot`` was answered (or failed)."""
+
+    def observe(self, key: str, headers: Mapping[str, str]) -> None:
+        """Learn from a response's rate-limit headers."""
 
 
 class SlidingWindowLimiter:

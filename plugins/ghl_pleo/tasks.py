@@ -43,12 +43,18 @@ def sync_run(params: dict | None = None) -> SyncRun:
     return SyncRun(Warehouse(), ctx["dag"].dag_id, ctx["run_id"], ctx["ti"].try_number, params["dry_run"])
 
 
-def _pleo(params: dict):
+def _pleo(params: dict, warehouse: Warehouse):
     from ghl_pleo.hooks.pleo import PleoHook
 
     if params["dry_run"]:
         log.warning("DRY RUN: Pleo is read, never written; the change log and the summary show the plan.")
-    return PleoHook(dry_run=params["dry_run"])
+    return PleoHook(rate_slots=warehouse.rate_slots, dry_run=params["dry_run"])
+
+
+def _ghl(warehouse: Warehouse):
+    from ghl_pleo.hooks.ghl import GhlHook
+
+    return GhlHook(token_store=warehouse.tokens)
 
 
 def _fail_fast(fn, *args, **kwargs):
@@ -69,14 +75,13 @@ def list_locations() -> list[dict]:
     """The locations to sync (variable ``ghl_location_ids``, else discovery), with their names."""
     from airflow.sdk import Variable
 
-    from ghl_pleo.hooks.ghl import GhlHook
     from ghl_pleo.locations import resolve_locations
 
     load_mapping()  # a broken mapping file fails here, before any write
     params = run_params()
     if params["dry_run"]:
         log.warning("DRY RUN: nothing will be written to Pleo.")
-    return _fail_fast(resolve_locations, GhlHook(), Variable.get("ghl_location_ids", default=None),
+    return _fail_fast(resolve_locations, _ghl(Warehouse()), Variable.get("ghl_location_ids", default=None),
                       only=params["locations"])
 
 
@@ -84,7 +89,8 @@ def ensure_groups(locations: list[dict]) -> list[dict]:
     from ghl_pleo.groups import ensure_groups as ensure
 
     params = run_params()
-    return _fail_fast(ensure, sync_run(params), _pleo(params), load_mapping(), locations,
+    run = sync_run(params)
+    return _fail_fast(ensure, run, _pleo(params, run.warehouse), load_mapping(), locations,
                       report_orphans=not params["locations"])
 
 
@@ -110,26 +116,24 @@ def _location_task(location: dict) -> tuple[Any, SyncRun, dict]:
 
 def sync_location_tags(location: dict) -> dict:
     from ghl_pleo.flows.tags import sync_location_tags as sync
-    from ghl_pleo.hooks.ghl import GhlHook
 
     ctx, run, params = _location_task(location)
     release = (ctx.get("params") or {}).get("release_archive_guard") or []
     released = location["location_id"] in release or "all" in release
-    return _run_location(run, location["location_id"], Hooks(ghl=GhlHook(), pleo=_pleo(params)), sync,
+    return _run_location(run, location["location_id"], Hooks(ghl=_ghl(run.warehouse), pleo=_pleo(params, run.warehouse)), sync,
                          load_mapping(), location, release_archive_guard=released,
                          full_refresh=params["full_refresh"])
 
 
 def fetch_statistics(location: dict) -> dict:
     from ghl_pleo.flows.stats import fetch_location_statistics
-    from ghl_pleo.hooks.ghl import GhlHook
     from ghl_pleo.social_stats import Window
 
     ctx, run, _params = _location_task(location)
     window = Window.for_interval(ctx["data_interval_start"], ctx["data_interval_end"])
     log.info("Statistics window %s .. %s (previous: %s)", window.as_range()["startDate"],
              window.as_range()["endDate"], window.previous().as_range())
-    return _run_location(run, location["location_id"], Hooks(ghl=GhlHook()), fetch_location_statistics,
+    return _run_location(run, location["location_id"], Hooks(ghl=_ghl(run.warehouse)), fetch_location_statistics,
                          load_mapping(), window)
 
 
@@ -140,7 +144,8 @@ def write_statistics_metadata() -> dict:
 
     locations = get_current_context()["ti"].xcom_pull(task_ids="list_locations", default=None) or []
     params = run_params()
-    return write(sync_run(params), _pleo(params), load_mapping(), locations)
+    run = sync_run(params)
+    return write(run, _pleo(params, run.warehouse), load_mapping(), locations)
 
 
 def summarize(locations_task: str) -> dict:

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 import requests
 
+from ghl_pleo.warehouse import Warehouse
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.hooks.pleo import PleoHook
@@ -98,7 +99,7 @@ def traffic(sandbox, specs):
                       headers={"Authorization": f"Bearer {GHL_TOKEN}", "Version": "2021-07-28"},
                       json={"profileIds": [a["profileId"] for a in accounts]}, timeout=10).raise_for_status()
         ghl.search_locations("SbxAgency0000000001")
-        pleo = PleoHook(retry=RetryPolicy(max_attempts=1))
+        pleo = PleoHook(rate_slots=Warehouse().rate_slots, retry=RetryPolicy(max_attempts=1))
         group = pleo.create_group("ghl-social-contract", "Social: Contract")
         pleo.list_groups()
         pleo.update_group({**group, "name": "Social: Contract 2", "metadata": {"k": "v"}})

@@ -60,8 +60,9 @@ class FlowRunner:
         self.runs = 0
 
     def hooks(self, dry_run: bool = False) -> Hooks:
-        return Hooks(ghl=GhlHook(retry=RetryPolicy(**FAST), sleep=lambda s: None),
-                     pleo=PleoHook(dry_run=dry_run, retry=RetryPolicy(**FAST), sleep=lambda s: None))
+        return Hooks(ghl=GhlHook(token_store=self.warehouse.tokens, retry=RetryPolicy(**FAST), sleep=lambda s: None),
+                     pleo=PleoHook(rate_slots=self.warehouse.rate_slots, dry_run=dry_run, retry=RetryPolicy(**FAST),
+                                   sleep=lambda s: None))
 
     def _run(self, dag_id: str, dry_run: bool) -> SyncRun:
         self.runs += 1

@@ -7,7 +7,8 @@ import threading
 import pytest
 from cryptography.fernet import Fernet
 
-from ghl_pleo.errors import AuthenticationError
+from ghl_pleo.warehouse import Warehouse
+from ghl_pleo.errors import AuthenticationError, ConfigurationError
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.ghl import GhlHook
 
@@ -30,7 +31,8 @@ def box(sandbox, monkeypatch, tmp_path):
 
 
 def hook() -> GhlHook:
-    return GhlHook(retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, jitter=0), sleep=lambda s: None)
+    return GhlHook(token_store=Warehouse().tokens, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, jitter=0),
+                   sleep=lambda s: None)
 
 
 def test_parallel_workers_refresh_once(box):
@@ -71,3 +73,9 @@ def test_a_dead_refresh_token_is_an_authentication_error_with_what_to_do(box, mo
     with pytest.raises(AuthenticationError, match="Re-authorise the app") as err:
         hook().oauth.agency_token()
     assert "revoked-refresh-token-xyz" not in str(err.value)
+
+
+def test_agency_oauth_without_the_warehouse_token_store_is_a_configuration_error(box):
+    loc = box.locations()[0]["id"]
+    with pytest.raises(ConfigurationError, match="token_store"):
+        GhlHook(retry=RetryPolicy(max_attempts=1)).get_location(loc)

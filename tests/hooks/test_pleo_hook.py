@@ -8,6 +8,7 @@ import pytest
 from ghl_pleo.errors import ConfigurationError, RetryableAPIError
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.warehouse import Warehouse
 from tests.sandbox_client import PLEO_TOKEN, warehouse_env
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,8 @@ def box(sandbox, monkeypatch):
 
 
 def hook(**policy) -> PleoHook:
-    return PleoHook(retry=RetryPolicy(**{"backoff_base_s": 0.01, "jitter": 0, **policy}), sleep=lambda s: None)
+    return PleoHook(rate_slots=Warehouse().rate_slots, retry=RetryPolicy(**{"backoff_base_s": 0.01, "jitter": 0, **policy}),
+                    sleep=lambda s: None)
 
 
 def test_tag_listing_follows_cursors_and_includes_archived(box):
@@ -72,7 +74,7 @@ def test_a_create_refused_with_429_is_retried(box):
 def test_the_sandbox_rate_is_respected_by_the_client_limiter(box, monkeypatch):
     box.configure(pleo_rps=20)
     monkeypatch.setenv("AIRFLOW_CONN_PLEO_DEFAULT", box.env(max_requests_per_second=20)["AIRFLOW_CONN_PLEO_DEFAULT"])
-    h = PleoHook(retry=RetryPolicy(max_attempts=1))
+    h = PleoHook(rate_slots=Warehouse().rate_slots, retry=RetryPolicy(max_attempts=1))
     for _ in range(45):
         h.list_groups()
     assert [e["status"] for e in box.exchanges()].count(429) == 0
@@ -107,7 +109,8 @@ _BURST = """
 import json, os, sys
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.pleo import PleoHook
-h = PleoHook(retry=RetryPolicy(max_attempts=1))
+from ghl_pleo.warehouse import Warehouse
+h = PleoHook(rate_slots=Warehouse().rate_slots, retry=RetryPolicy(max_attempts=1))
 ok = refused = 0
 for _ in range(int(sys.argv[1])):
     try:
@@ -146,3 +149,9 @@ def test_without_the_shared_rate_parallel_tasks_overrun_it(box, monkeypatch, tmp
     """The control: three processes each keeping 20/s on their own send about 60/s; the sandbox refuses some."""
     _parallel_clients(box, monkeypatch, tmp_path, shared=False)
     assert [e["status"] for e in box.exchanges()].count(429) > 0
+
+
+def test_a_hook_without_the_shared_rate_store_refuses_to_run_at_a_private_rate(box):
+    with pytest.raises(ConfigurationError, match="rate_slots"):
+        PleoHook(retry=RetryPolicy(max_attempts=1)).list_groups()
+    assert box.requests() == {}

@@ -4,56 +4,32 @@ Two layers of retry have two jobs: this loop rides out short trouble (429, 5xx,
 timeouts, broken bodies) inside one task attempt; Airflow's task ``retries``
 handle longer outages. What this loop cannot fix it raises as a typed error
 (:mod:`ghl_pleo.errors`) whose message names API, endpoint, location and status.
+
+What an answer means is decided in :mod:`ghl_pleo.hooks.classify`; credentials
+(and their refresh after a 401) are a ``requests`` auth object
+(:mod:`ghl_pleo.hooks.auth`). Every HTTP send of a request, an auth re-send
+included, goes through its :class:`Meter`: it waits for the rate limiter, is
+counted in :class:`RequestStats`, and its answer is recorded.
 """
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
-import random
 import threading
 import time
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
-from ghl_pleo.errors import (
-    AuthenticationError,
-    FatalAPIError,
-    RateLimitError,
-    RetryableAPIError,
-    redact,
-)
-from ghl_pleo.ratelimit import SlidingWindowLimiter
+from ghl_pleo.hooks.classify import Call, Done, Fail, RetryPolicy, classify
+from ghl_pleo.hooks.classify import parse_retry_after  # noqa: F401 - importable from here, as before
+from ghl_pleo.ratelimit import RateLimiter, Slot
 
 log = logging.getLogger(__name__)
-
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """HTTP-level retry settings (overridable; tests run with zero waits).
-
-    Attributes:
-        max_attempts: tries per request, the first included.
-        backoff_base_s: first exponential backoff step; doubles each attempt.
-        backoff_max_s: cap for one exponential step.
-        retry_after_max_s: cap for a server-requested wait (Retry-After).
-        jitter: fraction of random spread added to each backoff.
-    """
-
-    max_attempts: int = 6
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 30.0
-    retry_after_max_s: float = 120.0
-    jitter: float = 0.2
-
-    def backoff(self, attempt: int) -> float:
-        step = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
-        return step * (1 + random.uniform(0, self.jitter))
 
 
 @dataclass
@@ -77,44 +53,70 @@ class RequestStats:
         }
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
-    if value is None or not str(value).strip():
-        return None
-    value = str(value).strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+class Meter:
+    """The accounting of one logical request, for each of its HTTP sends.
+
+    Before a send: wait for a limiter slot and count the request. After it: free
+    the slot (it counts from the moment the whole answer arrived) and learn from
+    the answer's status and rate-limit headers.
+    """
+
+    def __init__(self, client: ApiClient, key: str, limiter_key: str | None) -> None:
+        self.client = client
+        self.key = key
+        self.limiter_key = limiter_key
+        self.limiter = client.limiter if limiter_key else None
+        self.sending = False
+        self._slot: Slot | None = None
+
+    def start(self) -> None:
+        self._slot = self.limiter.acquire(self.limiter_key) if self.limiter is not None else None
+        self.sending = True
+        self.client.count(self.key)
+
+    def finish(self, response: requests.Response | None) -> None:
+        if self._slot is not None:
+            self.limiter.release(self._slot)
+        self._slot, self.sending = None, False
+        if response is not None:
+            self.client.record(response, self.limiter_key)
 
 
-def _never_sent(exc: BaseException) -> bool:
-    """True when a ConnectionError happened while connecting, i.e. the server never saw the request."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
+_METER: ContextVar[Meter | None] = ContextVar("ghl_pleo_meter", default=None)
 
-    seen: set[int] = set()
-    todo: list[object] = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen or item is None:
-            continue
-        seen.add(id(item))
-        if isinstance(item, NewConnectionError):
-            return True
-        if isinstance(item, MaxRetryError):
-            todo.append(item.reason)
-        if isinstance(item, BaseException):
-            todo.extend(a for a in item.args if isinstance(a, BaseException))
-            todo.append(item.__cause__)
-            todo.append(item.__context__)
-    return False
+
+class MeteredAdapter(HTTPAdapter):
+    """Sends through the meter of the request in progress (in this thread), so an auth object's
+    re-send (``response.connection.send``) is limited and counted like any other send.
+
+    A send the loop did not start (an auth re-send; a redirect hop, which GHL and
+    Pleo do not use) takes its own slot and count.
+    """
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        meter = _METER.get()
+        if meter is None:
+            return super().send(request, **kwargs)
+        if not meter.sending:  # not started by the loop: an auth re-send
+            meter.start()
+        answered = None
+        try:
+            response = super().send(request, **kwargs)
+            if not kwargs.get("stream"):
+                response.content  # noqa: B018 - read the body before the slot is released
+            answered = response
+        finally:
+            meter.finish(answered)
+        return answered
+
+
+def metered_session(headers: Mapping[str, str] | None = None, session: requests.Session | None = None
+                    ) -> requests.Session:
+    session = session or requests.Session()
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, MeteredAdapter())
+    session.headers.update(headers or {})
+    return session
 
 
 class ApiClient:
@@ -131,7 +133,7 @@ class ApiClient:
     """
 
     def __init__(self, api: str, base_url: str, *, timeout: tuple[float, float] = (5.0, 30.0),
-                 retry: RetryPolicy | None = None, limiter: SlidingWindowLimiter | None = None,
+                 retry: RetryPolicy | None = None, limiter: RateLimiter | None = None,
                  secrets: Callable[[], list[str]] = lambda: [], sleep: Callable[[float], None] = time.sleep,
                  session: requests.Session | None = None) -> None:
         self.api = api
@@ -141,7 +143,7 @@ class ApiClient:
         self.limiter = limiter
         self.secrets = secrets
         self.sleep = sleep
-        self.session = session or requests.Session()
+        self.session = metered_session(session=session)
         self.stats = RequestStats()
         self._owner = threading.get_ident()
         self._local = threading.local()
@@ -153,25 +155,13 @@ class ApiClient:
             return self.session
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            session.headers.update(self.session.headers)
-            self._local.session = session
+            session = self._local.session = metered_session(self.session.headers)
         return session
-
-    def _where(self, method: str, endpoint: str, location_id: str | None) -> str:
-        loc = f" for location {location_id}" if location_id else ""
-        return f"{self.api} {method} {endpoint}{loc}"
-
-    def _excerpt(self, response: requests.Response) -> str:
-        text = (response.text or "")[:300].replace("\n", " ")
-        return redact(text, self.secrets())
 
     def request(self, method: str, endpoint: str, *, path_params: Mapping[str, str] | None = None,
                 params: Mapping[str, Any] | None = None, json_body: Any = None, data: Mapping[str, str] | None = None,
-                headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
-                location_id: str | None = None,
-                limiter_key: str | None = None, idempotent: bool = True,
-                on_unauthorized: Callable[[], bool] | None = None) -> Any:
+                headers: Mapping[str, str] | None = None, auth: AuthBase | None = None,
+                location_id: str | None = None, limiter_key: str | None = None, idempotent: bool = True) -> Any:
         """Send one logical request and return the parsed JSON body.
 
         Args:
@@ -182,115 +172,66 @@ class ApiClient:
                 request was not processed (429, connect errors) are retried here,
                 so a lost response never makes a duplicate. The task retry
                 re-reads Pleo's state before writing again.
-            on_unauthorized: called once on a 401; return True when credentials
-                were refreshed and the request should be sent again.
-            headers: a mapping, or a callable giving the headers for each try (so a
-                retry after a credential refresh carries the new token).
+            auth: credentials applied to every send (e.g. :class:`~ghl_pleo.hooks.auth.GhlAuth`,
+                which also refreshes a token once after a 401). Its ``declined``
+                attribute, when true, says a 401's refresh found no new token.
             data: a form body (``application/x-www-form-urlencoded``).
         """
-        url = self.base_url + endpoint.format(**(path_params or {}))
-        where = self._where(method, endpoint, location_id)
-        attempt = 0
-        refreshed = False
-        last_error: str = ""
-        seen_status: int | None = None
-        while True:
-            attempt += 1
-            slot = self.limiter.acquire(limiter_key) if self.limiter is not None and limiter_key else None
-            with self._stats_lock:
-                self.stats.requests[f"{method} {endpoint}"] += 1
-                self.stats.last_endpoint = f"{method} {endpoint}"
-            wait: float | None = None
-            try:
-                try:
-                    hdrs = headers() if callable(headers) else headers
-                    response = self._session().request(method, url, params=params, json=json_body, data=data,
-                                                    headers=dict(hdrs or {}), timeout=self.timeout)
-                finally:
-                    if slot is not None:
-                        self.limiter.release(slot)
-            except requests.exceptions.ConnectTimeout as exc:
-                last_error, kind = f"connect timeout ({type(exc).__name__})", "connect"
-            except requests.exceptions.Timeout as exc:
-                last_error, kind = f"no reply within {self.timeout[1]:g}s ({type(exc).__name__})", "timeout"
-            except requests.exceptions.ConnectionError as exc:
-                kind = "connect" if _never_sent(exc) else "sent"
-                last_error = f"connection error ({type(exc).__name__}: {'could not connect' if kind == 'connect' else 'dropped after send'})"
-            else:
-                kind = None
-                status = response.status_code
-                self.stats.last_status = seen_status = status
-                if limiter_key is not None and self.limiter is not None:
-                    self.limiter.observe(limiter_key, response.headers)
-                remaining = response.headers.get("X-RateLimit-Remaining")
-                if remaining is not None and remaining.strip().lstrip("-").isdigit():
-                    r = int(remaining)
-                    with self._stats_lock:
-                        if self.stats.min_ratelimit_remaining is None or r < self.stats.min_ratelimit_remaining:
-                            self.stats.min_ratelimit_remaining = r
-                if 200 <= status < 300:
-                    try:
-                        return response.json() if response.content else None
-                    except (ValueError, json.JSONDecodeError):
-                        ctype = response.headers.get("Content-Type", "?")
-                        last_error = f"HTTP {status} with a body that is not JSON (Content-Type {ctype}): {self._excerpt(response)!r}"
-                        kind = "badbody"
-                elif status == 401 and on_unauthorized is not None and not refreshed:
-                    refreshed = True
-                    if on_unauthorized():
-                        attempt -= 1
-                        continue
-                    raise AuthenticationError(
-                        f"{where} returned HTTP 401 and the credentials could not be refreshed: "
-                        f"{self._excerpt(response)}. Check the connection's token and scopes.",
-                        status=status, endpoint=endpoint, location_id=location_id)
-                elif status in (401, 403):
-                    raise AuthenticationError(
-                        f"{where} returned HTTP {status}: {self._excerpt(response)}. The token in the "
-                        f"connection is wrong, expired, or lacks a scope this endpoint needs; fix the "
-                        f"connection, then clear the failed tasks.",
-                        status=status, endpoint=endpoint, location_id=location_id)
-                elif status in RETRYABLE_STATUS:
-                    last_error = f"HTTP {status}: {self._excerpt(response)}"
-                    kind = "ratelimit" if status == 429 else "server"
-                    if status == 429:
-                        wait = self._rate_limit_wait(response, attempt)
-                else:
-                    raise FatalAPIError(
-                        f"{where} returned HTTP {status}: {self._excerpt(response)}. The request was "
-                        f"refused as invalid; this needs a code or data fix, not a retry.",
-                        status=status, endpoint=endpoint, location_id=location_id)
+        call = Call(self.api, method, endpoint, location_id, idempotent)
+        send = {"url": self.base_url + endpoint.format(**(path_params or {})), "params": params, "json": json_body,
+                "data": data, "headers": dict(headers or {}), "auth": auth, "timeout": self.timeout}
+        meter = Meter(self, call.key, limiter_key)
+        context = _METER.set(meter)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                answer = self._send(meter, method, send)
+                decision = classify(answer, call, attempt, policy=self.retry, read_timeout=self.timeout[1],
+                                    secrets=self.secrets(), refresh_declined=getattr(auth, "declined", False))
+                if isinstance(decision, Done):
+                    return decision.body
+                if isinstance(decision, Fail):
+                    raise decision.error
+                if attempt >= self.retry.max_attempts:
+                    raise decision.give_up(call, attempt)
+                with self._stats_lock:
+                    self.stats.retries += 1
+                log.warning("%s: %s; retry %d/%d in %.2fs", call.where, decision.reason, attempt,
+                            self.retry.max_attempts - 1, decision.wait)
+                self.sleep(decision.wait)
+        finally:
+            _METER.reset(context)
 
-            # Retry decision. Creates are retried only when the server cannot have acted on them.
-            may_retry = idempotent or kind in ("ratelimit", "connect")
-            if not may_retry or attempt >= self.retry.max_attempts:
-                exc_cls = RateLimitError if kind == "ratelimit" else RetryableAPIError
-                advice = ("the create may or may not have happened; the next attempt re-reads the current "
-                          "state first, so it cannot duplicate" if not may_retry else
-                          "Airflow will retry the task; if this persists, check the service's status")
-                raise exc_cls(f"{where} failed after {attempt} attempt(s): {last_error}; {advice}.",
-                              status=seen_status if kind not in ("connect", "timeout", "sent") else None,
-                              endpoint=endpoint, location_id=location_id)
-            if wait is None:
-                wait = self.retry.backoff(attempt)
-            with self._stats_lock:
-                self.stats.retries += 1
-            log.warning("%s: %s; retry %d/%d in %.2fs", where, last_error, attempt,
-                        self.retry.max_attempts - 1, wait)
-            self.sleep(wait)
+    def _send(self, meter: Meter, method: str, send: dict[str, Any]
+              ) -> requests.Response | requests.RequestException:
+        """One try: the response, or the transport error that stopped it (anything else propagates).
 
-    def _rate_limit_wait(self, response: requests.Response, attempt: int) -> float:
-        """How long to wait after a 429: Retry-After if positive, else the rate-limit interval, else backoff.
-
-        ``Retry-After: 0`` is treated as "no advice": waiting zero seconds would
-        spend every retry within milliseconds.
+        The slot is taken and the request counted before the credentials are
+        applied (a token lookup may fail, or make requests of its own).
         """
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if retry_after is not None and retry_after > 0:
-            return min(retry_after, self.retry.retry_after_max_s)
-        interval_ms = response.headers.get("X-RateLimit-Interval-Milliseconds")
-        if response.headers.get("X-RateLimit-Remaining") == "0" and interval_ms and interval_ms.isdigit():
-            # We do not know when the oldest request leaves the window; a tenth of it, growing per attempt.
-            return min(self.retry.retry_after_max_s,
-                       max(self.retry.backoff(attempt), int(interval_ms) / 1000.0 / 10 * attempt))
-        return self.retry.backoff(attempt)
+        meter.start()
+        try:
+            return self._session().request(method, **send)
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+            return exc
+        finally:
+            if meter.sending:  # the send never reached the adapter
+                meter.finish(None)
+
+    def count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats.requests[key] += 1
+            self.stats.last_endpoint = key
+
+    def record(self, response: requests.Response, limiter_key: str | None) -> None:
+        """Learn from an answer: its status, and what the rate-limit headers say."""
+        self.stats.last_status = response.status_code
+        if limiter_key is not None and self.limiter is not None:
+            self.limiter.observe(limiter_key, response.headers)
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if remaining is not None and remaining.strip().lstrip("-").isdigit():
+            r = int(remaining)
+            with self._stats_lock:
+                if self.stats.min_ratelimit_remaining is None or r < self.stats.min_ratelimit_remaining:
+                    self.stats.min_ratelimit_remaining = r

@@ -4,16 +4,20 @@ from __future__ import annotations
 import logging
 import time
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from airflow.sdk import BaseHook
 
 from ghl_pleo.errors import ConfigurationError, FatalAPIError
+from ghl_pleo.hooks.auth import GhlAuth
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number
-from ghl_pleo.paginators import SkipPaginator
+from ghl_pleo.paginators import LocationPaginator, SkipPaginator, paginate
 from ghl_pleo.quality import check_location_id
 from ghl_pleo.ratelimit import SlidingWindowLimiter
+
+if TYPE_CHECKING:
+    from ghl_pleo.warehouse import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,13 @@ class GhlHook(BaseHook):
     conn_type = "http"
     hook_name = "GoHighLevel"
 
-    def __init__(self, ghl_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, ghl_conn_id: str = default_conn_name, *, token_store: TokenStore | None = None,
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        """``token_store``: where agency OAuth keeps its rotating tokens (the warehouse's ``tokens``); needed
+        only when the connection uses ``extra.oauth``."""
         super().__init__()
         self.ghl_conn_id = ghl_conn_id
+        self.token_store = token_store
         self._retry = retry
         self._sleep = sleep
 
@@ -103,10 +110,13 @@ class GhlHook(BaseHook):
         if not isinstance(settings, dict):
             raise ConfigurationError(f"Connection {self.ghl_conn_id!r}: extra.oauth must be an object with client_id, "
                                      f"client_secret, company_id and refresh_token.")
+        if self.token_store is None:
+            raise ConfigurationError(
+                f"Connection {self.ghl_conn_id!r} uses agency OAuth, whose refresh token rotates and must be kept in "
+                f"the warehouse: build the hook with token_store=Warehouse().tokens.")
         from ghl_pleo.hooks.oauth import AgencyOAuth
-        from ghl_pleo.warehouse import Warehouse
 
-        return AgencyOAuth(settings, self.client, Warehouse().tokens, self._mask)
+        return AgencyOAuth(settings, self.client, self.token_store, self._mask)
 
     @staticmethod
     def _mask(secret: str) -> None:
@@ -146,21 +156,25 @@ class GhlHook(BaseHook):
               limiter_key: str | None = None, **kwargs: Any) -> Any:
         if location_id is not None:
             check_location_id(location_id)  # an id with "/" or ".." would change the request path
-        def headers() -> dict[str, str]:  # per try: a retry after a refresh carries the new token
-            return {"Authorization": f"Bearer {self.token_for(location_id)}", "Version": version}
+        auth = self.auth_for(location_id, version)
+        return self.client.request(method, endpoint, auth=auth, location_id=location_id,
+                                   limiter_key=limiter_key or location_id, **kwargs)
 
-        on_401 = (lambda: self.oauth.forget(location_id)) if self.oauth is not None else None
-        return self.client.request(method, endpoint, headers=headers, location_id=location_id,
-                                   limiter_key=limiter_key or location_id, on_unauthorized=on_401, **kwargs)
+    def auth_for(self, location_id: str | None, version: str = V2) -> GhlAuth:
+        """Credentials for one request: the token of :meth:`token_for`; with agency OAuth, a 401 refreshes it once."""
+        refresh = (lambda: self.oauth.forget(location_id)) if self.oauth is not None else None
+        return GhlAuth(lambda: self.token_for(location_id), version, refresh=refresh)
 
     @staticmethod
     def _results(body: Any, where: str) -> dict:
         if not isinstance(body, dict) or not isinstance(body.get("results"), dict):
+            keys = sorted(body)[:8] if isinstance(body, dict) else "-"
             raise FatalAPIError(f"{where}: response has no 'results' object (envelope missing); "
-                                f"got {type(body).__name__} with keys {sorted(body)[:8] if isinstance(body, dict) else '-'}.")
+                                f"got {type(body).__name__} with keys {keys}.")
         return body["results"]
 
-    def iter_tag_pages(self, location_id: str, *, limit: int = PAGE_LIMIT) -> Iterator[tuple[int, list[dict], SkipPaginator]]:
+    def iter_tag_pages(self, location_id: str, *,
+                       limit: int = PAGE_LIMIT) -> Iterator[tuple[int, list[dict], SkipPaginator]]:
         """Yield ``(page_no, tags, paginator)`` for every page of a location's social tags.
 
         Paging stops at the reported ``count``, on an empty page, or on a page
@@ -168,16 +182,20 @@ class GhlHook(BaseHook):
         """
         paginator = SkipPaginator(limit)
         where = f"GHL GET {TAGS} for location {location_id}"
-        while paginator.has_more():
-            body = self._call("GET", TAGS, location_id=location_id, path_params={"locationId": location_id},
-                              params=paginator.params())
-            results = self._results(body, where)
-            tags = results.get("tags")
-            if not isinstance(tags, list):
-                raise FatalAPIError(f"{where}: results.tags is {type(tags).__name__}, expected a list.")
-            ids = [t.get("_id") if isinstance(t, dict) else None for t in tags]
-            paginator.update(ids, results.get("count"))
+
+        def fetch(params: dict[str, str]) -> Any:
+            return self._call("GET", TAGS, location_id=location_id, path_params={"locationId": location_id},
+                              params=params)
+
+        for tags in paginate(fetch, paginator, lambda body: self._tags(body, where)):
             yield paginator.pages, tags, paginator
+
+    @classmethod
+    def _tags(cls, body: Any, where: str) -> list:
+        tags = cls._results(body, where).get("tags")
+        if not isinstance(tags, list):
+            raise FatalAPIError(f"{where}: results.tags is {type(tags).__name__}, expected a list.")
+        return tags
 
     def tag_details(self, location_id: str, tag_ids: list[str]) -> list[dict]:
         """Details for the given tag ids, in batches of at most 100 ids per request."""
@@ -190,10 +208,7 @@ class GhlHook(BaseHook):
             batch = tag_ids[start:start + DETAILS_BATCH]
             body = self._call("POST", TAG_DETAILS, location_id=location_id,
                               path_params={"locationId": location_id}, json_body={"tagIds": batch})
-            tags = self._results(body, where).get("tags")
-            if not isinstance(tags, list):
-                raise FatalAPIError(f"{where}: results.tags is {type(tags).__name__}, expected a list.")
-            yield [t for t in tags if isinstance(t, dict)]
+            yield [t for t in self._tags(body, where) if isinstance(t, dict)]
 
     def get_location(self, location_id: str) -> dict:
         body = self._call("GET", LOCATION, location_id=location_id, path_params={"locationId": location_id})
@@ -205,19 +220,19 @@ class GhlHook(BaseHook):
     def search_locations(self, company_id: str | None = None, *, limit: int = 100) -> list[dict]:
         """Every location of an agency (``GET /locations/search``, paged with skip/limit)."""
         company_id = company_id or (self.oauth.company_id if self.oauth is not None else None)
-        paginator = SkipPaginator(limit)
-        out: list[dict] = []
-        while paginator.has_more():
-            body = self._call("GET", LOCATION_SEARCH, location_id=None, limiter_key=f"company:{company_id}",
-                              params={"companyId": company_id, **paginator.params()})
-            locations = body.get("locations") if isinstance(body, dict) else None
-            if not isinstance(locations, list):
+
+        def fetch(params: dict[str, str]) -> Any:
+            return self._call("GET", LOCATION_SEARCH, location_id=None, limiter_key=f"company:{company_id}",
+                              params={"companyId": company_id, **params})
+
+        def locations(body: Any) -> list:
+            found = body.get("locations") if isinstance(body, dict) else None
+            if not isinstance(found, list):
                 raise FatalAPIError(f"GHL GET {LOCATION_SEARCH} for company {company_id}: no 'locations' list.")
-            out.extend(loc for loc in locations if isinstance(loc, dict))
-            paginator.update([loc.get("id") for loc in locations if isinstance(loc, dict)], None)
-            if len(locations) < limit:
-                break
-        return out
+            return found
+
+        pages = paginate(fetch, LocationPaginator(limit), locations)
+        return [loc for page in pages for loc in page if isinstance(loc, dict)]
 
     def accounts(self, location_id: str) -> list[dict]:
         body = self._call("GET", ACCOUNTS, location_id=location_id, path_params={"locationId": location_id})

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from airflow.sdk import BaseHook
 
 from ghl_pleo.errors import ConfigurationError, FatalAPIError
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number
-from ghl_pleo.paginators import CursorPaginator
+from ghl_pleo.paginators import CursorPaginator, paginate
 from ghl_pleo.ratelimit import SharedRateLimiter, SlidingWindowLimiter
+
+if TYPE_CHECKING:
+    from ghl_pleo.warehouse import RateSlotStore
 
 GROUPS = "/v0/tag-groups"
 GROUP = "/v0/tag-groups/{groupId}"
@@ -53,10 +56,14 @@ class PleoHook(BaseHook):
     conn_type = "http"
     hook_name = "Pleo"
 
-    def __init__(self, pleo_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, dry_run: bool = False) -> None:
+    def __init__(self, pleo_conn_id: str = default_conn_name, *, rate_slots: RateSlotStore | None = None,
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+                 dry_run: bool = False) -> None:
+        """``rate_slots``: the warehouse's shared rate (``Warehouse().rate_slots``), through which every task
+        keeps to one Pleo budget; needed unless the connection sets ``shared_rate: false``."""
         super().__init__()
         self.pleo_conn_id = pleo_conn_id
+        self.rate_slots = rate_slots
         self.dry_run = dry_run
         self._retry = retry
         self._sleep = sleep
@@ -100,14 +107,15 @@ class PleoHook(BaseHook):
         if self.extras.get("shared_rate", True) in (False, "false", "False", 0):
             limit, window = (int(rps), 1.0) if rps >= 1 else (1, 1.0 / rps)
             return SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=self._sleep)
-        from ghl_pleo.warehouse import Warehouse
-
-        slots = Warehouse().rate_slots
+        if self.rate_slots is None:
+            raise ConfigurationError(
+                f"Connection {self.pleo_conn_id!r}: Pleo's rate is shared by every task through the warehouse; "
+                f"build the hook with rate_slots=Warehouse().rate_slots (or set extra.shared_rate to false).")
         headroom = extra_number(self.extras, "rate_headroom", 0.05, self.pleo_conn_id)
         if headroom >= 1:
             raise ConfigurationError(f"Connection {self.pleo_conn_id!r}: extra 'rate_headroom' must be below 1 "
                                      f"(a fraction of the rate kept free), got {headroom!r}.")
-        return SharedRateLimiter(slots, rps, headroom=headroom, sleep=self._sleep)
+        return SharedRateLimiter(self.rate_slots, rps, headroom=headroom, sleep=self._sleep)
 
     @cached_property
     def concurrency(self) -> int:
@@ -155,13 +163,13 @@ class PleoHook(BaseHook):
         """Every tag of a group, archived ones included, page by page."""
         if is_planned(group_id):
             return
-        paginator = CursorPaginator(PAGE_LIMIT)
-        where = f"Pleo GET {GROUP_TAGS} (group {group_id})"
-        while paginator.has_more():
-            body = self._call("GET", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
-                              params={**paginator.params(), "include_archived": "true"})
-            data = self._data(body, f"GET {GROUP_TAGS}")
-            paginator.update(body, where=where)
+
+        def fetch(params: dict[str, str]) -> Any:
+            return self._call("GET", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
+                              params={**params, "include_archived": "true"})
+
+        paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo GET {GROUP_TAGS} (group {group_id})")
+        for data in paginate(fetch, paginator, lambda body: self._data(body, f"GET {GROUP_TAGS}")):
             yield list(data)
 
     def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
@@ -204,13 +212,14 @@ class PleoHook(BaseHook):
         tag_ids = [t for t in tag_ids if not is_planned(t)]
         for start in range(0, len(tag_ids), AGGREGATION_BATCH):
             batch = tag_ids[start:start + AGGREGATION_BATCH]
-            paginator = CursorPaginator(PAGE_LIMIT)
-            while paginator.has_more():
-                body = self._call("POST", AGGREGATED_TAGS, location_id=location_id,
-                                  params={"company_id": company_id or self.company_id, **paginator.params()},
+
+            def fetch(params: dict[str, str], batch: list[str] = batch) -> Any:
+                return self._call("POST", AGGREGATED_TAGS, location_id=location_id,
+                                  params={"company_id": company_id or self.company_id, **params},
                                   json_body={"tagIds": batch})
-                data = self._data(body, f"POST {AGGREGATED_TAGS}")
-                paginator.update(body, where=f"Pleo POST {AGGREGATED_TAGS}")
+
+            paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo POST {AGGREGATED_TAGS}")
+            for data in paginate(fetch, paginator, lambda body: self._data(body, f"POST {AGGREGATED_TAGS}")):
                 yield list(data)
 
     def put_dimension_value(self, tag_id: str, dimension_id: str, value: str, *, exists: bool,

@@ -1,0 +1,225 @@
+"""What one HTTP answer means for the request loop: done, retry after a wait, or a typed error. No I/O.
+
+:func:`classify` turns a response, or the transport error that stopped a send,
+into a :data:`Decision`. The loop in :mod:`ghl_pleo.hooks.client` only acts on it.
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import requests
+
+from ghl_pleo.errors import APIError, AuthenticationError, FatalAPIError, RateLimitError, RetryableAPIError, redact
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+CREATE_ADVICE = ("the create may or may not have happened; the next attempt re-reads the current state first, "
+                 "so it cannot duplicate")
+RETRY_ADVICE = "Airflow will retry the task; if this persists, check the service's status"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """HTTP-level retry settings (overridable; tests run with zero waits).
+
+    Attributes:
+        max_attempts: tries per request, the first included.
+        backoff_base_s: first exponential backoff step; doubles each attempt.
+        backoff_max_s: cap for one exponential step.
+        retry_after_max_s: cap for a server-requested wait (Retry-After).
+        jitter: fraction of random spread added to each backoff.
+    """
+
+    max_attempts: int = 6
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+    retry_after_max_s: float = 120.0
+    jitter: float = 0.2
+
+    def backoff(self, attempt: int) -> float:
+        step = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
+        return step * (1 + random.uniform(0, self.jitter))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One logical request, as messages name it and as the retry rule sees it.
+
+    ``idempotent`` is False for creates: then only failures that prove the
+    request was not processed (429, connect errors) are retried, so a lost
+    response never makes a duplicate.
+    """
+
+    api: str
+    method: str
+    endpoint: str  # the path template, e.g. /social-media-posting/{locationId}/tags
+    location_id: str | None = None
+    idempotent: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.endpoint}"
+
+    @property
+    def where(self) -> str:
+        loc = f" for location {self.location_id}" if self.location_id else ""
+        return f"{self.api} {self.method} {self.endpoint}{loc}"
+
+
+@dataclass(frozen=True)
+class Done:
+    body: Any  # the parsed JSON body (None for an empty one)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try again after ``wait`` seconds; ``reason`` is what went wrong, ``kind`` its class."""
+
+    wait: float
+    reason: str
+    kind: str  # ratelimit | server | badbody | connect | timeout | sent
+    status: int | None = None
+
+    def give_up(self, call: Call, attempt: int, advice: str = RETRY_ADVICE) -> RetryableAPIError:
+        """The error to raise when this failure ends the request (retries spent, or a create)."""
+        cls = RateLimitError if self.kind == "ratelimit" else RetryableAPIError
+        return cls(f"{call.where} failed after {attempt} attempt(s): {self.reason}; {advice}.",
+                   status=self.status, endpoint=call.endpoint, location_id=call.location_id)
+
+
+@dataclass(frozen=True)
+class Fail:
+    error: APIError  # raise it: retrying here cannot help
+
+
+Decision = Done | Retry | Fail
+
+
+def classify(answer: requests.Response | requests.RequestException, call: Call, attempt: int, *,
+             policy: RetryPolicy, read_timeout: float, secrets: Iterable[str] = (),
+             refresh_declined: bool = False) -> Decision:
+    """Decide what a response (or a transport error) means for try number ``attempt`` of ``call``.
+
+    Args:
+        read_timeout: the read timeout in force, for the message of a timeout.
+        secrets: strings that must never appear in a message.
+        refresh_declined: the credentials were asked for a fresh token after this 401 and had none.
+    """
+    if isinstance(answer, requests.Response):
+        decision = _classify_response(answer, call, attempt, policy, list(secrets), refresh_declined)
+    else:
+        decision = _classify_transport(answer, attempt, policy, read_timeout)
+    if isinstance(decision, Retry) and not (call.idempotent or decision.kind in ("ratelimit", "connect")):
+        return Fail(decision.give_up(call, attempt, CREATE_ADVICE))  # the server may have acted on this create
+    return decision
+
+
+def _classify_transport(exc: BaseException, attempt: int, policy: RetryPolicy, read_timeout: float) -> Decision:
+    name = type(exc).__name__
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        reason, kind = f"connect timeout ({name})", "connect"
+    elif isinstance(exc, requests.exceptions.Timeout):
+        reason, kind = f"no reply within {read_timeout:g}s ({name})", "timeout"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        kind = "connect" if never_sent(exc) else "sent"
+        reason = f"connection error ({name}: {'could not connect' if kind == 'connect' else 'dropped after send'})"
+    else:
+        raise TypeError(f"not a transport error: {exc!r}")
+    return Retry(policy.backoff(attempt), reason, kind)
+
+
+def _classify_response(response: requests.Response, call: Call, attempt: int, policy: RetryPolicy,
+                       secrets: list[str], refresh_declined: bool) -> Decision:
+    status = response.status_code
+    where = call.where
+
+    def fail(cls: type[APIError], message: str) -> Fail:
+        return Fail(cls(message, status=status, endpoint=call.endpoint, location_id=call.location_id))
+
+    if 200 <= status < 300:
+        try:
+            return Done(response.json() if response.content else None)
+        except (ValueError, json.JSONDecodeError):
+            ctype = response.headers.get("Content-Type", "?")
+            reason = (f"HTTP {status} with a body that is not JSON (Content-Type {ctype}): "
+                      f"{excerpt(response, secrets)!r}")
+            return Retry(policy.backoff(attempt), reason, "badbody", status)
+    if status == 401 and refresh_declined:
+        return fail(AuthenticationError, f"{where} returned HTTP 401 and the credentials could not be refreshed: "
+                                         f"{excerpt(response, secrets)}. Check the connection's token and scopes.")
+    if status in (401, 403):
+        return fail(AuthenticationError, f"{where} returned HTTP {status}: {excerpt(response, secrets)}. The token "
+                                         f"in the connection is wrong, expired, or lacks a scope this endpoint needs; "
+                                         f"fix the connection, then clear the failed tasks.")
+    if status in RETRYABLE_STATUS:
+        wait = rate_limit_wait(response, attempt, policy) if status == 429 else policy.backoff(attempt)
+        return Retry(wait, f"HTTP {status}: {excerpt(response, secrets)}", "ratelimit" if status == 429 else "server",
+                     status)
+    return fail(FatalAPIError, f"{where} returned HTTP {status}: {excerpt(response, secrets)}. The request was "
+                               f"refused as invalid; this needs a code or data fix, not a retry.")
+
+
+def excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
+    """The start of a response body for a message, on one line, secrets removed."""
+    text = (response.text or "")[:300].replace("\n", " ")
+    return redact(text, secrets)
+
+
+def rate_limit_wait(response: requests.Response, attempt: int, policy: RetryPolicy) -> float:
+    """How long to wait after a 429: Retry-After if positive, else the rate-limit interval, else backoff.
+
+    ``Retry-After: 0`` is treated as "no advice": waiting zero seconds would
+    spend every retry within milliseconds.
+    """
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if retry_after is not None and retry_after > 0:
+        return min(retry_after, policy.retry_after_max_s)
+    interval_ms = response.headers.get("X-RateLimit-Interval-Milliseconds")
+    if response.headers.get("X-RateLimit-Remaining") == "0" and interval_ms and interval_ms.isdigit():
+        # We do not know when the oldest request leaves the window; a tenth of it, growing per attempt.
+        return min(policy.retry_after_max_s, max(policy.backoff(attempt), int(interval_ms) / 1000.0 / 10 * attempt))
+    return policy.backoff(attempt)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when a ConnectionError happened while connecting, i.e. the server never saw the request."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or item is None:
+            continue
+        seen.add(id(item))
+        if isinstance(item, NewConnectionError):
+            return True
+        if isinstance(item, MaxRetryError):
+            todo.append(item.reason)
+        if isinstance(item, BaseException):
+            todo.extend(a for a in item.args if isinstance(a, BaseException))
+            todo.append(item.__cause__)
+            todo.append(item.__context__)
+    return False
