@@ -1,0 +1,88 @@
+"""Paginators and paginate(): when a listing ends, and that a page is checked before it is recorded."""
+from __future__ import annotations
+
+import pytest
+
+from ghl_pleo.errors import FatalAPIError
+from ghl_pleo.paginators import CursorPaginator, LocationPaginator, SkipPaginator, paginate
+
+
+def test_skip_paginator_stops_at_count():
+    p = SkipPaginator(2)
+    p.update(["a", "b"], 3)
+    assert p.has_more() and p.params() == {"limit": "2", "skip": "2"}
+    p.update(["c"], 3)
+    assert not p.has_more() and p.stop_reason == "reached count"
+
+
+def test_skip_paginator_stops_on_empty_page_even_if_count_says_more():
+    p = SkipPaginator(2)
+    p.update(["a", "b"], 50)
+    p.update([], 50)
+    assert p.stop_reason == "empty page"
+
+
+def test_skip_paginator_stops_on_a_page_with_no_new_ids():
+    p = SkipPaginator(2)
+    p.update(["a", "b"], 50)
+    p.update(["a", "b"], 50)  # a service that ignores skip
+    assert p.stop_reason == "page with no new ids" and p.pages == 2
+
+
+def test_cursor_paginator_follows_end_cursor_and_refuses_a_loop():
+    p = CursorPaginator(10)
+    p.update({"data": [1], "pagination": {"hasNextPage": True, "endCursor": "c1"}}, where="x")
+    assert p.params() == {"limit": "10", "after": "c1"}
+    with pytest.raises(FatalAPIError, match="loop detected"):
+        p.update({"data": [2], "pagination": {"hasNextPage": True, "endCursor": "c1"}}, where="x")
+
+
+def test_cursor_paginator_ends_when_no_next_page():
+    p = CursorPaginator(10)
+    p.update({"data": [1], "pagination": {"hasNextPage": False}}, where="x")
+    assert not p.has_more()
+
+
+
+def test_paginate_fetches_one_page_at_a_time():
+    bodies = iter([{"results": {"tags": [{"_id": "a"}, {"_id": "b"}], "count": 3}},
+                   {"results": {"tags": [{"_id": "c"}], "count": 3}}])
+    asked = []
+
+    def fetch(params):
+        asked.append(params)
+        return next(bodies)
+
+    paginator = SkipPaginator(2)
+    pages = paginate(fetch, paginator, lambda body: body["results"]["tags"])
+    assert asked == []                                   # nothing before the first page is wanted
+    assert [t["_id"] for t in next(pages)] == ["a", "b"] and len(asked) == 1
+    assert [t["_id"] for t in next(pages)] == ["c"]
+    assert next(pages, None) is None and paginator.stop_reason == "reached count"
+    assert asked == [{"limit": "2", "skip": "0"}, {"limit": "2", "skip": "2"}]
+
+
+def test_paginate_raises_what_the_items_reader_raises_before_recording_the_page():
+    def items(body):
+        raise FatalAPIError("envelope missing")
+
+    paginator = CursorPaginator(10, where="Pleo GET x")
+    with pytest.raises(FatalAPIError, match="envelope missing"):
+        next(paginate(lambda params: {"data": [1]}, paginator, items))
+    assert paginator.pages == 0
+
+
+def test_location_paginator_ends_on_a_short_page_and_counts_only_objects():
+    p = LocationPaginator(3)
+    p.record({}, [{"id": "a"}, {"id": "b"}, {"id": "c"}])
+    assert p.has_more() and p.params() == {"limit": "3", "skip": "3"}
+    p.record({}, [{"id": "d"}, "junk", {"id": "e"}])    # a full page, one entry not an object
+    assert p.has_more() and p.skip == 5
+    p.record({}, [{"id": "f"}])
+    assert not p.has_more() and p.stop_reason == "short page"
+
+
+def test_cursor_paginator_names_its_listing_in_errors():
+    p = CursorPaginator(10, where="Pleo GET /v0/tag-groups/{groupId}/tags (group g1)")
+    with pytest.raises(FatalAPIError, match=r"^Pleo GET /v0/tag-groups/\{groupId\}/tags \(group g1\): response has no"):
+        p.record({"data": [1]}, [1])
