@@ -69,96 +69,125 @@ def _fail(path: str, key: str, expected: str, got: Any) -> ConfigurationError:
     return ConfigurationError(f"Mapping file {path}: key {key!r} must be {expected}; got {got!r}.")
 
 
+def _parse_group_name_template(tpl: Any, source: str) -> dict[str, Any]:
+    if not isinstance(tpl, str) or not tpl.strip():
+        raise _fail(source, "group_name_template", "a non-empty string", tpl)
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(tpl) if f is not None}
+    except ValueError as exc:
+        raise _fail(source, "group_name_template", f"a valid template ({exc})", tpl) from None
+    bad = fields - TEMPLATE_FIELDS
+    if bad:
+        raise _fail(source, "group_name_template",
+                    f"a template using only {{location_name}} and {{location_id}} (unknown: {sorted(bad)})", tpl)
+    return {"group_name_template": tpl}
+
+
+def _parse_max_name_length(n: Any, source: str) -> dict[str, Any]:
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10000:
+        raise _fail(source, "max_name_length", "an integer from 1 to 10000", n)
+    return {"max_name_length": n}
+
+
+def _parse_detail_level(level: Any, source: str) -> dict[str, Any]:
+    if level not in DETAIL_LEVELS:
+        raise _fail(source, "detail_level", f"one of {list(DETAIL_LEVELS)}", level)
+    return {"detail_level": level}
+
+
+def _parse_dimensions(dims: Any, source: str) -> dict[str, Any]:
+    if not isinstance(dims, list) or any(d not in DIMENSIONS for d in dims) or len(set(dims)) != len(dims):
+        raise _fail(source, "dimensions", f"a list of distinct codes from {list(DIMENSIONS)}", dims)
+    return {"dimensions": tuple(dims)}
+
+
+def _parse_metrics(metrics: Any, source: str) -> dict[str, Any]:
+    if not isinstance(metrics, list) or any(m not in METRIC_NAMES for m in metrics) or \
+            len(set(metrics)) != len(metrics):
+        raise _fail(source, "metrics", f"a list of distinct names from {list(METRIC_NAMES)}", metrics)
+    return {"metrics": tuple(metrics)}
+
+
+def _parse_defaults(defaults: Any, source: str) -> dict[str, Any]:
+    if not isinstance(defaults, dict):
+        raise _fail(source, "defaults", "a mapping of field -> default value", defaults)
+    for key, value in defaults.items():
+        if key in METRIC_NAMES:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise _fail(source, f"defaults.{key}", "a non-negative number (it is a metric)", value)
+        elif key in DIMENSIONS:
+            if not isinstance(value, str) or not value.strip():
+                raise _fail(source, f"defaults.{key}", "a non-empty string (it is a dimension value)", value)
+        else:
+            raise _fail(source, f"defaults.{key}",
+                        f"one of the metrics {list(METRIC_NAMES)} or dimensions {list(DIMENSIONS)}", key)
+    return {"defaults": dict(defaults)}
+
+
+def _parse_locations(locations: Any, source: str) -> dict[str, Any]:
+    locations = locations or {}
+    if not isinstance(locations, dict):
+        raise _fail(source, "locations", "a mapping {locationId: {company_id: <uuid>}}", locations)
+    companies = {}
+    for loc, settings in locations.items():
+        if not isinstance(settings, dict) or set(settings) - {"company_id"}:
+            raise _fail(source, f"locations.{loc}", "a mapping with the key company_id", settings)
+        company = settings.get("company_id")
+        if not isinstance(company, str) or not _UUID.match(company):
+            raise _fail(source, f"locations.{loc}.company_id", "a Pleo company uuid", company)
+        companies[str(loc)] = company.lower()
+    return {"location_companies": companies}
+
+
+_QUALITY_LIMITS = {"max_rejected_share": (0.0, 1.0, float), "volume_drop_threshold": (0.0, 1.0, float),
+                   "future_tolerance_minutes": (0, 10080, int)}
+
+
+def _parse_quality(quality: Any, source: str) -> dict[str, Any]:
+    quality = quality or {}
+    if not isinstance(quality, dict):
+        raise _fail(source, "quality", "a mapping of threshold names to numbers", quality)
+    thresholds: dict[str, Any] = {}
+    for key, value in quality.items():
+        if key not in _QUALITY_LIMITS:
+            raise _fail(source, f"quality.{key}", f"one of {sorted(_QUALITY_LIMITS)}", key)
+        lo, hi, kind = _QUALITY_LIMITS[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi
+        if kind is int:
+            ok = ok and float(value).is_integer()
+        if not ok:
+            raise _fail(source, f"quality.{key}", f"a number from {lo} to {hi}", value)
+        thresholds[key] = kind(value)
+    return thresholds
+
+
+# Top-level key -> parser returning MappingConfig keyword arguments; checked in this order.
+_KEY_PARSERS = {
+    "group_name_template": _parse_group_name_template,
+    "max_name_length": _parse_max_name_length,
+    "detail_level": _parse_detail_level,
+    "dimensions": _parse_dimensions,
+    "metrics": _parse_metrics,
+    "defaults": _parse_defaults,
+    "locations": _parse_locations,
+    "quality": _parse_quality,
+}
+
+
 def parse_mapping(data: Any, source: str = "<inline>") -> MappingConfig:
     """Validate a parsed mapping document and return the config. Errors name file, key and expected form."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise _fail(source, "<top level>", "a mapping of keys to values", type(data).__name__)
-    known = {"group_name_template", "max_name_length", "detail_level", "dimensions", "metrics", "defaults",
-             "locations", "quality"}
+    known = set(_KEY_PARSERS)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigurationError(f"Mapping file {source}: unknown key(s) {unknown}; known keys are {sorted(known)}.")
     kwargs: dict[str, Any] = {"source": source}
-    if "group_name_template" in data:
-        tpl = data["group_name_template"]
-        if not isinstance(tpl, str) or not tpl.strip():
-            raise _fail(source, "group_name_template", "a non-empty string", tpl)
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(tpl) if f is not None}
-        except ValueError as exc:
-            raise _fail(source, "group_name_template", f"a valid template ({exc})", tpl) from None
-        bad = fields - TEMPLATE_FIELDS
-        if bad:
-            raise _fail(source, "group_name_template",
-                        f"a template using only {{location_name}} and {{location_id}} (unknown: {sorted(bad)})", tpl)
-        kwargs["group_name_template"] = tpl
-    if "max_name_length" in data:
-        n = data["max_name_length"]
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10000:
-            raise _fail(source, "max_name_length", "an integer from 1 to 10000", n)
-        kwargs["max_name_length"] = n
-    if "detail_level" in data:
-        level = data["detail_level"]
-        if level not in DETAIL_LEVELS:
-            raise _fail(source, "detail_level", f"one of {list(DETAIL_LEVELS)}", level)
-        kwargs["detail_level"] = level
-    if "dimensions" in data:
-        dims = data["dimensions"]
-        if not isinstance(dims, list) or any(d not in DIMENSIONS for d in dims) or len(set(dims)) != len(dims):
-            raise _fail(source, "dimensions", f"a list of distinct codes from {list(DIMENSIONS)}", dims)
-        kwargs["dimensions"] = tuple(dims)
-    if "metrics" in data:
-        metrics = data["metrics"]
-        if not isinstance(metrics, list) or any(m not in METRIC_NAMES for m in metrics) or \
-                len(set(metrics)) != len(metrics):
-            raise _fail(source, "metrics", f"a list of distinct names from {list(METRIC_NAMES)}", metrics)
-        kwargs["metrics"] = tuple(metrics)
-    if "defaults" in data:
-        defaults = data["defaults"]
-        if not isinstance(defaults, dict):
-            raise _fail(source, "defaults", "a mapping of field -> default value", defaults)
-        for key, value in defaults.items():
-            if key in METRIC_NAMES:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                    raise _fail(source, f"defaults.{key}", "a non-negative number (it is a metric)", value)
-            elif key in DIMENSIONS:
-                if not isinstance(value, str) or not value.strip():
-                    raise _fail(source, f"defaults.{key}", "a non-empty string (it is a dimension value)", value)
-            else:
-                raise _fail(source, f"defaults.{key}",
-                            f"one of the metrics {list(METRIC_NAMES)} or dimensions {list(DIMENSIONS)}", key)
-        kwargs["defaults"] = dict(defaults)
-    if "locations" in data:
-        locations = data["locations"] or {}
-        if not isinstance(locations, dict):
-            raise _fail(source, "locations", "a mapping {locationId: {company_id: <uuid>}}", locations)
-        companies = {}
-        for loc, settings in locations.items():
-            if not isinstance(settings, dict) or set(settings) - {"company_id"}:
-                raise _fail(source, f"locations.{loc}", "a mapping with the key company_id", settings)
-            company = settings.get("company_id")
-            if not isinstance(company, str) or not _UUID.match(company):
-                raise _fail(source, f"locations.{loc}.company_id", "a Pleo company uuid", company)
-            companies[str(loc)] = company.lower()
-        kwargs["location_companies"] = companies
-    if "quality" in data:
-        quality = data["quality"] or {}
-        if not isinstance(quality, dict):
-            raise _fail(source, "quality", "a mapping of threshold names to numbers", quality)
-        limits = {"max_rejected_share": (0.0, 1.0, float), "volume_drop_threshold": (0.0, 1.0, float),
-                  "future_tolerance_minutes": (0, 10080, int)}
-        for key, value in quality.items():
-            if key not in limits:
-                raise _fail(source, f"quality.{key}", f"one of {sorted(limits)}", key)
-            lo, hi, kind = limits[key]
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi
-            if kind is int:
-                ok = ok and float(value).is_integer()
-            if not ok:
-                raise _fail(source, f"quality.{key}", f"a number from {lo} to {hi}", value)
-            kwargs[key] = kind(value)
+    for key, parse in _KEY_PARSERS.items():
+        if key in data:
+            kwargs.update(parse(data[key], source))
     return MappingConfig(**kwargs)
 
 

@@ -1,8 +1,8 @@
 """The health dashboard: a FastAPI app that Airflow's api-server mounts at ``/ghl-pleo`` (see
 ``plugins/ghl_pleo_plugin.py``), linked from the Airflow UI's navigation (Browse > GHL-Pleo health).
 
-* ``/ghl-pleo/`` (``?window=24h|7d|30d``): the page. Charts are SVG drawn here, the page has no script and
-  loads nothing from elsewhere.
+* ``/ghl-pleo/`` (``?window=24h|7d|30d``): the page, rendered by :mod:`ghl_pleo.dashboard_page` (charts are SVG
+  drawn there; the page has no script and loads nothing from elsewhere).
 * ``/ghl-pleo/api/health``: the same numbers as JSON, for other monitors (stable keys; see README).
 * ``/ghl-pleo/data-docs/...``: the Great Expectations Data Docs of the runs (the links in alerts point here).
 
@@ -11,23 +11,19 @@ Reads only the warehouse. Every route needs an Airflow login (the UI's session c
 """
 from __future__ import annotations
 
-import html
 import logging
 import os
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
+from ghl_pleo.dashboard_page import render_page
 
 log = logging.getLogger("ghl_pleo.dashboard")
 URL_PREFIX = "/ghl-pleo"
 CACHE_S = 30.0
-COLORS = {TAGS_DAG_ID: "#2563eb", STATISTICS_DAG_ID: "#d97706"}
 _cache: dict[str, tuple[float, dict]] = {}
 _cache_lock = threading.Lock()
 _warehouse = None
@@ -112,221 +108,6 @@ def create_app() -> FastAPI:
         return FileResponse(target)
 
     return app
-
-
-# rendering -------------------------------------------------------------------------------------
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v * 100:.1f} %"
-
-
-def _s(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1f} s"
-
-
-def _n(v: Any) -> str:
-    return "–" if v is None else f"{v:,}" if isinstance(v, int) else html.escape(str(v))
-
-
-def _ts(value: str | None) -> float | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
-
-
-def chart(name: str, title: str, series: list[dict], x0: float, x1: float, *, kind: str = "line",
-          y_max: float | None = None, unit: str = "", refs: list[tuple[str, float]] | None = None,
-          width: int = 560, height: int = 220) -> str:
-    """A small SVG chart. ``series``: ``[{"name", "color", "points": [(epoch seconds, value)]}]``."""
-    left, right, top, bottom = 48, 12, 28, 30
-    pw, ph = width - left - right, height - top - bottom
-    values = [y for s in series for _, y in s["points"] if y is not None] + [v for _, v in (refs or [])]
-    top_value = y_max if y_max is not None else max(values + [1.0]) * 1.1
-    span = max(x1 - x0, 1.0)
-
-    def sx(x: float) -> float:
-        return left + (x - x0) / span * pw
-
-    def sy(y: float) -> float:
-        return top + ph - (y / top_value) * ph if top_value else top + ph
-
-    parts = [f'<svg class="chart" data-chart="{name}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
-             f'<text x="{left}" y="16" class="title">{html.escape(title)}</text>']
-    for i in range(5):  # grid and y labels
-        y = top_value * i / 4
-        label = f"{y:.0f}" if top_value >= 4 else f"{y:.1f}"
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" class="grid"/>'
-                     f'<text x="{left - 4}" y="{sy(y) + 4:.1f}" class="axis" text-anchor="end">{label}{unit}</text>')
-    for i, anchor in ((0, "start"), (2, "middle"), (4, "end")):  # x labels: start, middle, end of the window
-        ts = x0 + span * i / 4
-        parts.append(f'<text x="{sx(ts):.1f}" y="{height - 10}" class="axis" text-anchor="{anchor}">'
-                     f'{_fmt_x(ts)}</text>')
-    n_series = max(len(series), 1)
-    for k, s in enumerate(series):
-        pts = [(x, y) for x, y in s["points"] if y is not None and x0 <= x <= x1]
-        if kind == "bar":
-            bw = max(2.0, min(18.0, pw / max(len(pts), 1) * 0.8 / n_series))
-            for x, y in pts:
-                bx = min(max(sx(x) - bw * n_series / 2 + k * bw, left), left + pw - bw)
-                parts.append(f'<rect class="bar" x="{bx:.1f}" y="{sy(y):.1f}" width="{bw:.1f}" '
-                             f'height="{max(sy(0) - sy(y), 0.5):.1f}" fill="{s["color"]}"><title>'
-                             f'{html.escape(s["name"])}: {y:g}{unit}</title></rect>')
-        elif pts:
-            path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(pts))
-            parts.append(f'<path d="{path}" fill="none" stroke="{s["color"]}" stroke-width="1.5"/>')
-            parts += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{s["color"]}"><title>'
-                      f'{html.escape(s["name"])}: {y:g}{unit}</title></circle>' for x, y in pts]
-    for label, value in refs or []:
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(value):.1f}" y2="{sy(value):.1f}" class="ref"/>'
-                     f'<text x="{left + pw - 2}" y="{sy(value) - 3:.1f}" class="axis" text-anchor="end">'
-                     f'{html.escape(label)}</text>')
-    legend_x = left + pw - sum(18 + 6 * len(s["name"]) for s in series)  # top right, beside the title
-    for s in series:
-        parts.append(f'<rect x="{legend_x}" y="7" width="9" height="9" fill="{s["color"]}"/>'
-                     f'<text x="{legend_x + 12}" y="15" class="axis">{html.escape(s["name"])}</text>')
-        legend_x += 18 + 6 * len(s["name"])
-    if not any(s["points"] for s in series):
-        parts.append(f'<text x="{left + pw / 2}" y="{top + ph / 2}" class="axis" text-anchor="middle">'
-                     f'no runs in this window</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _fmt_x(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%b %d %H:%M")
-
-
-def _ago(hours: float | None) -> str:
-    if hours is None:
-        return ""
-    if hours < 1:
-        return f" ({hours * 60:.0f} min ago)"
-    return f" ({hours:.1f} h ago)" if hours < 48 else f" ({hours / 24:.1f} days ago)"
-
-
-def _short(dag_id: str) -> str:
-    return dag_id.replace("ghl_pleo_", "").replace("_sync", "")
-
-
-def render_page(doc: dict, window: str) -> str:
-    from ghl_pleo.health import WINDOWS
-
-    now = _ts(doc["generated_at"]) or time.time()
-    x0 = now - WINDOWS[window].total_seconds()
-    stats = doc["windows"][window]
-    runs = [r for r in doc["runs"] if (_ts(r["started_at"]) or 0) >= x0]
-    dags = sorted(stats["dags"])
-    bucket = 3600 if window == "24h" else 86400
-
-    def by_dag(field: str, scale: float = 1.0) -> list[dict]:
-        return [{"name": _short(d), "color": COLORS.get(d, "#6b7280"),
-                 "points": [(_ts(r["started_at"]), None if r[field] is None else r[field] * scale)
-                            for r in runs if r["dag_id"] == d]} for d in dags]
-
-    success = []
-    for d in dags:
-        buckets: dict[int, list[int]] = {}
-        for r in runs:
-            if r["dag_id"] == d and r["status"] != "running":
-                b = int(min((_ts(r["started_at"]) // bucket) * bucket + bucket / 2, now))
-                buckets.setdefault(b, []).append(int(r["status"] == "success"))
-        success.append({"name": _short(d), "color": COLORS.get(d, "#6b7280"),
-                        "points": [(b, 100.0 * sum(v) / len(v)) for b, v in sorted(buckets.items())]})
-    tags_stats = stats["dags"].get(TAGS_DAG_ID, {})
-    refs = [(f"tags p50 {tags_stats['latency_p50_s']:.0f} s", tags_stats["latency_p50_s"]),
-            (f"tags p95 {tags_stats['latency_p95_s']:.0f} s", tags_stats["latency_p95_s"])] \
-        if tags_stats.get("latency_p50_s") is not None else []
-    charts = [
-        chart("success-rate", f"Run success rate per {'hour' if bucket == 3600 else 'day'} (%)", success, x0, now,
-              kind="bar", y_max=100.0, unit="%"),
-        chart("latency", "Run latency (s), start to last location done", by_dag("latency_s"), x0, now,
-              refs=refs),
-        chart("records", "Records synced to Pleo per run (writes)", by_dag("records_synced"), x0, now, kind="bar"),
-        chart("headroom", "Lowest X-RateLimit-Remaining per run", by_dag(
-            "min_ratelimit_remaining"), x0, now),
-    ]
-    cards = []
-    for d in dags:
-        s = stats["dags"][d]
-        drift = sum(s["drift_events"].values())
-        cards.append(
-            f'<div class="card" data-dag="{d}"><h3>{d}</h3><table>'
-            f'<tr><th>runs</th><td>{s["runs"]}</td><th>success rate</th><td class="{_rate_class(s["success_rate"])}">'
-            f'{_pct(s["success_rate"])}</td></tr>'
-            f'<tr><th>location runs</th><td>{s["location_runs"]}</td><th>location success</th>'
-            f'<td class="{_rate_class(s["location_success_rate"])}">{_pct(s["location_success_rate"])}</td></tr>'
-            f'<tr><th>latency p50</th><td>{_s(s["latency_p50_s"])}</td><th>latency p95</th>'
-            f'<td>{_s(s["latency_p95_s"])}</td></tr>'
-            f'<tr><th>records synced / run</th><td>{_n(s["records_synced_per_run"])}</td><th>rejected share</th>'
-            f'<td>{_pct(s["rejected_share"])} ({_n(s["records_rejected"])} of {_n(s["records_read"])})</td></tr>'
-            f'<tr><th>drift / guard events</th><td class="{"warn" if drift else ""}">{drift}'
-            f'{" (" + ", ".join(f"{k} {v}" for k, v in s["drift_events"].items()) + ")" if drift else ""}</td>'
-            f'<th>lowest rate-limit remaining</th><td>{_n(s["min_ratelimit_remaining"])}'
-            f' ({_n(s["retries"])} retries)</td></tr></table></div>')
-    per_loc = {(r["dag_id"], r["location_id"]): r for r in stats["locations"]}
-    rows = []
-    for f in doc["freshness"]:
-        r = per_loc.get((f["dag_id"], f["location_id"]), {})
-        drift = sum((r.get("drift_events") or {}).values())
-        age = f["hours_since_success"]
-        rows.append(
-            f'<tr class="{"stale" if f["stale"] else ""}" data-location="{html.escape(f["location_id"])}">'
-            f'<td>{_short(f["dag_id"])}</td><td class="mono">{html.escape(f["location_id"])}</td>'
-            f'<td>{f["last_success_at"] or "never"}{_ago(age)}'
-            f'{" STALE (limit " + format(f["stale_after_hours"], "g") + " h)" if f["stale"] else ""}</td>'
-            f'<td>{_n(r.get("runs"))}</td><td class="{_rate_class(r.get("success_rate"))}">'
-            f'{_pct(r.get("success_rate"))}</td><td>{_s(r.get("duration_p50_s"))}</td>'
-            f'<td>{_s(r.get("duration_p95_s"))}</td><td>{_n(r.get("records_synced"))}</td>'
-            f'<td>{_pct(r.get("rejected_share"))}</td><td class="{"warn" if drift else ""}">{drift}</td>'
-            f'<td>{_n(r.get("min_ratelimit_remaining"))}</td></tr>')
-    events = "".join(
-        f'<tr><td>{html.escape(e["at"] or "")}</td><td>{_short(e["dag_id"])}</td>'
-        f'<td class="mono">{html.escape(e["location_id"])}</td><td>{html.escape(e["flags"])}</td>'
-        f'<td>{html.escape(e["status"])}</td><td class="mono small">{html.escape(e["run_id"])}</td></tr>'
-        for e in doc["drift_events"] if (_ts((e["at"] or "")[:19] + "Z") or 0) >= x0) or \
-        '<tr><td colspan="6">none in this window</td></tr>'
-    tabs = " ".join(f'<a class="{"on" if w == window else ""}" href="?window={w}">{w}</a>' for w in WINDOWS)
-    stale_n = len(doc["stale"])
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>GHL-Pleo health</title>
-<style>
-body{{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:16px 24px;color:#111827;background:#fff}}
-h1{{font-size:20px;margin:0 0 4px}} h2{{font-size:16px;margin:20px 0 8px}} h3{{font-size:14px;margin:0 0 6px}}
-.tabs a{{padding:3px 10px;border:1px solid #d1d5db;border-radius:4px;text-decoration:none;color:#111827}}
-.tabs a.on{{background:#111827;color:#fff}} .muted{{color:#6b7280}} .mono{{font-family:ui-monospace,monospace}}
-.small{{font-size:11px}} .cards{{display:flex;gap:16px;flex-wrap:wrap}}
-.card{{border:1px solid #e5e7eb;border-radius:6px;padding:10px 12px}} .card th{{text-align:left;font-weight:500;
-color:#4b5563;padding-right:8px}} .card td{{padding-right:16px}}
-.charts{{display:grid;grid-template-columns:repeat(2,560px);gap:12px}}
-svg.chart{{border:1px solid #e5e7eb;border-radius:6px;background:#fff}} svg .title{{font:600 12px sans-serif}}
-svg .axis{{font:10px sans-serif;fill:#4b5563}} svg .grid{{stroke:#f3f4f6}} svg .ref{{stroke:#9ca3af;
-stroke-dasharray:4 3}}
-table.list{{border-collapse:collapse;width:100%}} table.list th,table.list td{{border-bottom:1px solid #e5e7eb;
-padding:4px 8px;text-align:left}} table.list th{{background:#f9fafb}}
-tr.stale td{{background:#fee2e2}} td.bad{{color:#b91c1c;font-weight:600}} td.warn{{color:#b45309;font-weight:600}}
-td.good{{color:#047857}}
-</style></head><body>
-<h1>GHL-Pleo health</h1>
-<div class="muted">From the warehouse ledger at {doc["generated_at"]}; dry runs excluded. Stale after
-{", ".join(f"{_short(k)} {v:g} h" for k, v in doc["stale_after_hours"].items())}.
-<a href="api/health">JSON</a> · <a href="data-docs/index.html">Data Docs</a></div>
-<p class="tabs">Window: {tabs} &nbsp; <span class="{"bad" if stale_n else ""}">{stale_n} stale location(s)</span></p>
-<h2>Per DAG ({window})</h2><div class="cards">{"".join(cards)}</div>
-<h2>Charts ({window})</h2><div class="charts">{"".join(charts)}</div>
-<h2>Locations: last successful sync, and the {window} window</h2>
-<table class="list" id="locations"><thead><tr><th>DAG</th><th>location</th><th>last successful sync</th><th>runs</th>
-<th>success</th><th>p50</th><th>p95</th><th>records synced</th><th>rejected</th><th>drift/guard</th>
-<th>lowest remaining</th></tr></thead><tbody>{"".join(rows) or '<tr><td colspan="11">no runs yet</td></tr>'}
-</tbody></table>
-<h2>Drift and guard events ({window})</h2>
-<table class="list" id="events"><thead><tr><th>at</th><th>DAG</th><th>location</th><th>flags</th><th>status</th>
-<th>run</th></tr></thead><tbody>{events}</tbody></table>
-</body></html>"""
-
-
-def _rate_class(rate: float | None) -> str:
-    if rate is None:
-        return ""
-    return "good" if rate >= 0.99 else "warn" if rate >= 0.9 else "bad"
 
 
 app = create_app()

@@ -66,7 +66,17 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
             tags are left exactly as they are (not archived as "gone").
     """
     plan = TagPlan()
-    # code -> the Pleo tag, or a list of them when several share the code (rare; a list per code costs memory).
+    by_code = _index_by_code(current)
+    held = {code_key(c) for c in held_codes}
+    codes, names, flags = list(desired["code"]), list(desired["name"]), list(desired["archived"])
+    last = _last_row_per_code(codes)
+    _plan_desired(plan, by_code, last, codes, names, flags)
+    _plan_gone(plan, by_code, last, held)
+    return plan
+
+
+def _index_by_code(current: Iterable[dict]) -> dict[str, dict | list[dict]]:
+    """Code key -> the Pleo tag, or a list of them when several share the code (rare; a list per code costs memory)."""
     by_code: dict[str, dict | list[dict]] = {}
     for tag in current:
         key = code_key(str(tag.get("code") or ""))
@@ -77,13 +87,20 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
             seen.append(tag)
         else:
             by_code[key] = [seen, tag]
-    held = {code_key(c) for c in held_codes}
-    # The last row of a code wins, as a dict keyed by code would have it.
+    return by_code
+
+
+def _last_row_per_code(codes: list[str]) -> dict[str, int]:
+    """Code key -> index of its last desired row: the last row of a code wins, as a dict keyed by code would have it."""
     last: dict[str, int] = {}
-    codes, names, flags = list(desired["code"]), list(desired["name"]), list(desired["archived"])
     for i, code in enumerate(codes):
         last[code_key(code)] = i
+    return last
 
+
+def _plan_desired(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: dict[str, int],
+                  codes: list[str], names: list, flags: list) -> None:
+    """Create, rename, archive or unarchive each desired code's keeper; archive its active duplicates."""
     for key, i in last.items():
         code, name, archived = codes[i], names[i], bool(flags[i])
         found = by_code.get(key)
@@ -107,6 +124,9 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
         kind = (UNARCHIVE if was_archived and not archived else ARCHIVE if archived and not was_archived else RENAME)
         plan.actions.append(TagAction(kind, keeper["code"], name, archived, keeper["id"], keeper))
 
+
+def _plan_gone(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: dict[str, int], held: set[str]) -> None:
+    """Pleo codes with no desired row: leave held ones alone, archive every active copy of the rest."""
     for key, found in by_code.items():
         if key in last:
             continue
@@ -122,7 +142,6 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
                 kind = ARCHIVE if tag is keeper else ARCHIVE_DUPLICATE
                 plan.actions.append(TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag,
                                               source_row=False))
-    return plan
 
 
 @dataclass(frozen=True)

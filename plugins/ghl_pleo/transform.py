@@ -168,12 +168,31 @@ def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
         once: the newest ``updatedAt``, the later position breaking ties.
     """
     now = now or datetime.now(timezone.utc)
-    tolerance_s = config.future_tolerance_minutes * 60
-    read = 0
     early: list[dict] = []   # rejected before dedup (no usable id), in read order
     columns: list[list] = [[] for _ in TAG_COLUMNS]   # the rows to load, column by column
     dropped: set[int] = set()                          # rows replaced by a newer copy of their id
     late: dict[int, dict] = {}                         # read position -> rejection of a kept record
+    read, kept = _read_records(raw, config, now, early, columns, dropped, late)
+    duplicates = read - len(early) - kept
+    tags = pd.DataFrame(dict(zip(TAG_COLUMNS, columns)), columns=TAG_COLUMNS)
+    del columns
+    if dropped:
+        tags = tags.drop(index=sorted(dropped)).reset_index(drop=True)
+    tags["archived"] = tags["archived"].astype(bool)
+    rejected = early + [late[k] for k in sorted(late)]
+    return PreparedTags(tags=tags, rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read,
+                        duplicates=duplicates)
+
+
+def _read_records(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig, now: datetime, early: list[dict],
+                  columns: list[list], dropped: set[int], late: dict[int, dict]) -> tuple[int, int]:
+    """The single pass of :func:`prepare_tags`: fill ``early``, ``columns``, ``dropped`` and ``late`` in place.
+
+    Returns ``(rows read, distinct (location, _id) pairs kept)``. The dedup index lives only
+    for the pass and holds no payloads.
+    """
+    tolerance_s = config.future_tolerance_minutes * 60
+    read = 0
     # location -> tag id -> (updatedAt, read position, row index or -1 for a rejection): small, no payloads.
     winners: dict[str, dict[str, tuple[str, int, int]]] = {}
     for order, (location_id, page_no, position, payload) in enumerate(_records(raw)):
@@ -209,16 +228,7 @@ def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
             slot = -1
             late[order] = outcome
         seen[tag_id] = (updated or "", order, slot)
-    duplicates = read - len(early) - sum(len(seen) for seen in winners.values())
-    del winners
-    tags = pd.DataFrame(dict(zip(TAG_COLUMNS, columns)), columns=TAG_COLUMNS)
-    del columns
-    if dropped:
-        tags = tags.drop(index=sorted(dropped)).reset_index(drop=True)
-    tags["archived"] = tags["archived"].astype(bool)
-    rejected = early + [late[k] for k in sorted(late)]
-    return PreparedTags(tags=tags, rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read,
-                        duplicates=duplicates)
+    return read, sum(len(seen) for seen in winners.values())
 
 
 def tag_summary(tags: pd.DataFrame, location_id: str) -> dict:

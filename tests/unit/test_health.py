@@ -1,6 +1,6 @@
-"""The health numbers on a seeded ledger (known success rates and percentiles), the dashboard's JSON and page and
-the stale-sync check (one alert per stale period), on a real SQLite warehouse. The retention cleanup is tested
-with the ledger (tests/warehouse/test_ledger.py)."""
+"""The health numbers on a seeded ledger (known success rates and percentiles) and the stale-sync check (one alert
+per stale period), on a real SQLite warehouse. The dashboard serving them is tested in test_dashboard.py; the
+retention cleanup with the ledger (tests/warehouse/test_ledger.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -62,53 +62,6 @@ def test_success_rates_and_percentiles_on_a_seeded_ledger(wh):
     assert loc1["success_rate"] == 1.0 and loc1["duration_p50_s"] == 10.5 and loc1["records_synced"] == 60
     stale = {(f["dag_id"], f["location_id"]) for f in doc["stale"]}
     assert stale == {(TAGS_DAG_ID, "L3"), (STATISTICS_DAG_ID, "L1")}
-
-
-def test_the_dashboard_serves_the_json_and_a_page_with_charts_and_the_location_table(wh, monkeypatch):
-    from fastapi.testclient import TestClient
-
-    from ghl_pleo import dashboard
-
-    seed(wh, datetime.now(timezone.utc))
-    monkeypatch.setattr(dashboard, "_warehouse", wh)
-    dashboard._cache.clear()
-    client = TestClient(dashboard.create_app())
-    assert client.get("/api/health").status_code == 401  # no Airflow login, not public
-    monkeypatch.setenv("GHL_PLEO_DASHBOARD_PUBLIC", "1")
-    doc = client.get("/api/health").json()
-    assert doc["windows"]["24h"]["dags"][TAGS_DAG_ID]["runs"] == 22
-    assert set(doc["windows"]) == {"24h", "7d", "30d"}
-    page = client.get("/?window=7d").text
-    for name in ("success-rate", "latency", "records", "headroom"):
-        assert f'data-chart="{name}"' in page
-    assert 'id="locations"' in page and 'class="stale" data-location="L3"' in page
-    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert client.get("/?window=1y").status_code == 400
-
-
-def test_a_new_warehouse_gives_an_empty_dashboard_not_an_error(wh, monkeypatch, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from ghl_pleo import dashboard
-
-    monkeypatch.setattr(dashboard, "_warehouse", wh)
-    monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(tmp_path / "no-docs-yet"))
-    monkeypatch.setenv("GHL_PLEO_DASHBOARD_PUBLIC", "1")
-    dashboard._cache.clear()
-    client = TestClient(dashboard.create_app())
-    doc = client.get("/api/health").json()
-    assert doc["stale"] == [] and doc["windows"]["24h"]["dags"][TAGS_DAG_ID]["runs"] == 0
-    assert doc["windows"]["24h"]["dags"][TAGS_DAG_ID]["success_rate"] is None
-    page = client.get("/")
-    assert page.status_code == 200 and "no runs yet" in page.text and "no runs in this window" in page.text
-    assert client.get("/data-docs/index.html").status_code == 404  # no validation has run yet
-    docs = tmp_path / "no-docs-yet"
-    docs.mkdir()
-    (docs / "index.html").write_text("<html>docs</html>")
-    (tmp_path / "secret.txt").write_text("not for the web")
-    assert client.get("/data-docs/index.html").text == "<html>docs</html>"
-    for escape in ("/data-docs/..%2Fsecret.txt", "/data-docs/%2E%2E/secret.txt", "/data-docs/../secret.txt"):
-        assert "not for the web" not in client.get(escape).text, escape
 
 
 def test_a_stale_location_is_alerted_once_per_stale_period(wh):
