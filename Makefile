@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run plan test test-fast bench packages reset sandbox sandbox-stop venv airflow-init
+.PHONY: run plan test test-fast lint format bench packages reset sandbox sandbox-stop venv airflow-init
 
 venv: $(BIN)/.installed
 
@@ -28,10 +28,18 @@ plan: venv  ## Dry run of both DAGs against the local sandbox: what they would w
 packages:  ## Debian packages the tests need (postgresql, chromium, chromium-driver, redis-server), installed only when missing
 	@scripts/ensure_packages.sh
 
-test: venv packages  ## Set up and run the whole suite (starts the sandbox and PostgreSQL servers it needs itself)
+lint: venv  ## ruff: the lint rules and the formatting in pyproject.toml (make format applies them)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: venv
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+test: venv packages lint  ## Lint, then the whole suite (starts the sandbox and PostgreSQL servers it needs itself)
 	@source scripts/env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: venv packages  ## The suite without tests marked slow
+test-fast: venv packages lint  ## Lint, then the suite without tests marked slow (unit, hooks, flows, warehouse)
 	@source scripts/env.sh && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: venv  ## Agency-scale benchmark through a real Airflow (not part of make test); BENCH_ARGS="--locations 50 --tags 1000"

@@ -3,6 +3,7 @@
 Runs and inspects DAG runs through the public REST API (``/api/v2``), as a user
 of the UI would. Metadata DB: SQLite in a fresh ``AIRFLOW_HOME``.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ def free_port() -> int:
 class AirflowStack:
     """Start with :meth:`start`, stop with :meth:`stop`; ``env`` is shared by every process (and its tasks)."""
 
-    def __init__(self, home: Path, extra_env: dict[str, str], *, parallelism: int = 8,
-                 executor: str = "LocalExecutor") -> None:
+    def __init__(
+        self, home: Path, extra_env: dict[str, str], *, parallelism: int = 8, executor: str = "LocalExecutor"
+    ) -> None:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,17 +64,34 @@ class AirflowStack:
     # processes ------------------------------------------------------------------------------
     def _airflow(self, *args: str, log: str | None = None) -> subprocess.Popen:
         out = open(self.home / (log or f"{args[0]}.log"), "ab")
-        proc = subprocess.Popen([str(BIN / "airflow"), *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
     def start(self, timeout: float = 180) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=self.env, check=True, cwd=ROOT,
-                       stdout=open(self.home / "db-migrate.log", "ab"), stderr=subprocess.STDOUT)
-        subprocess.run([str(BIN / "airflow"), "pools", "set", "ghl_pleo_group_writes", "1", "group writes"],
-                       env=self.env, check=True, cwd=ROOT, capture_output=True)
+        subprocess.run(
+            [str(BIN / "airflow"), "db", "migrate"],
+            env=self.env,
+            check=True,
+            cwd=ROOT,
+            stdout=open(self.home / "db-migrate.log", "ab"),
+            stderr=subprocess.STDOUT,
+        )
+        subprocess.run(
+            [str(BIN / "airflow"), "pools", "set", "ghl_pleo_group_writes", "1", "group writes"],
+            env=self.env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
         self._airflow("api-server")
         self._airflow("scheduler")
         self._airflow("dag-processor")
@@ -93,10 +112,24 @@ class AirflowStack:
     def start_celery_worker(self, name: str, concurrency: int, env: dict[str, str] | None = None) -> None:
         """One Celery worker (``airflow celery worker``) named ``name@host``, with its own extra environment."""
         out = open(self.home / f"worker-{name}.log", "ab")
-        proc = subprocess.Popen([str(BIN / "airflow"), "celery", "worker", "--concurrency", str(concurrency),
-                                 "--celery-hostname", f"{name}@%h", "--without-mingle", "--without-gossip"],
-                                env={**self.env, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                str(BIN / "airflow"),
+                "celery",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--celery-hostname",
+                f"{name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env={**self.env, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
 
     def _check_alive(self) -> None:
@@ -151,8 +184,17 @@ class AirflowStack:
 
     def backfill(self, dag_id: str, from_date: str, to_date: str) -> dict:
         """A backfill over [from_date, to_date] (logical dates), one run at a time, as the UI's Backfill does."""
-        return self.api("POST", "/backfills", json={"dag_id": dag_id, "from_date": from_date, "to_date": to_date,
-                                                    "max_active_runs": 1, "reprocess_behavior": "completed"})
+        return self.api(
+            "POST",
+            "/backfills",
+            json={
+                "dag_id": dag_id,
+                "from_date": from_date,
+                "to_date": to_date,
+                "max_active_runs": 1,
+                "reprocess_behavior": "completed",
+            },
+        )
 
     def dag_runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
@@ -161,4 +203,6 @@ class AirflowStack:
         return self.api("GET", "/importErrors")["import_errors"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})["task_instances"]
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})[
+            "task_instances"
+        ]

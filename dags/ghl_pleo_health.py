@@ -11,6 +11,7 @@
 Both read and write only the warehouse (`ghl_pleo_db`). The numbers behind them are on the health dashboard
 (Browse > GHL-Pleo health).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -30,7 +31,11 @@ from ghl_pleo.constants import HEALTH_DAG_ID, TASK_RETRIES, schedule_from_env
     max_active_runs=1,
     tags=["ghl-pleo", "health"],
     doc_md=__doc__,
-    default_args={"retries": TASK_RETRIES, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=20)},
+    default_args={
+        "retries": TASK_RETRIES,
+        "retry_delay": timedelta(minutes=1),
+        "execution_timeout": timedelta(minutes=20),
+    },
 )
 def ghl_pleo_health():
     @task

@@ -16,6 +16,7 @@ Trigger form: `dry_run` (nothing written to Pleo; the plan is in the summary and
 `locations` (only these ids). There is no `full_refresh` here: every run already re-reads its whole day from
 GHL and compares the metadata with what Pleo holds.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -44,12 +45,19 @@ from ghl_pleo.constants import (
     doc_md=__doc__,
     params={
         "dry_run": Param(
-            False, type="boolean", title="Dry run",
+            False,
+            type="boolean",
+            title="Dry run",
             description="Read GHL and Pleo, store the day's statistics in the warehouse, but write nothing to "
-                        "Pleo: the summary and the change log show which group metadata would change."),
+            "Pleo: the summary and the change log show which group metadata would change.",
+        ),
         "locations": Param(
-            [], type="array", items={"type": "string"}, title="Only these locations",
-            description="GHL location ids to run for (empty: all). Each must be in the location list."),
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Only these locations",
+            description="GHL location ids to run for (empty: all). Each must be in the location list.",
+        ),
     },
     default_args={
         "retries": TASK_RETRIES,

@@ -24,6 +24,7 @@ Trigger form: `dry_run` (plan only, nothing written to Pleo), `locations` (only 
 (re-read every tag's details). Every run and location is in the warehouse ledger (`sync_location_runs`), every
 Pleo write in `pleo_change_log`; the health dashboard (Browse > GHL-Pleo health) reads both.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -54,20 +55,33 @@ from ghl_pleo.constants import (
     doc_md=__doc__,
     params={
         "dry_run": Param(
-            False, type="boolean", title="Dry run",
+            False,
+            type="boolean",
+            title="Dry run",
             description="Read GHL and Pleo and run every check, but write nothing to Pleo: the run summary and the "
-                        "change log (pleo_change_log, dry_run = 1) show what the run would create, rename, archive."),
+            "change log (pleo_change_log, dry_run = 1) show what the run would create, rename, archive.",
+        ),
         "locations": Param(
-            [], type="array", items={"type": "string"}, title="Only these locations",
-            description="GHL location ids to sync in this run (empty: all). Each must be in the location list."),
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Only these locations",
+            description="GHL location ids to sync in this run (empty: all). Each must be in the location list.",
+        ),
         "full_refresh": Param(
-            False, type="boolean", title="Full refresh",
+            False,
+            type="boolean",
+            title="Full refresh",
             description="Re-read every tag's details from GHL (not only new or changed tags) and re-check every "
-                        "tag and dimension value in Pleo."),
+            "tag and dimension value in Pleo.",
+        ),
         "release_archive_guard": Param(
-            [], type="array", items={"type": "string"},
-            description="Location ids (or \"all\") whose archive guard is released for this run only: use when "
-                        "a large drop in a location's tag count is real."),
+            [],
+            type="array",
+            items={"type": "string"},
+            description='Location ids (or "all") whose archive guard is released for this run only: use when '
+            "a large drop in a location's tag count is real.",
+        ),
     },
     default_args={
         "retries": TASK_RETRIES,

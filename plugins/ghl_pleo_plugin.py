@@ -4,6 +4,7 @@
 ``.airflowignore`` keeps Airflow's plugin loader out of ``ghl_pleo/`` (it would import every module there as a
 top-level module of its own name: ``statistics``, ``sync``...); this file is the one it loads.
 """
+
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
@@ -14,10 +15,12 @@ from ghl_pleo.dashboard import URL_PREFIX, app
 class GhlPleoHealthPlugin(AirflowPlugin):
     name = "ghl_pleo_health"
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "GHL-Pleo health dashboard"}]
-    external_views = [{
-        "name": "GHL-Pleo health",
-        "href": f"{URL_PREFIX}/",
-        "destination": "nav",
-        "category": "browse",
-        "url_route": "ghl-pleo-health",
-    }]
+    external_views = [
+        {
+            "name": "GHL-Pleo health",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "ghl-pleo-health",
+        }
+    ]

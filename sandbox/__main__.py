@@ -3,6 +3,7 @@
 State lives in ``--state-file`` (default ``.sandbox/state.json``) and survives
 restarts; ``make reset`` deletes it. SIGTERM/SIGINT save and exit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ghl-port", type=int, default=int(os.environ.get("GHL_SANDBOX_PORT", 8801)))
     parser.add_argument("--pleo-port", type=int, default=int(os.environ.get("PLEO_SANDBOX_PORT", 8802)))
     parser.add_argument("--state-file", default=os.environ.get("SANDBOX_STATE_FILE", ".sandbox/state.json"))
-    parser.add_argument("--config", default=os.environ.get("SANDBOX_CONFIG", ""),
-                        help="JSON object overriding SandboxState.DEFAULT_CONFIG for a fresh state")
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("SANDBOX_CONFIG", ""),
+        help="JSON object overriding SandboxState.DEFAULT_CONFIG for a fresh state",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     config = json.loads(args.config) if args.config else {}
@@ -38,10 +42,17 @@ def main(argv: list[str] | None = None) -> None:
             yield
 
     async def serve() -> None:
-        servers = [Server(uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level,
-                                                 access_log=False, lifespan="off"))
-                   for app, port in ((ResetMiddleware(build_ghl_app(state)), args.ghl_port),
-                                     (ResetMiddleware(build_pleo_app(state)), args.pleo_port))]
+        servers = [
+            Server(
+                uvicorn.Config(
+                    app, host=args.host, port=port, log_level=args.log_level, access_log=False, lifespan="off"
+                )
+            )
+            for app, port in (
+                (ResetMiddleware(build_ghl_app(state)), args.ghl_port),
+                (ResetMiddleware(build_pleo_app(state)), args.pleo_port),
+            )
+        ]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s in servers])

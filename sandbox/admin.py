@@ -1,4 +1,5 @@
 """The admin API under ``/_admin`` on both ports: reset, config, edit GHL and Pleo data, OAuth, counts, faults."""
+
 from __future__ import annotations
 
 import copy
@@ -50,8 +51,9 @@ def _ghl_locations(r: APIRouter, S: SandboxState) -> None:
     @r.get("/ghl/locations")
     def ghl_locations():
         with S.lock:
-            return {"locations": [{**loc, "tags": len(S.ghl["tags"].get(i, []))}
-                                  for i, loc in S.ghl["locations"].items()]}
+            return {
+                "locations": [{**loc, "tags": len(S.ghl["tags"].get(i, []))} for i, loc in S.ghl["locations"].items()]
+            }
 
     @r.put("/ghl/locations/{location_id}")
     async def ghl_location(location_id: str, request: Request):
@@ -78,9 +80,15 @@ def _ghl_tags(r: APIRouter, S: SandboxState) -> None:
             if location_id not in S.ghl["locations"]:
                 return JSONResponse({"error": "no such location"}, status_code=404)
             ts = iso(utcnow())
-            tag = {"_id": body.get("_id") or uuid.uuid4().hex[:24], "tag": body.get("tag", "New tag"),
-                   "locationId": location_id, "createdBy": body.get("createdBy", "user_admin"),
-                   "deleted": body.get("deleted", False), "createdAt": ts, "updatedAt": ts}
+            tag = {
+                "_id": body.get("_id") or uuid.uuid4().hex[:24],
+                "tag": body.get("tag", "New tag"),
+                "locationId": location_id,
+                "createdBy": body.get("createdBy", "user_admin"),
+                "deleted": body.get("deleted", False),
+                "createdAt": ts,
+                "updatedAt": ts,
+            }
             S.ghl["tags"][location_id].append(tag)
             S.mark_dirty()
         return tag
@@ -121,8 +129,12 @@ def _oauth(r: APIRouter, S: SandboxState) -> None:
     @r.get("/oauth")
     def oauth_state():
         with S.lock:
-            return {"issued": list(S.oauth["issued"]), "refreshes": S.oauth["refreshes"], "mints": S.oauth["mints"],
-                    "valid_refresh": [t for t, v in S.oauth["refresh"].items() if v == "valid"]}
+            return {
+                "issued": list(S.oauth["issued"]),
+                "refreshes": S.oauth["refreshes"],
+                "mints": S.oauth["mints"],
+                "valid_refresh": [t for t, v in S.oauth["refresh"].items() if v == "valid"],
+            }
 
 
 def _pleo(r: APIRouter, S: SandboxState) -> None:
@@ -137,9 +149,15 @@ def _pleo(r: APIRouter, S: SandboxState) -> None:
         body = await read_body(request) or {}
         with S.lock:
             ts = body.get("createdAt") or utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            tag = {"id": str(uuid.uuid4()), "groupId": body["groupId"], "code": body["code"],
-                   "name": body.get("name"), "archived": bool(body.get("archived", False)),
-                   "createdAt": ts, "updatedAt": ts}
+            tag = {
+                "id": str(uuid.uuid4()),
+                "groupId": body["groupId"],
+                "code": body["code"],
+                "name": body.get("name"),
+                "archived": bool(body.get("archived", False)),
+                "createdAt": ts,
+                "updatedAt": ts,
+            }
             S.pleo["tags"][tag["id"]] = tag
             S.group_versions[tag["groupId"]] += 1
             S.mark_dirty()
@@ -172,8 +190,12 @@ def _traffic(r: APIRouter, S: SandboxState) -> None:
     @r.get("/requests")
     def requests_count():
         with S.lock:
-            return {"requests": dict(S.requests), "total": sum(S.requests.values()),
-                    "by_location": dict(S.location_requests), "span": dict(S.traffic_span)}
+            return {
+                "requests": dict(S.requests),
+                "total": sum(S.requests.values()),
+                "by_location": dict(S.location_requests),
+                "span": dict(S.traffic_span),
+            }
 
     @r.delete("/requests")
     def requests_reset():

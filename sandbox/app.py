@@ -8,6 +8,7 @@
 Every API request runs through ``sandbox.pipeline``; both apps mount ``/_admin``
 (``sandbox.admin``, see sandbox/README.md).
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI

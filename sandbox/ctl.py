@@ -1,4 +1,5 @@
 """Start, stop and query the sandbox from scripts: ``python -m sandbox.ctl up|down|locations|health``."""
+
 from __future__ import annotations
 
 import json
@@ -35,13 +36,29 @@ def up() -> None:
         return
     STATE_DIR.mkdir(exist_ok=True)
     log = open(STATE_DIR / "sandbox.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--ghl-port", str(GHL_PORT), "--pleo-port",
-                             str(PLEO_PORT), "--state-file", str(STATE_DIR / "state.json")],
-                            cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--ghl-port",
+            str(GHL_PORT),
+            "--pleo-port",
+            str(PLEO_PORT),
+            "--state-file",
+            str(STATE_DIR / "state.json"),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     PID_FILE.write_text(str(proc.pid))
     for _ in range(150):
         if healthy():
-            print(f"sandbox started (pid {proc.pid}): GHL http://127.0.0.1:{GHL_PORT}, Pleo http://127.0.0.1:{PLEO_PORT}")
+            print(
+                f"sandbox started (pid {proc.pid}): GHL http://127.0.0.1:{GHL_PORT}, Pleo http://127.0.0.1:{PLEO_PORT}"
+            )
             return
         if proc.poll() is not None:
             sys.exit(f"sandbox exited with code {proc.returncode}; see {STATE_DIR / 'sandbox.log'}")

@@ -4,6 +4,7 @@ Bearer token (one for all, or per location, or an OAuth access token), the ``Ver
 header each endpoint's document requires, and the burst limit per location with
 ``X-RateLimit-*`` headers and 429.
 """
+
 from __future__ import annotations
 
 import copy
@@ -55,13 +56,14 @@ def _int_param(request: Request, name: str, default: int, minimum: int = 0, maxi
     try:
         value = int(raw)
     except ValueError:
-        raise unprocessable(f"{name} must be a number string")
+        raise unprocessable(f"{name} must be a number string") from None
     if value < minimum or (maximum is not None and value > maximum):
         raise unprocessable(f"{name} must be between {minimum} and {maximum}")
     return value
 
 
 # pipeline policy -------------------------------------------------------------------------------
+
 
 def _admit(state: SandboxState, call: Call) -> None:
     """The bearer token (config, per location, or an OAuth grant that fits), then the Version header."""
@@ -91,9 +93,13 @@ def _throttle(state: SandboxState, call: Call) -> None:
     with state.lock:
         q = state.ghl_windows.setdefault(call.location_id or "company", deque())
         allowed, remaining, retry_in = sliding_window(q, limit, window)
-    call.headers = {"X-RateLimit-Limit-Daily": "200000", "X-RateLimit-Daily-Remaining": "199000",
-                    "X-RateLimit-Interval-Milliseconds": str(int(window * 1000)),
-                    "X-RateLimit-Max": str(limit), "X-RateLimit-Remaining": str(remaining)}
+    call.headers = {
+        "X-RateLimit-Limit-Daily": "200000",
+        "X-RateLimit-Daily-Remaining": "199000",
+        "X-RateLimit-Interval-Milliseconds": str(int(window * 1000)),
+        "X-RateLimit-Max": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+    }
     if not allowed:
         headers = {"Retry-After": str(max(1, int(retry_in + 0.999)))} if cfg.get("ghl_retry_after") else {}
         raise Reply(429, {"statusCode": 429, "message": "Too many requests"}, headers=headers)
@@ -103,6 +109,7 @@ GHL = Api("ghl", "GHL", "application/json", _admit, _throttle, DATA_FAULTS, body
 
 
 # handlers --------------------------------------------------------------------------------------
+
 
 def location_or_404(state: SandboxState, location_id: str) -> dict:
     loc = state.ghl["locations"].get(location_id)
@@ -122,15 +129,19 @@ def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
         if search:
             tags = [t for t in tags if search in str(t.get("tag", "")).lower()]
         start = 0 if fault == "ignore_skip" else skip
-        page = copy.deepcopy(tags[start:start + limit])
+        page = copy.deepcopy(tags[start : start + limit])
     count = len(tags) + (1000 if fault == "count_lies" else 0)
     if fault == "duplicate_ids" and page:
         page = page + copy.deepcopy(page[:3])  # an id repeated within the page
     if fault == "rename_field":  # the source renames a field, e.g. {"from": "tag", "to": "name"}
         old, new = call.fault.get("from", "tag"), call.fault.get("to", "name")
         page = [{(new if k == old else k): v for k, v in t.items()} for t in page]
-    return 200, {"success": True, "statusCode": 200, "message": "Fetched Tags by Location ID",
-                 "results": {"tags": page, "count": count}}
+    return 200, {
+        "success": True,
+        "statusCode": 200,
+        "message": "Fetched Tags by Location ID",
+        "results": {"tags": page, "count": count},
+    }
 
 
 def tag_details(state: SandboxState, call: Call) -> tuple[int, Any]:
@@ -143,8 +154,12 @@ def tag_details(state: SandboxState, call: Call) -> tuple[int, Any]:
     with state.lock:
         index = state.ghl_tag_index(call.location_id)
         tags = [copy.deepcopy(index[i]) for i in dict.fromkeys(ids) if i in index]
-    return 201, {"success": True, "statusCode": 201, "message": "Fetched Tags by Tag IDs",
-                 "results": {"tags": tags, "count": len(tags)}}
+    return 201, {
+        "success": True,
+        "statusCode": 201,
+        "message": "Fetched Tags by Tag IDs",
+        "results": {"tags": tags, "count": len(tags)},
+    }
 
 
 def accounts(state: SandboxState, call: Call) -> tuple[int, Any]:
@@ -152,10 +167,21 @@ def accounts(state: SandboxState, call: Call) -> tuple[int, Any]:
     location_or_404(state, location_id)
     with state.lock:
         accs = copy.deepcopy(state.ghl["accounts"].get(location_id, []))
-    return 200, {"success": True, "statusCode": 200, "message": "Fetched Accounts",
-                 "results": {"accounts": accs, "groups": [
-                     {"id": hashlib.md5(location_id.encode()).hexdigest()[:24], "name": "Primary",
-                      "accountIds": [a["id"] for a in accs]}]}}
+    return 200, {
+        "success": True,
+        "statusCode": 200,
+        "message": "Fetched Accounts",
+        "results": {
+            "accounts": accs,
+            "groups": [
+                {
+                    "id": hashlib.md5(location_id.encode()).hexdigest()[:24],
+                    "name": "Primary",
+                    "accountIds": [a["id"] for a in accs],
+                }
+            ],
+        },
+    }
 
 
 def post_statistics(state: SandboxState, call: Call) -> tuple[int, Any]:
@@ -165,7 +191,7 @@ def post_statistics(state: SandboxState, call: Call) -> tuple[int, Any]:
     try:
         return statistics(state, call.location_id, call.body, call.version == V3)
     except Invalid as exc:
-        raise unprocessable(str(exc))
+        raise unprocessable(str(exc)) from None
 
 
 def search_locations(state: SandboxState, call: Call) -> tuple[int, Any]:
@@ -173,9 +199,12 @@ def search_locations(state: SandboxState, call: Call) -> tuple[int, Any]:
     skip = _int_param(call.request, "skip", 0, 0)
     limit = _int_param(call.request, "limit", 10, 1, 1000)
     with state.lock:
-        locs = [copy.deepcopy(loc) for loc in state.ghl["locations"].values()
-                if not company or loc.get("companyId") == company]
-    return 200, {"locations": locs[skip:skip + limit]}
+        locs = [
+            copy.deepcopy(loc)
+            for loc in state.ghl["locations"].values()
+            if not company or loc.get("companyId") == company
+        ]
+    return 200, {"locations": locs[skip : skip + limit]}
 
 
 def get_location(state: SandboxState, call: Call) -> tuple[int, Any]:
@@ -184,11 +213,16 @@ def get_location(state: SandboxState, call: Call) -> tuple[int, Any]:
 
 # OAuth -----------------------------------------------------------------------------------------
 
+
 def _issue(state: SandboxState, kind: str, company_id: str, location_id: str | None) -> dict:
     token = f"sbx-{kind}-" + uuid.uuid4().hex
     ttl = float(state.config["oauth_ttl_s"])
-    state.oauth["access"][token] = {"kind": kind, "company_id": company_id, "location_id": location_id,
-                                    "expires_at": time.time() + ttl}
+    state.oauth["access"][token] = {
+        "kind": kind,
+        "company_id": company_id,
+        "location_id": location_id,
+        "expires_at": time.time() + ttl,
+    }
     state.oauth["issued"].append(token)
     state.mark_dirty()
     return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
@@ -204,14 +238,22 @@ def _refresh(state: SandboxState, form: dict) -> Reply:
             return unprocessable("grant_type must be refresh_token here")
         if state.oauth["refresh"].get(form.get("refresh_token")) != "valid":
             return ghl_error(401, "Invalid refresh token: it was used already or revoked", "Unauthorized")
-        state.oauth["refresh"][form["refresh_token"]] = "used"   # rotation: the old one is dead now
+        state.oauth["refresh"][form["refresh_token"]] = "used"  # rotation: the old one is dead now
         new_refresh = "sbx-refresh-" + uuid.uuid4().hex
         state.oauth["refresh"][new_refresh] = "valid"
         state.oauth["issued"].append(new_refresh)
         state.oauth["refreshes"] += 1
-        return Reply(200, {**_issue(state, "agency", COMPANY_ID, None), "refresh_token": new_refresh,
-                           "scope": "socialplanner/tag.readonly", "userType": "Company", "companyId": COMPANY_ID,
-                           "userId": "sbx-user"})
+        return Reply(
+            200,
+            {
+                **_issue(state, "agency", COMPANY_ID, None),
+                "refresh_token": new_refresh,
+                "scope": "socialplanner/tag.readonly",
+                "userType": "Company",
+                "companyId": COMPANY_ID,
+                "userId": "sbx-user",
+            },
+        )
 
 
 async def oauth_token(state: SandboxState, request: Request) -> Response:
@@ -235,8 +277,12 @@ def location_token(state: SandboxState, call: Call) -> tuple[int, Any]:
     location_or_404(state, location)
     with state.lock:
         state.oauth["mints"] += 1
-        return 200, {**_issue(state, "location", company, location), "scope": "socialplanner/tag.readonly",
-                     "locationId": location, "userId": "sbx-user"}
+        return 200, {
+            **_issue(state, "location", company, location),
+            "scope": "socialplanner/tag.readonly",
+            "locationId": location,
+            "userId": "sbx-user",
+        }
 
 
 ROUTES = [

@@ -4,6 +4,7 @@ Each API describes its policy in an ``Api`` (how to authorise, how to throttle, 
 faults change data instead of failing) and its endpoints in a list of ``Route``;
 ``mount`` adds them to an app, each request running through ``run``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,14 @@ JSON = "application/json"
 class Reply(Exception):
     """Raised anywhere in a handler to answer with this status, body and headers."""
 
-    def __init__(self, status: int, body: Any = None, headers: dict | None = None, raw: bytes | None = None,
-                 media_type: str = JSON) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: Any = None,
+        headers: dict | None = None,
+        raw: bytes | None = None,
+        media_type: str = JSON,
+    ) -> None:
         self.status, self.body, self.headers, self.raw, self.media_type = status, body, headers or {}, raw, media_type
 
 
@@ -35,12 +42,12 @@ class Call:
     """One request on its way through the pipeline."""
 
     request: Request
-    route: str                    # "METHOD /path/{template}": the key for counts and faults
+    route: str  # "METHOD /path/{template}": the key for counts and faults
     location_id: str | None = None
-    form: dict | None = None      # the parsed form, for routes that take one
-    body: Any = None              # the parsed JSON body (None when empty or a form)
-    version: str | None = None    # GHL's Version header, once checked
-    fault: dict | None = None     # a fault that changes the answer's data instead of failing it
+    form: dict | None = None  # the parsed form, for routes that take one
+    body: Any = None  # the parsed JSON body (None when empty or a form)
+    version: str | None = None  # GHL's Version header, once checked
+    fault: dict | None = None  # a fault that changes the answer's data instead of failing it
     headers: dict = field(default_factory=dict)  # sent with every answer once set (GHL's X-RateLimit-*)
 
     @property
@@ -55,15 +62,15 @@ Handler = Callable[[SandboxState, Call], tuple[int, Any]]
 class Api:
     """One emulated API's policy for the shared pipeline."""
 
-    name: str                     # "ghl" | "pleo": fault matching, traffic span and exchange log
-    label: str                    # prefix of the request counts ("GHL", "Pleo")
-    media_type: str               # replaces plain application/json on every answer
-    admit: Callable[[SandboxState, Call], None]     # auth (and headers); raises Reply
+    name: str  # "ghl" | "pleo": fault matching, traffic span and exchange log
+    label: str  # prefix of the request counts ("GHL", "Pleo")
+    media_type: str  # replaces plain application/json on every answer
+    admit: Callable[[SandboxState, Call], None]  # auth (and headers); raises Reply
     throttle: Callable[[SandboxState, Call], None]  # rate window; raises Reply(429)
     data_faults: frozenset = frozenset()
-    body_first: bool = False      # parse the body before counting (GHL) rather than after the fault (Pleo)
-    by_location: bool = False     # count requests per location too
-    locked: bool = False          # run handlers under the state lock; a non-GET marks the state dirty
+    body_first: bool = False  # parse the body before counting (GHL) rather than after the fault (Pleo)
+    by_location: bool = False  # count requests per location too
+    locked: bool = False  # run handlers under the state lock; a non-GET marks the state dirty
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,8 @@ class Route:
     method: str
     path: str
     handler: Handler
-    location: str | None = None   # where the location id is: "path" or "query" (``locationId``), or nowhere
-    form: bool = False            # parse a form body before anything else
+    location: str | None = None  # where the location id is: "path" or "query" (``locationId``), or nowhere
+    form: bool = False  # parse a form body before anything else
 
 
 async def read_body(request: Request) -> Any:
@@ -84,7 +91,7 @@ async def read_body(request: Request) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        raise Reply(400, {"statusCode": 400, "message": "Body is not valid JSON"})
+        raise Reply(400, {"statusCode": 400, "message": "Body is not valid JSON"}) from None
 
 
 def route_of(request: Request) -> str:
@@ -135,20 +142,25 @@ async def apply_fault(fault: dict, media_type: str, request: Request | None = No
         request.scope["sandbox_reset"] = True
         raise Reply(500, {"message": "connection reset"})
     if kind == "html":
-        raise Reply(status or 200, raw=b"<html><body><h1>Bad gateway</h1>upstream proxy page</body></html>",
-                    media_type="text/html")
+        raise Reply(
+            status or 200,
+            raw=b"<html><body><h1>Bad gateway</h1>upstream proxy page</body></html>",
+            media_type="text/html",
+        )
     if kind == "truncated":
         raise Reply(status or 200, raw=b'{"success": true, "results": {"tags": [{"_id": "abc', media_type=media_type)
     if status:
         headers = {}
         if fault.get("retry_after") is not None:
             headers["Retry-After"] = str(fault["retry_after"])
-        raise Reply(status, {"statusCode": status, "message": fault.get("message", f"Injected fault {status}")},
-                    headers=headers)
+        raise Reply(
+            status, {"statusCode": status, "message": fault.get("message", f"Injected fault {status}")}, headers=headers
+        )
 
 
-def finish(state: SandboxState, api: str, request: Request, req_body: Any, reply: Reply,
-           extra_headers: dict) -> Response:
+def finish(
+    state: SandboxState, api: str, request: Request, req_body: Any, reply: Reply, extra_headers: dict
+) -> Response:
     """Log the exchange and build the response."""
     headers = {**extra_headers, **reply.headers}
     if reply.raw is not None:

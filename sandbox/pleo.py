@@ -4,6 +4,7 @@ Bearer token, ``company_id`` on group lists and creates, cursor paging on tag li
 ``include_archived``, a request rate with 429. Like Pleo, tag codes are not unique:
 a blind create makes a duplicate.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,6 +26,7 @@ from sandbox.state import SandboxState, utcnow
 
 # pipeline policy -------------------------------------------------------------------------------
 
+
 def _admit(state: SandboxState, call: Call) -> None:
     auth = call.request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer ") or auth[7:] != state.config["pleo_token"]:
@@ -38,8 +40,12 @@ def _throttle(state: SandboxState, call: Call) -> None:
         with state.lock:
             allowed = sliding_window(state.pleo_window, rps, 1.0)[0]
         if not allowed:
-            raise Reply(429, {"type": "error", "status": 429, "message": "Rate limit exceeded"},
-                        headers={"Retry-After": "1"}, media_type=PLEO_JSON)
+            raise Reply(
+                429,
+                {"type": "error", "status": 429, "message": "Rate limit exceeded"},
+                headers={"Retry-After": "1"},
+                media_type=PLEO_JSON,
+            )
 
 
 # ``twin`` (a tag create) and ``reset_after`` (any write) change what happens instead of failing.
@@ -72,6 +78,7 @@ def _metadata(meta: Any) -> dict:
 
 # tag groups and dimensions ---------------------------------------------------------------------
 
+
 def list_groups(state: SandboxState, call: Call) -> tuple[int, Any]:
     company = company_param(call.request)
     groups = [g for g in state.pleo["groups"].values() if company is None or g["companyId"] == company]
@@ -83,8 +90,16 @@ def create_group(state: SandboxState, call: Call) -> tuple[int, Any]:
     body = require(call.body, {"code": str, "name": str, "archived": bool})
     meta = _metadata(body.get("metadata") or {})
     ts = _stamp()
-    group = {"id": str(uuid.uuid4()), "companyId": company, "code": body["code"], "name": body["name"],
-             "archived": body["archived"], "metadata": meta, "createdAt": ts, "updatedAt": ts}
+    group = {
+        "id": str(uuid.uuid4()),
+        "companyId": company,
+        "code": body["code"],
+        "name": body["name"],
+        "archived": body["archived"],
+        "metadata": meta,
+        "createdAt": ts,
+        "updatedAt": ts,
+    }
     state.pleo["groups"][group["id"]] = group
     return 200, {"data": copy.deepcopy(group)}
 
@@ -97,16 +112,23 @@ def update_group(state: SandboxState, call: Call) -> tuple[int, Any]:
     group = _group_or_404(state, call.request.path_params["groupId"])
     body = require(call.body, {"code": str, "name": str, "archived": bool, "metadata": dict})
     _metadata(body["metadata"])
-    group.update(code=body["code"], name=body["name"], archived=body["archived"],
-                 metadata=dict(body["metadata"]), updatedAt=_stamp())
+    group.update(
+        code=body["code"],
+        name=body["name"],
+        archived=body["archived"],
+        metadata=dict(body["metadata"]),
+        updatedAt=_stamp(),
+    )
     return 200, {"data": copy.deepcopy(group)}
 
 
 def list_dims(state: SandboxState, call: Call) -> tuple[int, Any]:
     group_id = call.request.path_params["groupId"]
     _group_or_404(state, group_id)
-    dims = sorted((d for d in state.pleo["dimensions"].values() if d["groupId"] == group_id),
-                  key=lambda d: (d["displayOrder"], d["createdAt"]))
+    dims = sorted(
+        (d for d in state.pleo["dimensions"].values() if d["groupId"] == group_id),
+        key=lambda d: (d["displayOrder"], d["createdAt"]),
+    )
     return 200, {"data": copy.deepcopy(dims)}
 
 
@@ -115,13 +137,22 @@ def create_dim(state: SandboxState, call: Call) -> tuple[int, Any]:
     _group_or_404(state, group_id)
     body = require(call.body, {"code": str, "name": str, "displayOrder": int, "visible": bool})
     ts = _stamp()
-    dim = {"id": str(uuid.uuid4()), "groupId": group_id, "code": body["code"], "name": body["name"],
-           "displayOrder": body["displayOrder"], "visible": body["visible"], "createdAt": ts, "updatedAt": ts}
+    dim = {
+        "id": str(uuid.uuid4()),
+        "groupId": group_id,
+        "code": body["code"],
+        "name": body["name"],
+        "displayOrder": body["displayOrder"],
+        "visible": body["visible"],
+        "createdAt": ts,
+        "updatedAt": ts,
+    }
     state.pleo["dimensions"][dim["id"]] = dim
     return 200, {"data": copy.deepcopy(dim)}
 
 
 # tags and their dimension values ---------------------------------------------------------------
+
 
 def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
     group_id = call.request.path_params["groupId"]
@@ -135,8 +166,15 @@ def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
 
 def _add_tag(state: SandboxState, group_id: str, code: str, name: Any, archived: bool) -> dict:
     ts = _stamp()
-    tag = {"id": str(uuid.uuid4()), "groupId": group_id, "code": code, "name": name,
-           "archived": archived, "createdAt": ts, "updatedAt": ts}
+    tag = {
+        "id": str(uuid.uuid4()),
+        "groupId": group_id,
+        "code": code,
+        "name": name,
+        "archived": archived,
+        "createdAt": ts,
+        "updatedAt": ts,
+    }
     state.pleo["tags"][tag["id"]] = tag  # codes are not unique, as in Pleo
     state.group_versions[group_id] += 1
     return tag
@@ -212,11 +250,27 @@ def _aggregate(state: SandboxState, tag: dict, dims: list[dict]) -> dict:
     for d in dims:
         v = state.pleo["values"].get(f"{tag['id']}|{d['id']}")
         if v is not None:
-            values.append({"id": d["id"], "code": d["code"], "name": d["name"],
-                           "displayOrder": d["displayOrder"], "visible": d["visible"], "value": v["value"]})
-    return {"id": tag["id"], "code": tag["code"], "name": tag.get("name"), "archived": tag["archived"],
-            "companyId": group["companyId"], "createdAt": tag["createdAt"], "updatedAt": tag["updatedAt"],
-            "group": {"id": group["id"], "code": group["code"], "name": group["name"]}, "dimensions": values}
+            values.append(
+                {
+                    "id": d["id"],
+                    "code": d["code"],
+                    "name": d["name"],
+                    "displayOrder": d["displayOrder"],
+                    "visible": d["visible"],
+                    "value": v["value"],
+                }
+            )
+    return {
+        "id": tag["id"],
+        "code": tag["code"],
+        "name": tag.get("name"),
+        "archived": tag["archived"],
+        "companyId": group["companyId"],
+        "createdAt": tag["createdAt"],
+        "updatedAt": tag["updatedAt"],
+        "group": {"id": group["id"], "code": group["code"], "name": group["name"]},
+        "dimensions": values,
+    }
 
 
 def aggregated(state: SandboxState, call: Call) -> tuple[int, Any]:

@@ -1,4 +1,5 @@
 """Pleo's answers to bad input (errors, query parameters, body fields) and its cursor paging."""
+
 from __future__ import annotations
 
 import base64
@@ -20,7 +21,7 @@ def _uuid_or_400(value: str | None, name: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except (ValueError, TypeError):
-        raise pleo_error(400, f"{name} must be a uuid")
+        raise pleo_error(400, f"{name} must be a uuid") from None
 
 
 def _cursor(index: int) -> str:
@@ -31,24 +32,29 @@ def _uncursor(cursor: str) -> int:
     try:
         return int(base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)[1])
     except (ValueError, IndexError):
-        raise pleo_error(400, "invalid cursor")
+        raise pleo_error(400, "invalid cursor") from None
 
 
 def cursor_page(request: Request, items: list[dict]) -> dict:
     try:
         limit = int(request.query_params.get("limit") or 20)
     except ValueError:
-        raise pleo_error(400, "limit must be an integer")
+        raise pleo_error(400, "limit must be an integer") from None
     limit = max(1, min(limit, 100))
     after = request.query_params.get("after")
     start = _uncursor(after) + 1 if after else 0
-    page = items[start:start + limit]
+    page = items[start : start + limit]
     end_index = start + len(page) - 1
-    return {"data": page, "pagination": {
-        "currentRequestPagination": {"parameters": {}, "limit": limit, **({"after": after} if after else {})},
-        "hasNextPage": end_index + 1 < len(items), "hasPreviousPage": start > 0,
-        **({"startCursor": _cursor(start), "endCursor": _cursor(end_index)} if page else {}),
-        "total": len(items)}}
+    return {
+        "data": page,
+        "pagination": {
+            "currentRequestPagination": {"parameters": {}, "limit": limit, **({"after": after} if after else {})},
+            "hasNextPage": end_index + 1 < len(items),
+            "hasPreviousPage": start > 0,
+            **({"startCursor": _cursor(start), "endCursor": _cursor(end_index)} if page else {}),
+            "total": len(items),
+        },
+    }
 
 
 def bool_param(request: Request, name: str) -> bool:

@@ -1,4 +1,5 @@
 """What both emulators know: GHL and Pleo data, config, counters, faults and the exchange log; its JSON file."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from sandbox.seed import build_seed
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SandboxState:
@@ -41,7 +42,7 @@ class SandboxState:
         "locations": 4,
         "min_tags": 150,
         "max_tags": 400,
-        "exchange_log": 20000,   # request/response pairs kept for /_admin/exchanges (0: none; benchmarks)
+        "exchange_log": 20000,  # request/response pairs kept for /_admin/exchanges (0: none; benchmarks)
     }
 
     def __init__(self, path: str | None, config: dict | None = None) -> None:
@@ -49,7 +50,7 @@ class SandboxState:
         self.lock = threading.RLock()
         self.config = {**self.DEFAULT_CONFIG, **(config or {})}
         self.requests: Counter = Counter()
-        self.location_requests: Counter = Counter()   # GHL requests per location (or "company")
+        self.location_requests: Counter = Counter()  # GHL requests per location (or "company")
         self.traffic_span: dict[str, list[float]] = {}  # api -> [first, last] request time (epoch s)
         self.faults: list[dict] = []
         self.exchanges: deque = deque(maxlen=int(self.config["exchange_log"]))
@@ -79,8 +80,13 @@ class SandboxState:
         self.oauth = data.get("oauth") or self._fresh_oauth()
 
     def _fresh_oauth(self) -> dict:
-        return {"refresh": {self.config["oauth_refresh_token"]: "valid"}, "access": {}, "issued": [],
-                "refreshes": 0, "mints": 0}
+        return {
+            "refresh": {self.config["oauth_refresh_token"]: "valid"},
+            "access": {},
+            "issued": [],
+            "refreshes": 0,
+            "mints": 0,
+        }
 
     def reset(self, **overrides: Any) -> None:
         with self.lock:
@@ -137,8 +143,10 @@ class SandboxState:
             version = self.group_versions[group_id]
             cached = self._group_tags.get(group_id)
             if cached is None or cached[0] != version:
-                tags = sorted((t for t in self.pleo["tags"].values() if t["groupId"] == group_id),
-                              key=lambda t: (t["createdAt"], t["id"]))
+                tags = sorted(
+                    (t for t in self.pleo["tags"].values() if t["groupId"] == group_id),
+                    key=lambda t: (t["createdAt"], t["id"]),
+                )
                 cached = (version, tags)
                 self._group_tags[group_id] = cached
             return cached[1]
@@ -183,17 +191,33 @@ class SandboxState:
                 return dict(fault)
         return None
 
-    def record(self, api: str, request: Request, route: str, req_body: Any, status: int, resp_body: Any,
-               resp_headers: dict, media_type: str) -> None:
+    def record(
+        self,
+        api: str,
+        request: Request,
+        route: str,
+        req_body: Any,
+        status: int,
+        resp_body: Any,
+        resp_headers: dict,
+        media_type: str,
+    ) -> None:
         """Append one request/response pair to the exchange log (the bearer token masked)."""
-        headers = {k.lower(): ("Bearer ***" if k.lower() == "authorization" else v)
-                   for k, v in request.headers.items()}
+        headers = {k.lower(): ("Bearer ***" if k.lower() == "authorization" else v) for k, v in request.headers.items()}
         with self.lock:
             self.exchange_seq += 1
-            self.exchanges.append({
-                "seq": self.exchange_seq, "api": api, "method": request.method, "route": route,
-                "path": request.url.path, "query": [[k, v] for k, v in request.query_params.multi_items()],
-                "headers": headers, "body": req_body, "status": status, "response": resp_body,
-                "response_headers": {**{k.lower(): v for k, v in resp_headers.items()},
-                                     "content-type": media_type},
-            })
+            self.exchanges.append(
+                {
+                    "seq": self.exchange_seq,
+                    "api": api,
+                    "method": request.method,
+                    "route": route,
+                    "path": request.url.path,
+                    "query": [[k, v] for k, v in request.query_params.multi_items()],
+                    "headers": headers,
+                    "body": req_body,
+                    "status": status,
+                    "response": resp_body,
+                    "response_headers": {**{k.lower(): v for k, v in resp_headers.items()}, "content-type": media_type},
+                }
+            )

@@ -9,6 +9,7 @@
 
 The driver is always the system ``chromedriver`` (Selenium Manager never downloads one).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,8 @@ INSTALL_HINT = "`make test` installs it (Debian package chromium-driver)"
 
 def chromedriver() -> str:
     found = shutil.which("chromedriver") or next(
-        (p for p in ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver") if os.access(p, os.X_OK)), None
+    )
     if not found:
         raise RuntimeError(f"chromedriver is not installed: {INSTALL_HINT}.")
     return found
@@ -53,6 +55,7 @@ def chromium() -> str:
 @dataclass
 class Request:
     """One request the page made, from the browser's network log."""
+
     url: str
     method: str
     resource_type: str = ""
@@ -69,8 +72,9 @@ class Browser:
         self._latest: dict[str, Request] = {}  # DevTools request id -> its latest URL's entry (redirects)
 
     # pages ------------------------------------------------------------------------------------
-    def open(self, url: str, *, css: str | None = None, text: str | None = None,
-             timeout: float | None = None) -> Browser:
+    def open(
+        self, url: str, *, css: str | None = None, text: str | None = None, timeout: float | None = None
+    ) -> Browser:
         """Load ``url``; then wait for an element (``css``) and/or a text in the page, if given."""
         self.driver.get(url)
         if css:
@@ -79,15 +83,16 @@ class Browser:
             self.wait_for_text(text, timeout=timeout)
         return self
 
-    def wait_until(self, condition: Callable[[webdriver.Chrome], object], what: str,
-                   timeout: float | None = None):
+    def wait_until(self, condition: Callable[[webdriver.Chrome], object], what: str, timeout: float | None = None):
         """Wait for ``condition(driver)`` to be truthy; on timeout, say what was awaited and where."""
         try:
             return WebDriverWait(self.driver, timeout or self.timeout, poll_frequency=0.25).until(condition)
         except TimeoutException:
-            raise AssertionError(f"{what}: not there within {timeout or self.timeout:.0f} s on "
-                                 f"{self.driver.current_url}; the page's text ends with: "
-                                 f"{self.text()[-1500:]!r}") from None
+            raise AssertionError(
+                f"{what}: not there within {timeout or self.timeout:.0f} s on "
+                f"{self.driver.current_url}; the page's text ends with: "
+                f"{self.text()[-1500:]!r}"
+            ) from None
 
     def wait_for(self, css: str, timeout: float | None = None) -> WebElement:
         return self.wait_until(EC.presence_of_element_located((By.CSS_SELECTOR, css)), f"element {css!r}", timeout)
@@ -117,8 +122,9 @@ class Browser:
         return path
 
     # Airflow -----------------------------------------------------------------------------------
-    def login_airflow(self, base_url: str, username: str | None = None, password: str | None = None,
-                      timeout: float | None = None) -> Browser:
+    def login_airflow(
+        self, base_url: str, username: str | None = None, password: str | None = None, timeout: float | None = None
+    ) -> Browser:
         """Log into the Airflow UI at ``base_url``: ``/api/v2/auth/login`` redirects to the auth manager's login;
         SimpleAuthManager with ``simple_auth_manager_all_admins`` sets the session cookie by itself, otherwise its
         form is filled with ``username``/``password``. Returns once the UI's ``_token`` cookie is set."""
@@ -136,8 +142,9 @@ class Browser:
             self.driver.find_element(By.CSS_SELECTOR, "input[name=username]").send_keys(username)
             self.driver.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(password)
             self.driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-            self.wait_until(lambda d: d.get_cookie("_token"), f"Airflow session cookie after logging in as "
-                            f"{username!r}", timeout)
+            self.wait_until(
+                lambda d: d.get_cookie("_token"), f"Airflow session cookie after logging in as {username!r}", timeout
+            )
         return self
 
     # network -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Shared fixtures. The Airflow home is a temporary folder, set before anything imports Airflow."""
+
 from __future__ import annotations
 
 import os
@@ -36,16 +37,21 @@ def airflow_db(airflow_home: Path) -> Path:
     env = {**os.environ}
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run([str(bin_dir / "airflow"), "pools", "set", "ghl_pleo_group_writes", "1", "group writes"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(bin_dir / "airflow"), "pools", "set", "ghl_pleo_group_writes", "1", "group writes"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return airflow_home
 
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory) -> Sandbox:
     """One sandbox process for the session, seeded small; tests reset it to what they need."""
-    box = Sandbox(tmp_path_factory.mktemp("sandbox"),
-                  config={"locations": 3, "min_tags": 40, "max_tags": 90, "pleo_rps": 0})
+    box = Sandbox(
+        tmp_path_factory.mktemp("sandbox"), config={"locations": 3, "min_tags": 40, "max_tags": 90, "pleo_rps": 0}
+    )
     yield box
     box.stop()
 

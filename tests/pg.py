@@ -4,6 +4,7 @@ Started once per session on a free loopback port with its data in a temp dir;
 each test that wants one gets its own database. As root, the server runs as the
 ``postgres`` user (PostgreSQL refuses to run as root).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ class LocalPostgres:
     def __init__(self) -> None:
         bindir = pg_bindir()
         if bindir is None:
-            raise RuntimeError("PostgreSQL is not installed. `make test` installs it (Debian package postgresql); "
-                               "or point GHL_PLEO_TEST_PG_URL at a server.")
+            raise RuntimeError(
+                "PostgreSQL is not installed. `make test` installs it (Debian package postgresql); "
+                "or point GHL_PLEO_TEST_PG_URL at a server."
+            )
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="ghl-pleo-pg-"))
         self.data = self.root / "data"
@@ -40,14 +43,26 @@ class LocalPostgres:
             os.chmod(self.root, 0o755)
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60",
-                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                        f"-c synchronous_commit=off -c max_connections=200", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c synchronous_commit=off -c max_connections=200",
+            "start",
+        )
         self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, tool: str, *args: str) -> None:
-        proc = subprocess.run([*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True,
-                              cwd=self.root)
+        proc = subprocess.run(
+            [*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True, cwd=self.root
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"{tool} failed ({proc.returncode}): {proc.stdout[-1500:]} {proc.stderr[-1500:]}")
 

@@ -1,4 +1,5 @@
 """What a user checks in Pleo after a sync: one active tag per live GHL tag, tag by tag, with its values."""
+
 from __future__ import annotations
 
 from tests.sandbox_client import Sandbox, pleo_tags_by_group
@@ -47,8 +48,11 @@ def assert_pleo_matches_ghl(box: Sandbox) -> None:
             else:
                 assert len(active) == 1, f"{g['_id']} ({g['tag']!r}): {len(active)} active tags in Pleo"
                 assert active[0]["name"] == expected
-                values = {dims[k.split("|")[1]]["code"]: v["value"] for k, v in state["values"].items()
-                          if k.startswith(active[0]["id"] + "|")}
+                values = {
+                    dims[k.split("|")[1]]["code"]: v["value"]
+                    for k, v in state["values"].items()
+                    if k.startswith(active[0]["id"] + "|")
+                }
                 assert values["ghl_location"] == loc["id"]
                 assert values["ghl_created_by"] == g["createdBy"]
                 assert values["ghl_updated_at"] == g["updatedAt"][:19] + "Z"

@@ -1,4 +1,5 @@
 """Local alert receivers for tests: a minimal SMTP server and a webhook (Slack) receiver, on loopback."""
+
 from __future__ import annotations
 
 import json

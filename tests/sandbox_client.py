@@ -1,4 +1,5 @@
 """Test helper: start a sandbox process on free ports and drive its admin API."""
+
 from __future__ import annotations
 
 import json
@@ -33,14 +34,30 @@ class Sandbox:
         self.state_file = workdir / "sandbox-state.json"
         self.log = open(workdir / "sandbox.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--ghl-port", str(self.ghl_port), "--pleo-port", str(self.pleo_port),
-             "--state-file", str(self.state_file) if persist else "", "--config", json.dumps(config or {})],
-            cwd=ROOT, stdout=self.log, stderr=self.log)
+            [
+                sys.executable,
+                "-m",
+                "sandbox",
+                "--ghl-port",
+                str(self.ghl_port),
+                "--pleo-port",
+                str(self.pleo_port),
+                "--state-file",
+                str(self.state_file) if persist else "",
+                "--config",
+                json.dumps(config or {}),
+            ],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=self.log,
+        )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                if requests.get(f"{self.ghl_url}/_admin/health", timeout=1).ok and \
-                        requests.get(f"{self.pleo_url}/_admin/health", timeout=1).ok:
+                if (
+                    requests.get(f"{self.ghl_url}/_admin/health", timeout=1).ok
+                    and requests.get(f"{self.pleo_url}/_admin/health", timeout=1).ok
+                ):
                     return
             except requests.ConnectionError:
                 pass
@@ -110,15 +127,27 @@ class Sandbox:
         self._admin("DELETE", "/faults")
 
     # connections for Airflow ----------------------------------------------------------------
-    def env(self, location_ids: list[str] | None = None, *, ghl_extra: dict | None = None,
-            **pleo_extra) -> dict[str, str]:
+    def env(
+        self, location_ids: list[str] | None = None, *, ghl_extra: dict | None = None, **pleo_extra
+    ) -> dict[str, str]:
         """Airflow connections to this sandbox (and the location list); extras override the defaults."""
         env = {
-            "AIRFLOW_CONN_GHL_DEFAULT": json.dumps({"conn_type": "http", "host": self.ghl_url, "password": GHL_TOKEN,
-                                                    "extra": {"burst_margin_s": 0.02, **(ghl_extra or {})}}),
-            "AIRFLOW_CONN_PLEO_DEFAULT": json.dumps({"conn_type": "http", "host": self.pleo_url, "password": PLEO_TOKEN,
-                                                     "extra": {"company_id": PLEO_COMPANY,
-                                                               "max_requests_per_second": 1000, **pleo_extra}}),
+            "AIRFLOW_CONN_GHL_DEFAULT": json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": self.ghl_url,
+                    "password": GHL_TOKEN,
+                    "extra": {"burst_margin_s": 0.02, **(ghl_extra or {})},
+                }
+            ),
+            "AIRFLOW_CONN_PLEO_DEFAULT": json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": self.pleo_url,
+                    "password": PLEO_TOKEN,
+                    "extra": {"company_id": PLEO_COMPANY, "max_requests_per_second": 1000, **pleo_extra},
+                }
+            ),
         }
         if location_ids is not None:
             env["AIRFLOW_VAR_GHL_LOCATION_IDS"] = json.dumps(location_ids)
@@ -143,8 +172,11 @@ def pleo_tags_by_group(state: dict) -> dict[str, list[dict]]:
 
 def writes(counts: dict[str, int]) -> dict[str, int]:
     """Only the Pleo write requests (non-GET) from a request-count dict."""
-    return {k: v for k, v in counts.items() if k.startswith("Pleo ") and not k.startswith("Pleo GET")
-            and "/aggregations/" not in k}
+    return {
+        k: v
+        for k, v in counts.items()
+        if k.startswith("Pleo ") and not k.startswith("Pleo GET") and "/aggregations/" not in k
+    }
 
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

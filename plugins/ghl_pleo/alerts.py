@@ -7,6 +7,7 @@ password; extra ``from``, ``to`` (list or comma-separated), ``starttls``) and
 ``ghl_pleo_slack`` (the webhook URL as ``host``, or as ``password``). With
 neither configured the alert is logged and nothing crashes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,15 +24,22 @@ SMTP_CONN = "ghl_pleo_smtp"
 SLACK_CONN = "ghl_pleo_slack"
 RUNBOOK = "README.md#runbook-{kind}"
 KIND_TITLES = {
-    "authentication": "authentication", "rate_limit": "rate limit", "upstream_outage": "upstream outage",
-    "upstream_contract": "upstream contract", "data_quality": "data quality", "drift_guard": "drift guard",
-    "schema_drift": "schema drift", "configuration": "configuration", "internal": "internal error",
+    "authentication": "authentication",
+    "rate_limit": "rate limit",
+    "upstream_outage": "upstream outage",
+    "upstream_contract": "upstream contract",
+    "data_quality": "data quality",
+    "drift_guard": "drift guard",
+    "schema_drift": "schema drift",
+    "configuration": "configuration",
+    "internal": "internal error",
     "not_run": "not run",
 }
 
 
-def build_alert(dag_id: str, run_id: str, failed: list[dict], total: int,
-                log_url: str | None = None) -> tuple[str, str]:
+def build_alert(
+    dag_id: str, run_id: str, failed: list[dict], total: int, log_url: str | None = None
+) -> tuple[str, str]:
     """Subject and body of the alert for one failed run.
 
     Args:
@@ -50,12 +58,32 @@ def build_alert(dag_id: str, run_id: str, failed: list[dict], total: int,
     for f in failed:
         counts = f.get("counts") or {}
         reqs = f.get("requests") or {}
-        last = [f"{api.upper()} {r.get('last_status')} {r.get('last_endpoint')}" for api, r in sorted(reqs.items())
-                if r.get("last_endpoint")]
-        shown = {k: counts[k] for k in ("read", "created", "renamed", "archived", "unarchived", "unchanged",
-                                        "rejected", "held", "profiles", "batches") if counts.get(k)}
-        lines += ["", f"- location {f['location_id']}: {KIND_TITLES.get(f['error_kind'], f['error_kind'])}",
-                  f"  error: {f['error']}"]
+        last = [
+            f"{api.upper()} {r.get('last_status')} {r.get('last_endpoint')}"
+            for api, r in sorted(reqs.items())
+            if r.get("last_endpoint")
+        ]
+        shown = {
+            k: counts[k]
+            for k in (
+                "read",
+                "created",
+                "renamed",
+                "archived",
+                "unarchived",
+                "unchanged",
+                "rejected",
+                "held",
+                "profiles",
+                "batches",
+            )
+            if counts.get(k)
+        }
+        lines += [
+            "",
+            f"- location {f['location_id']}: {KIND_TITLES.get(f['error_kind'], f['error_kind'])}",
+            f"  error: {f['error']}",
+        ]
         if last:
             lines.append(f"  last HTTP: {'; '.join(last)}")
         lines.append(f"  counts so far: {shown or 'none'}")
@@ -106,8 +134,13 @@ def send_alert(subject: str, body: str) -> list[str]:
         except Exception as exc:
             log.error("Alert to Slack through connection %s failed: %s", SLACK_CONN, type(exc).__name__)
     if smtp is None and slack is None:
-        log.warning("No alert channel configured (connections %s / %s): the failure is only in the Airflow UI. "
-                    "Alert that would have been sent:\n%s", SMTP_CONN, SLACK_CONN, body)
+        log.warning(
+            "No alert channel configured (connections %s / %s): the failure is only in the Airflow UI. "
+            "Alert that would have been sent:\n%s",
+            SMTP_CONN,
+            SLACK_CONN,
+            body,
+        )
     return used
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Any, Callable, Iterable
+from typing import Any
 
 _END = object()
 
 
-def run_bounded(fn: Callable[[Any], Any], items: Iterable[Any], workers: int,
-                on_result: Callable[[Any, Any], None]) -> None:
+def run_bounded(
+    fn: Callable[[Any], Any], items: Iterable[Any], workers: int, on_result: Callable[[Any, Any], None]
+) -> None:
     """``fn(item)`` for every item with at most ``workers`` in flight; ``on_result(item, result)`` in this thread.
 
     Results are handled as they complete, so every confirmed write is recorded

@@ -1,4 +1,5 @@
 """The mapping file (``include/mapping.yaml``) as a typed, validated config."""
+
 from __future__ import annotations
 
 import os
@@ -78,8 +79,12 @@ def _parse_group_name_template(tpl: Any, source: str) -> dict[str, Any]:
         raise _fail(source, "group_name_template", f"a valid template ({exc})", tpl) from None
     bad = fields - TEMPLATE_FIELDS
     if bad:
-        raise _fail(source, "group_name_template",
-                    f"a template using only {{location_name}} and {{location_id}} (unknown: {sorted(bad)})", tpl)
+        raise _fail(
+            source,
+            "group_name_template",
+            f"a template using only {{location_name}} and {{location_id}} (unknown: {sorted(bad)})",
+            tpl,
+        )
     return {"group_name_template": tpl}
 
 
@@ -102,8 +107,11 @@ def _parse_dimensions(dims: Any, source: str) -> dict[str, Any]:
 
 
 def _parse_metrics(metrics: Any, source: str) -> dict[str, Any]:
-    if not isinstance(metrics, list) or any(m not in METRIC_NAMES for m in metrics) or \
-            len(set(metrics)) != len(metrics):
+    if (
+        not isinstance(metrics, list)
+        or any(m not in METRIC_NAMES for m in metrics)
+        or len(set(metrics)) != len(metrics)
+    ):
         raise _fail(source, "metrics", f"a list of distinct names from {list(METRIC_NAMES)}", metrics)
     return {"metrics": tuple(metrics)}
 
@@ -119,8 +127,12 @@ def _parse_defaults(defaults: Any, source: str) -> dict[str, Any]:
             if not isinstance(value, str) or not value.strip():
                 raise _fail(source, f"defaults.{key}", "a non-empty string (it is a dimension value)", value)
         else:
-            raise _fail(source, f"defaults.{key}",
-                        f"one of the metrics {list(METRIC_NAMES)} or dimensions {list(DIMENSIONS)}", key)
+            raise _fail(
+                source,
+                f"defaults.{key}",
+                f"one of the metrics {list(METRIC_NAMES)} or dimensions {list(DIMENSIONS)}",
+                key,
+            )
     return {"defaults": dict(defaults)}
 
 
@@ -139,8 +151,11 @@ def _parse_locations(locations: Any, source: str) -> dict[str, Any]:
     return {"location_companies": companies}
 
 
-_QUALITY_LIMITS = {"max_rejected_share": (0.0, 1.0, float), "volume_drop_threshold": (0.0, 1.0, float),
-                   "future_tolerance_minutes": (0, 10080, int)}
+_QUALITY_LIMITS = {
+    "max_rejected_share": (0.0, 1.0, float),
+    "volume_drop_threshold": (0.0, 1.0, float),
+    "future_tolerance_minutes": (0, 10080, int),
+}
 
 
 def _parse_quality(quality: Any, source: str) -> dict[str, Any]:
@@ -197,8 +212,9 @@ def load_mapping(path: str | os.PathLike | None = None) -> MappingConfig:
 
     path = Path(path or os.environ.get("GHL_PLEO_MAPPING_FILE") or DEFAULT_MAPPING_FILE)
     if not path.exists():
-        raise ConfigurationError(f"Mapping file {path} does not exist; set GHL_PLEO_MAPPING_FILE or restore "
-                                 f"include/mapping.yaml.")
+        raise ConfigurationError(
+            f"Mapping file {path} does not exist; set GHL_PLEO_MAPPING_FILE or restore include/mapping.yaml."
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

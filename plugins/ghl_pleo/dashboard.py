@@ -9,6 +9,7 @@
 Reads only the warehouse. Every route needs an Airflow login (the UI's session cookie, or
 ``Authorization: Bearer <token from /auth/token>``) unless ``GHL_PLEO_DASHBOARD_PUBLIC=1``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,8 +79,9 @@ def current_health() -> dict:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="GHL-Pleo health", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="GHL-Pleo health", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     @app.get("/api/health")
     def health_json() -> JSONResponse:

@@ -2,11 +2,12 @@
 loaded from elsewhere). Pure: takes the health document (:func:`ghl_pleo.health.health`), returns text. The app and
 its routes are in :mod:`ghl_pleo.dashboard`.
 """
+
 from __future__ import annotations
 
 import html
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
@@ -29,12 +30,23 @@ def _n(v: Any) -> str:
 def _ts(value: str | None) -> float | None:
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
-def chart(name: str, title: str, series: list[dict], x0: float, x1: float, *, kind: str = "line",
-          y_max: float | None = None, unit: str = "", refs: list[tuple[str, float]] | None = None,
-          width: int = 560, height: int = 220) -> str:
+def chart(
+    name: str,
+    title: str,
+    series: list[dict],
+    x0: float,
+    x1: float,
+    *,
+    kind: str = "line",
+    y_max: float | None = None,
+    unit: str = "",
+    refs: list[tuple[str, float]] | None = None,
+    width: int = 560,
+    height: int = 220,
+) -> str:
     """A small SVG chart. ``series``: ``[{"name", "color", "points": [(epoch seconds, value)]}]``."""
     left, right, top, bottom = 48, 12, 28, 30
     pw, ph = width - left - right, height - top - bottom
@@ -48,18 +60,23 @@ def chart(name: str, title: str, series: list[dict], x0: float, x1: float, *, ki
     def sy(y: float) -> float:
         return top + ph - (y / top_value) * ph if top_value else top + ph
 
-    parts = [f'<svg class="chart" data-chart="{name}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
-             f'<text x="{left}" y="16" class="title">{html.escape(title)}</text>']
+    parts = [
+        f'<svg class="chart" data-chart="{name}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+        f'<text x="{left}" y="16" class="title">{html.escape(title)}</text>',
+    ]
     for i in range(5):  # grid and y labels
         y = top_value * i / 4
         label = f"{y:.0f}" if top_value >= 4 else f"{y:.1f}"
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" class="grid"/>'
-                     f'<text x="{left - 4}" y="{sy(y) + 4:.1f}" class="axis" text-anchor="end">{label}{unit}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" class="grid"/>'
+            f'<text x="{left - 4}" y="{sy(y) + 4:.1f}" class="axis" text-anchor="end">{label}{unit}</text>'
+        )
     for i, anchor in ((0, "start"), (2, "middle"), (4, "end")):  # x labels: start, middle, end of the window
         ts = x0 + span * i / 4
-        parts.append(f'<text x="{sx(ts):.1f}" y="{height - 10}" class="axis" text-anchor="{anchor}">'
-                     f'{_fmt_x(ts)}</text>')
+        parts.append(
+            f'<text x="{sx(ts):.1f}" y="{height - 10}" class="axis" text-anchor="{anchor}">{_fmt_x(ts)}</text>'
+        )
     n_series = max(len(series), 1)
     for k, s in enumerate(series):
         pts = [(x, y) for x, y in s["points"] if y is not None and x0 <= x <= x1]
@@ -67,32 +84,43 @@ def chart(name: str, title: str, series: list[dict], x0: float, x1: float, *, ki
             bw = max(2.0, min(18.0, pw / max(len(pts), 1) * 0.8 / n_series))
             for x, y in pts:
                 bx = min(max(sx(x) - bw * n_series / 2 + k * bw, left), left + pw - bw)
-                parts.append(f'<rect class="bar" x="{bx:.1f}" y="{sy(y):.1f}" width="{bw:.1f}" '
-                             f'height="{max(sy(0) - sy(y), 0.5):.1f}" fill="{s["color"]}"><title>'
-                             f'{html.escape(s["name"])}: {y:g}{unit}</title></rect>')
+                parts.append(
+                    f'<rect class="bar" x="{bx:.1f}" y="{sy(y):.1f}" width="{bw:.1f}" '
+                    f'height="{max(sy(0) - sy(y), 0.5):.1f}" fill="{s["color"]}"><title>'
+                    f"{html.escape(s['name'])}: {y:g}{unit}</title></rect>"
+                )
         elif pts:
             path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(pts))
             parts.append(f'<path d="{path}" fill="none" stroke="{s["color"]}" stroke-width="1.5"/>')
-            parts += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{s["color"]}"><title>'
-                      f'{html.escape(s["name"])}: {y:g}{unit}</title></circle>' for x, y in pts]
+            parts += [
+                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{s["color"]}"><title>'
+                f"{html.escape(s['name'])}: {y:g}{unit}</title></circle>"
+                for x, y in pts
+            ]
     for label, value in refs or []:
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(value):.1f}" y2="{sy(value):.1f}" class="ref"/>'
-                     f'<text x="{left + pw - 2}" y="{sy(value) - 3:.1f}" class="axis" text-anchor="end">'
-                     f'{html.escape(label)}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{sy(value):.1f}" y2="{sy(value):.1f}" class="ref"/>'
+            f'<text x="{left + pw - 2}" y="{sy(value) - 3:.1f}" class="axis" text-anchor="end">'
+            f"{html.escape(label)}</text>"
+        )
     legend_x = left + pw - sum(18 + 6 * len(s["name"]) for s in series)  # top right, beside the title
     for s in series:
-        parts.append(f'<rect x="{legend_x}" y="7" width="9" height="9" fill="{s["color"]}"/>'
-                     f'<text x="{legend_x + 12}" y="15" class="axis">{html.escape(s["name"])}</text>')
+        parts.append(
+            f'<rect x="{legend_x}" y="7" width="9" height="9" fill="{s["color"]}"/>'
+            f'<text x="{legend_x + 12}" y="15" class="axis">{html.escape(s["name"])}</text>'
+        )
         legend_x += 18 + 6 * len(s["name"])
     if not any(s["points"] for s in series):
-        parts.append(f'<text x="{left + pw / 2}" y="{top + ph / 2}" class="axis" text-anchor="middle">'
-                     f'no runs in this window</text>')
+        parts.append(
+            f'<text x="{left + pw / 2}" y="{top + ph / 2}" class="axis" text-anchor="middle">'
+            f"no runs in this window</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _fmt_x(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%b %d %H:%M")
+    return datetime.fromtimestamp(ts, UTC).strftime("%b %d %H:%M")
 
 
 def _ago(hours: float | None) -> str:
@@ -174,17 +202,18 @@ def _dag_card(d: str, s: dict) -> str:
     return (
         f'<div class="card" data-dag="{d}"><h3>{d}</h3><table>'
         f'<tr><th>runs</th><td>{s["runs"]}</td><th>success rate</th><td class="{_rate_class(s["success_rate"])}">'
-        f'{_pct(s["success_rate"])}</td></tr>'
-        f'<tr><th>location runs</th><td>{s["location_runs"]}</td><th>location success</th>'
+        f"{_pct(s['success_rate'])}</td></tr>"
+        f"<tr><th>location runs</th><td>{s['location_runs']}</td><th>location success</th>"
         f'<td class="{_rate_class(s["location_success_rate"])}">{_pct(s["location_success_rate"])}</td></tr>'
-        f'<tr><th>latency p50</th><td>{_s(s["latency_p50_s"])}</td><th>latency p95</th>'
-        f'<td>{_s(s["latency_p95_s"])}</td></tr>'
-        f'<tr><th>records synced / run</th><td>{_n(s["records_synced_per_run"])}</td><th>rejected share</th>'
-        f'<td>{_pct(s["rejected_share"])} ({_n(s["records_rejected"])} of {_n(s["records_read"])})</td></tr>'
+        f"<tr><th>latency p50</th><td>{_s(s['latency_p50_s'])}</td><th>latency p95</th>"
+        f"<td>{_s(s['latency_p95_s'])}</td></tr>"
+        f"<tr><th>records synced / run</th><td>{_n(s['records_synced_per_run'])}</td><th>rejected share</th>"
+        f"<td>{_pct(s['rejected_share'])} ({_n(s['records_rejected'])} of {_n(s['records_read'])})</td></tr>"
         f'<tr><th>drift / guard events</th><td class="{"warn" if drift else ""}">{drift}'
-        f'{" (" + ", ".join(f"{k} {v}" for k, v in s["drift_events"].items()) + ")" if drift else ""}</td>'
-        f'<th>lowest rate-limit remaining</th><td>{_n(s["min_ratelimit_remaining"])}'
-        f' ({_n(s["retries"])} retries)</td></tr></table></div>')
+        f"{' (' + ', '.join(f'{k} {v}' for k, v in s['drift_events'].items()) + ')' if drift else ''}</td>"
+        f"<th>lowest rate-limit remaining</th><td>{_n(s['min_ratelimit_remaining'])}"
+        f" ({_n(s['retries'])} retries)</td></tr></table></div>"
+    )
 
 
 def _charts_section(runs: list[dict], stats: dict, dags: list[str], window: str, x0: float, now: float) -> str:
@@ -193,23 +222,51 @@ def _charts_section(runs: list[dict], stats: dict, dags: list[str], window: str,
     success = _success_series(runs, dags, bucket, now)
     refs = _latency_refs(stats)
     charts = [
-        chart("success-rate", f"Run success rate per {'hour' if bucket == 3600 else 'day'} (%)", success, x0, now,
-              kind="bar", y_max=100.0, unit="%"),
-        chart("latency", "Run latency (s), start to last location done", _by_dag(runs, dags, "latency_s"), x0, now,
-              refs=refs),
-        chart("records", "Records synced to Pleo per run (writes)", _by_dag(runs, dags, "records_synced"), x0, now,
-              kind="bar"),
-        chart("headroom", "Lowest X-RateLimit-Remaining per run", _by_dag(runs, dags, "min_ratelimit_remaining"),
-              x0, now),
+        chart(
+            "success-rate",
+            f"Run success rate per {'hour' if bucket == 3600 else 'day'} (%)",
+            success,
+            x0,
+            now,
+            kind="bar",
+            y_max=100.0,
+            unit="%",
+        ),
+        chart(
+            "latency",
+            "Run latency (s), start to last location done",
+            _by_dag(runs, dags, "latency_s"),
+            x0,
+            now,
+            refs=refs,
+        ),
+        chart(
+            "records",
+            "Records synced to Pleo per run (writes)",
+            _by_dag(runs, dags, "records_synced"),
+            x0,
+            now,
+            kind="bar",
+        ),
+        chart(
+            "headroom", "Lowest X-RateLimit-Remaining per run", _by_dag(runs, dags, "min_ratelimit_remaining"), x0, now
+        ),
     ]
     return f'<h2>Charts ({window})</h2><div class="charts">{"".join(charts)}</div>\n'
 
 
 def _by_dag(runs: list[dict], dags: list[str], field: str, scale: float = 1.0) -> list[dict]:
     """One series per DAG: ``field`` of each run at its start."""
-    return [{"name": _short(d), "color": COLORS.get(d, "#6b7280"),
-             "points": [(_ts(r["started_at"]), None if r[field] is None else r[field] * scale)
-                        for r in runs if r["dag_id"] == d]} for d in dags]
+    return [
+        {
+            "name": _short(d),
+            "color": COLORS.get(d, "#6b7280"),
+            "points": [
+                (_ts(r["started_at"]), None if r[field] is None else r[field] * scale) for r in runs if r["dag_id"] == d
+            ],
+        }
+        for d in dags
+    ]
 
 
 def _success_series(runs: list[dict], dags: list[str], bucket: int, now: float) -> list[dict]:
@@ -221,8 +278,13 @@ def _success_series(runs: list[dict], dags: list[str], bucket: int, now: float) 
             if r["dag_id"] == d and r["status"] != "running":
                 b = int(min((_ts(r["started_at"]) // bucket) * bucket + bucket / 2, now))
                 buckets.setdefault(b, []).append(int(r["status"] == "success"))
-        success.append({"name": _short(d), "color": COLORS.get(d, "#6b7280"),
-                        "points": [(b, 100.0 * sum(v) / len(v)) for b, v in sorted(buckets.items())]})
+        success.append(
+            {
+                "name": _short(d),
+                "color": COLORS.get(d, "#6b7280"),
+                "points": [(b, 100.0 * sum(v) / len(v)) for b, v in sorted(buckets.items())],
+            }
+        )
     return success
 
 
@@ -231,8 +293,10 @@ def _latency_refs(stats: dict) -> list[tuple[str, float]]:
     tags_stats = stats["dags"].get(TAGS_DAG_ID, {})
     if tags_stats.get("latency_p50_s") is None:
         return []
-    return [(f"tags p50 {tags_stats['latency_p50_s']:.0f} s", tags_stats["latency_p50_s"]),
-            (f"tags p95 {tags_stats['latency_p95_s']:.0f} s", tags_stats["latency_p95_s"])]
+    return [
+        (f"tags p50 {tags_stats['latency_p50_s']:.0f} s", tags_stats["latency_p50_s"]),
+        (f"tags p95 {tags_stats['latency_p95_s']:.0f} s", tags_stats["latency_p95_s"]),
+    ]
 
 
 def _locations_section(doc: dict, stats: dict, window: str) -> str:
@@ -253,23 +317,28 @@ def _location_row(f: dict, r: dict) -> str:
     return (
         f'<tr class="{"stale" if f["stale"] else ""}" data-location="{html.escape(f["location_id"])}">'
         f'<td>{_short(f["dag_id"])}</td><td class="mono">{html.escape(f["location_id"])}</td>'
-        f'<td>{f["last_success_at"] or "never"}{_ago(age)}'
-        f'{" STALE (limit " + format(f["stale_after_hours"], "g") + " h)" if f["stale"] else ""}</td>'
+        f"<td>{f['last_success_at'] or 'never'}{_ago(age)}"
+        f"{' STALE (limit ' + format(f['stale_after_hours'], 'g') + ' h)' if f['stale'] else ''}</td>"
         f'<td>{_n(r.get("runs"))}</td><td class="{_rate_class(r.get("success_rate"))}">'
-        f'{_pct(r.get("success_rate"))}</td><td>{_s(r.get("duration_p50_s"))}</td>'
-        f'<td>{_s(r.get("duration_p95_s"))}</td><td>{_n(r.get("records_synced"))}</td>'
+        f"{_pct(r.get('success_rate'))}</td><td>{_s(r.get('duration_p50_s'))}</td>"
+        f"<td>{_s(r.get('duration_p95_s'))}</td><td>{_n(r.get('records_synced'))}</td>"
         f'<td>{_pct(r.get("rejected_share"))}</td><td class="{"warn" if drift else ""}">{drift}</td>'
-        f'<td>{_n(r.get("min_ratelimit_remaining"))}</td></tr>')
+        f"<td>{_n(r.get('min_ratelimit_remaining'))}</td></tr>"
+    )
 
 
 def _events_section(doc: dict, window: str, x0: float) -> str:
     """The drift and guard events that started in the window."""
-    events = "".join(
-        f'<tr><td>{html.escape(e["at"] or "")}</td><td>{_short(e["dag_id"])}</td>'
-        f'<td class="mono">{html.escape(e["location_id"])}</td><td>{html.escape(e["flags"])}</td>'
-        f'<td>{html.escape(e["status"])}</td><td class="mono small">{html.escape(e["run_id"])}</td></tr>'
-        for e in doc["drift_events"] if (_ts((e["at"] or "")[:19] + "Z") or 0) >= x0) or \
-        '<tr><td colspan="6">none in this window</td></tr>'
+    events = (
+        "".join(
+            f"<tr><td>{html.escape(e['at'] or '')}</td><td>{_short(e['dag_id'])}</td>"
+            f'<td class="mono">{html.escape(e["location_id"])}</td><td>{html.escape(e["flags"])}</td>'
+            f'<td>{html.escape(e["status"])}</td><td class="mono small">{html.escape(e["run_id"])}</td></tr>'
+            for e in doc["drift_events"]
+            if (_ts((e["at"] or "")[:19] + "Z") or 0) >= x0
+        )
+        or '<tr><td colspan="6">none in this window</td></tr>'
+    )
     return f"""<h2>Drift and guard events ({window})</h2>
 <table class="list" id="events"><thead><tr><th>at</th><th>DAG</th><th>location</th><th>flags</th><th>status</th>
 <th>run</th></tr></thead><tbody>{events}</tbody></table>

@@ -5,10 +5,11 @@ and what to do next. No message ever contains a token: callers build messages
 from endpoint templates and ids, and response bodies are passed through
 :func:`redact` before they are quoted.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class GhlPleoError(Exception):
@@ -28,8 +29,9 @@ class ConfigurationError(GhlPleoError):
 class APIError(GhlPleoError):
     """A call to GHL or Pleo failed: where (endpoint template, location) and the HTTP status, when there was one."""
 
-    def __init__(self, message: str, *, status: int | None = None, endpoint: str | None = None,
-                 location_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, endpoint: str | None = None, location_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.endpoint = endpoint

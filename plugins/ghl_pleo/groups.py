@@ -38,8 +38,16 @@ class GroupListings:
         return self.by_company[company]
 
 
-def ensure_groups(run: SyncRun, pleo: PleoHook, config: MappingConfig, locations: list[dict], *,
-                  rename: bool = True, with_group: bool = False, report_orphans: bool = True) -> list[dict]:
+def ensure_groups(
+    run: SyncRun,
+    pleo: PleoHook,
+    config: MappingConfig,
+    locations: list[dict],
+    *,
+    rename: bool = True,
+    with_group: bool = False,
+    report_orphans: bool = True,
+) -> list[dict]:
     """Find or create each location's Pleo tag group; rename and unarchive as needed.
 
     One group listing per Pleo company (the connection's, or the location's
@@ -71,13 +79,24 @@ def ensure_groups(run: SyncRun, pleo: PleoHook, config: MappingConfig, locations
         out.append(item)
     if report_orphans:
         counts["orphaned"] = _report_orphans(run, listings, wanted)
-    log.info("Tag groups: %s; Pleo requests %s", {k: v for k, v in counts.items() if v},
-             pleo.client.stats.as_dict()["total_requests"])
+    log.info(
+        "Tag groups: %s; Pleo requests %s",
+        {k: v for k, v in counts.items() if v},
+        pleo.client.stats.as_dict()["total_requests"],
+    )
     return out
 
 
-def _ensure_one(run: SyncRun, pleo: PleoHook, config: MappingConfig, by_code: dict[str, list[dict]], loc: dict,
-                company: str, rename: bool, counts: Counter) -> dict:
+def _ensure_one(
+    run: SyncRun,
+    pleo: PleoHook,
+    config: MappingConfig,
+    by_code: dict[str, list[dict]],
+    loc: dict,
+    company: str,
+    rename: bool,
+    counts: Counter,
+) -> dict:
     """One location's group: created when missing; renamed or unarchived when it differs."""
     location_id = loc["location_id"]
     code = group_code(location_id)
@@ -85,8 +104,9 @@ def _ensure_one(run: SyncRun, pleo: PleoHook, config: MappingConfig, by_code: di
     if not existing:
         name = config.group_name(location_id, loc.get("name"))
         group = pleo.create_group(code, name, company_id=company, location_id=location_id)
-        run.change(location_id, "tag_group", "create", code=code, pleo_id=group["id"],
-                   after={"name": name, "archived": False})
+        run.change(
+            location_id, "tag_group", "create", code=code, pleo_id=group["id"], after={"name": name, "archived": False}
+        )
         by_code[code.casefold()] = [group]
         counts["created"] += 1
         log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
@@ -94,9 +114,12 @@ def _ensure_one(run: SyncRun, pleo: PleoHook, config: MappingConfig, by_code: di
     group = choose_keeper(existing, None)
     if len(existing) > 1:
         others = sorted(g["id"] for g in existing if g is not group)
-        run.event(location_id, "duplicate_groups",
-                  f"{len(existing)} Pleo tag groups have code {code}; using the oldest ({group['id']}); "
-                  f"others left alone: {', '.join(others)}")
+        run.event(
+            location_id,
+            "duplicate_groups",
+            f"{len(existing)} Pleo tag groups have code {code}; using the oldest ({group['id']}); "
+            f"others left alone: {', '.join(others)}",
+        )
         log.warning("Location %s: %d groups share code %s; using %s", location_id, len(existing), code, group["id"])
     # Unknown location name: keep the group's current name rather than flap to the id.
     name = group.get("name") or location_id
@@ -107,8 +130,15 @@ def _ensure_one(run: SyncRun, pleo: PleoHook, config: MappingConfig, by_code: di
         return group
     before = {"name": group.get("name"), "archived": bool(group.get("archived"))}
     group = pleo.update_group({**group, "name": name, "archived": False}, location_id=location_id)
-    run.change(location_id, "tag_group", "update", code=code, pleo_id=group["id"], before=before,
-               after={"name": group.get("name"), "archived": False})
+    run.change(
+        location_id,
+        "tag_group",
+        "update",
+        code=code,
+        pleo_id=group["id"],
+        before=before,
+        after={"name": group.get("name"), "archived": False},
+    )
     counts["updated"] += 1
     log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
     return group
@@ -120,8 +150,12 @@ def _report_orphans(run: SyncRun, listings: GroupListings, wanted: dict[str, set
     for company, by_code in listings.by_company.items():
         for code, existing in by_code.items():
             if code.startswith(GROUP_CODE_PREFIX) and code not in wanted.get(company, set()):
-                location_id = existing[0]["code"][len(GROUP_CODE_PREFIX):]
-                run.event(location_id, "orphaned_group", f"Pleo group {existing[0]['code']} belongs to a location "
-                                                         f"that is not in the location list; left alone")
+                location_id = existing[0]["code"][len(GROUP_CODE_PREFIX) :]
+                run.event(
+                    location_id,
+                    "orphaned_group",
+                    f"Pleo group {existing[0]['code']} belongs to a location "
+                    f"that is not in the location list; left alone",
+                )
                 orphans += 1
     return orphans

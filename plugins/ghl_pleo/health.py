@@ -4,11 +4,12 @@ Reads only the warehouse (``sync_location_runs``, ``sync_run_events``, ``stale_a
 computed by pure functions over ledger rows, so they can be checked on a seeded ledger without Airflow.
 Dry runs are left out of every number: they write nothing, so they neither count as syncs nor as failures.
 """
+
 from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -52,8 +53,15 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 # reading the ledger ----------------------------------------------------------------------------
-NUMERIC = ["duration_s", "records_read", "records_synced", "records_rejected", "requests_total", "retries",
-           "min_ratelimit_remaining"]
+NUMERIC = [
+    "duration_s",
+    "records_read",
+    "records_synced",
+    "records_rejected",
+    "requests_total",
+    "retries",
+    "min_ratelimit_remaining",
+]
 
 
 def load_ledger(warehouse: Warehouse, since: datetime) -> pd.DataFrame:
@@ -82,17 +90,39 @@ def load_last_success(warehouse: Warehouse) -> pd.DataFrame:
 
 # pure computations -----------------------------------------------------------------------------
 def run_level(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per DAG run (from a :func:`prepare`\ d ledger): start, latency (first location start to last
+    r"""One row per DAG run (from a :func:`prepare`\ d ledger): start, latency (first location start to last
     location end), status (running / failed if any location is, else success), records, headroom."""
-    columns = ["dag_id", "run_id", "started_at", "latency_s", "status", "locations", "records_synced",
-               "records_read", "records_rejected", "retries", "min_ratelimit_remaining"]
+    columns = [
+        "dag_id",
+        "run_id",
+        "started_at",
+        "latency_s",
+        "status",
+        "locations",
+        "records_synced",
+        "records_read",
+        "records_rejected",
+        "retries",
+        "min_ratelimit_remaining",
+    ]
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    runs = frame.groupby(["dag_id", "run_id"], sort=False).agg(
-        started_at=("start", "min"), end=("end", "max"), locations=("status", "size"),
-        running=("running", "max"), failed=("failed", "max"), records_synced=("records_synced", "sum"),
-        records_read=("records_read", "sum"), records_rejected=("records_rejected", "sum"),
-        retries=("retries", "sum"), min_ratelimit_remaining=("min_ratelimit_remaining", "min")).reset_index()
+    runs = (
+        frame.groupby(["dag_id", "run_id"], sort=False)
+        .agg(
+            started_at=("start", "min"),
+            end=("end", "max"),
+            locations=("status", "size"),
+            running=("running", "max"),
+            failed=("failed", "max"),
+            records_synced=("records_synced", "sum"),
+            records_read=("records_read", "sum"),
+            records_rejected=("records_rejected", "sum"),
+            retries=("retries", "sum"),
+            min_ratelimit_remaining=("min_ratelimit_remaining", "min"),
+        )
+        .reset_index()
+    )
     runs["status"] = "success"
     runs.loc[runs["failed"], "status"] = "failed"
     runs.loc[runs["running"], "status"] = "running"
@@ -144,39 +174,62 @@ def window_stats(frame: pd.DataFrame, runs: pd.DataFrame) -> dict:
         read, rejected = int(lrows["records_read"].sum()), int(lrows["records_rejected"].sum())
         succeeded = int((done["status"] == "success").sum())
         dags[dag_id] = {
-            "runs": int(len(done)), "runs_succeeded": succeeded, "success_rate": _rate(succeeded, len(done)),
-            "location_runs": int(len(ldone)), "location_success_rate": _rate(int(ldone["ok"].sum()), len(ldone)),
+            "runs": int(len(done)),
+            "runs_succeeded": succeeded,
+            "success_rate": _rate(succeeded, len(done)),
+            "location_runs": int(len(ldone)),
+            "location_success_rate": _rate(int(ldone["ok"].sum()), len(ldone)),
             "latency_p50_s": _pct(done["latency_s"].astype(float), 0.5),
             "latency_p95_s": _pct(done["latency_s"].astype(float), 0.95),
             "records_synced": int(lrows["records_synced"].sum()),
             "records_synced_per_run": round(float(done["records_synced"].astype(float).mean()), 2)
-            if len(done) else None,
-            "records_read": read, "records_rejected": rejected, "rejected_share": _share(rejected, read),
+            if len(done)
+            else None,
+            "records_read": read,
+            "records_rejected": rejected,
+            "rejected_share": _share(rejected, read),
             "drift_events": _flags(lrows["drift_flags"].dropna()),
-            "retries": int(lrows["retries"].sum()), "min_ratelimit_remaining": _int(lrows["min_ratelimit_remaining"].min()),
+            "retries": int(lrows["retries"].sum()),
+            "min_ratelimit_remaining": _int(lrows["min_ratelimit_remaining"].min()),
         }
     locations = []
     if len(frame):
         keys = ["dag_id", "location_id"]
-        per = frame.assign(ok_done=frame["ok"] & frame["done"]).groupby(keys).agg(
-            runs=("done", "sum"), ok=("ok_done", "sum"), failures=("failed", "sum"),
-            records_synced=("records_synced", "sum"), records_read=("records_read", "sum"),
-            records_rejected=("records_rejected", "sum"), min_rem=("min_ratelimit_remaining", "min"))
+        per = (
+            frame.assign(ok_done=frame["ok"] & frame["done"])
+            .groupby(keys)
+            .agg(
+                runs=("done", "sum"),
+                ok=("ok_done", "sum"),
+                failures=("failed", "sum"),
+                records_synced=("records_synced", "sum"),
+                records_read=("records_read", "sum"),
+                records_rejected=("records_rejected", "sum"),
+                min_rem=("min_ratelimit_remaining", "min"),
+            )
+        )
         durations = frame[frame["done"]].groupby(keys)["duration_s"]
         per["p50"], per["p95"] = durations.quantile(0.5), durations.quantile(0.95)
         flagged = frame[frame["drift_flags"].notna()]
         drift = {k: _flags(g) for k, g in flagged.groupby(keys)["drift_flags"]} if len(flagged) else {}
         for (dag_id, location_id), r in per.iterrows():
             read, rejected = int(r["records_read"]), int(r["records_rejected"])
-            locations.append({
-                "dag_id": dag_id, "location_id": location_id, "runs": int(r["runs"]),
-                "success_rate": _rate(int(r["ok"]), int(r["runs"])), "failures": int(r["failures"]),
-                "duration_p50_s": None if pd.isna(r["p50"]) else round(float(r["p50"]), 3),
-                "duration_p95_s": None if pd.isna(r["p95"]) else round(float(r["p95"]), 3),
-                "records_synced": int(r["records_synced"]), "records_read": read,
-                "rejected_share": _share(rejected, read), "drift_events": drift.get((dag_id, location_id), {}),
-                "min_ratelimit_remaining": _int(r["min_rem"]),
-            })
+            locations.append(
+                {
+                    "dag_id": dag_id,
+                    "location_id": location_id,
+                    "runs": int(r["runs"]),
+                    "success_rate": _rate(int(r["ok"]), int(r["runs"])),
+                    "failures": int(r["failures"]),
+                    "duration_p50_s": None if pd.isna(r["p50"]) else round(float(r["p50"]), 3),
+                    "duration_p95_s": None if pd.isna(r["p95"]) else round(float(r["p95"]), 3),
+                    "records_synced": int(r["records_synced"]),
+                    "records_read": read,
+                    "rejected_share": _share(rejected, read),
+                    "drift_events": drift.get((dag_id, location_id), {}),
+                    "min_ratelimit_remaining": _int(r["min_rem"]),
+                }
+            )
     return {"dags": dags, "locations": locations}
 
 
@@ -189,17 +242,23 @@ def freshness(last: pd.DataFrame, now: datetime, hours: dict[str, float]) -> lis
         ok = parse_ts(r.last_success_at)
         since = ok or parse_ts(r.first_seen_at)
         age_h = (now - since).total_seconds() / 3600 if since else None
-        out.append({"dag_id": r.dag_id, "location_id": r.location_id, "last_success_at": _iso(ok),
-                    "last_run_at": _iso(parse_ts(r.last_run_at)),
-                    "hours_since_success": round(age_h, 2) if ok and age_h is not None else None,
-                    "stale_after_hours": limit,
-                    "stale": bool(limit is not None and age_h is not None and age_h > limit)})
+        out.append(
+            {
+                "dag_id": r.dag_id,
+                "location_id": r.location_id,
+                "last_success_at": _iso(ok),
+                "last_run_at": _iso(parse_ts(r.last_run_at)),
+                "hours_since_success": round(age_h, 2) if ok and age_h is not None else None,
+                "stale_after_hours": limit,
+                "stale": bool(limit is not None and age_h is not None and age_h > limit),
+            }
+        )
     return sorted(out, key=lambda x: (not x["stale"], x["dag_id"], x["location_id"]))
 
 
 def health(warehouse: Warehouse, now: datetime | None = None, hours: dict[str, float] | None = None) -> dict:
     """Everything the dashboard shows, as JSON-ready data (the ``/api/health`` document)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     hours = hours or stale_hours()
     frame = load_ledger(warehouse, now - max(WINDOWS.values()))
     frame = frame[frame["start"] <= pd.Timestamp(now)]
@@ -207,27 +266,53 @@ def health(warehouse: Warehouse, now: datetime | None = None, hours: dict[str, f
     windows = {}
     for name, span in WINDOWS.items():
         cut = pd.Timestamp(now - span)
-        windows[name] = window_stats(frame[frame["start"] >= cut], runs[runs["started_at"] >= cut]
-                                     if len(runs) else runs)
+        windows[name] = window_stats(
+            frame[frame["start"] >= cut], runs[runs["started_at"] >= cut] if len(runs) else runs
+        )
     fresh = freshness(load_last_success(warehouse), now, hours)
-    series = [{"dag_id": r.dag_id, "run_id": r.run_id, "started_at": _iso(r.started_at.to_pydatetime()),
-               "status": r.status, "latency_s": None if pd.isna(r.latency_s) else round(float(r.latency_s), 3),
-               "records_synced": int(r.records_synced), "records_rejected": int(r.records_rejected),
-               "min_ratelimit_remaining": _int(r.min_ratelimit_remaining)} for r in runs.itertuples(index=False)]
+    series = [
+        {
+            "dag_id": r.dag_id,
+            "run_id": r.run_id,
+            "started_at": _iso(r.started_at.to_pydatetime()),
+            "status": r.status,
+            "latency_s": None if pd.isna(r.latency_s) else round(float(r.latency_s), 3),
+            "records_synced": int(r.records_synced),
+            "records_rejected": int(r.records_rejected),
+            "min_ratelimit_remaining": _int(r.min_ratelimit_remaining),
+        }
+        for r in runs.itertuples(index=False)
+    ]
     flagged = frame[frame["drift_flags"].notna()]
-    events = [{"at": _str(r.finished_at) or r.started_at, "dag_id": r.dag_id, "run_id": r.run_id,
-               "location_id": r.location_id, "flags": r.drift_flags, "status": r.status,
-               "error_kind": _str(r.error_kind)} for r in flagged.sort_values("started_at", ascending=False)
-              .head(50).itertuples(index=False)]
-    return {"generated_at": _iso(now), "stale_after_hours": hours, "windows": windows, "freshness": fresh,
-            "stale": [f for f in fresh if f["stale"]], "runs": series, "drift_events": events,
-            "percentiles": "linear interpolation between closest ranks; latency = first task start to last "
-                           "location finish of a DAG run"}
+    events = [
+        {
+            "at": _str(r.finished_at) or r.started_at,
+            "dag_id": r.dag_id,
+            "run_id": r.run_id,
+            "location_id": r.location_id,
+            "flags": r.drift_flags,
+            "status": r.status,
+            "error_kind": _str(r.error_kind),
+        }
+        for r in flagged.sort_values("started_at", ascending=False).head(50).itertuples(index=False)
+    ]
+    return {
+        "generated_at": _iso(now),
+        "stale_after_hours": hours,
+        "windows": windows,
+        "freshness": fresh,
+        "stale": [f for f in fresh if f["stale"]],
+        "runs": series,
+        "drift_events": events,
+        "percentiles": "linear interpolation between closest ranks; latency = first task start to last "
+        "location finish of a DAG run",
+    }
 
 
 # stale-sync alerts -----------------------------------------------------------------------------
-def stale_to_alert(fresh: list[dict], alerted: dict[tuple[str, str], str],
-                   configured: list[str] | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
+def stale_to_alert(
+    fresh: list[dict], alerted: dict[tuple[str, str], str], configured: list[str] | None = None
+) -> tuple[list[dict], list[tuple[str, str]]]:
     """Which stale locations to alert now, and which alert records to drop (their stale period is over).
 
     ``alerted`` maps (dag, location) to the last success an alert was already sent for: one stale period is
@@ -253,24 +338,39 @@ def stale_alert_text(new: list[dict]) -> tuple[str, str]:
     for f in new:
         by_dag.setdefault(f["dag_id"], []).append(f)
     parts = [f"{dag_id}: {len(items)}" for dag_id, items in sorted(by_dag.items())]
-    subject = (f"[ghl-pleo] {len(new)} location(s) not synced within the stale limit ({', '.join(parts)})")
-    lines = [subject, "", "No successful sync for longer than the limit (one alert per stale period; the next "
-             "one only after the location has synced again and gone stale again)."]
+    subject = f"[ghl-pleo] {len(new)} location(s) not synced within the stale limit ({', '.join(parts)})"
+    lines = [
+        subject,
+        "",
+        "No successful sync for longer than the limit (one alert per stale period; the next "
+        "one only after the location has synced again and gone stale again).",
+    ]
     for dag_id, items in sorted(by_dag.items()):
         lines += ["", f"{dag_id} (stale after {items[0]['stale_after_hours']:g} h):"]
         for f in items:
-            last = (f"last success {f['last_success_at']} ({f['hours_since_success']:.1f} h ago)"
-                    if f["last_success_at"] else "never synced successfully")
+            last = (
+                f"last success {f['last_success_at']} ({f['hours_since_success']:.1f} h ago)"
+                if f["last_success_at"]
+                else "never synced successfully"
+            )
             lines.append(f"- location {f['location_id']}: {last}; last run started {f['last_run_at']}")
-    lines += ["", "What to do: open the DAG's latest runs in the Airflow UI (is it paused, failing, or not "
-              "scheduled?), then the health dashboard (Browse > GHL-Pleo health). Runbook: README.md#runbook-stale"]
+    lines += [
+        "",
+        "What to do: open the DAG's latest runs in the Airflow UI (is it paused, failing, or not "
+        "scheduled?), then the health dashboard (Browse > GHL-Pleo health). Runbook: README.md#runbook-stale",
+    ]
     return subject, "\n".join(lines)
 
 
-def check_stale(warehouse: Warehouse, now: datetime | None = None, hours: dict[str, float] | None = None,
-                configured: list[str] | None = None, send=None) -> dict:
+def check_stale(
+    warehouse: Warehouse,
+    now: datetime | None = None,
+    hours: dict[str, float] | None = None,
+    configured: list[str] | None = None,
+    send=None,
+) -> dict:
     """Alert (through ``send(subject, body)``) the locations that went stale since the last check; once each."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     fresh = freshness(load_last_success(warehouse), now, hours or stale_hours())
     alerted = warehouse.ledger.stale_alerts()
     new, over = stale_to_alert(fresh, alerted, configured)
@@ -280,12 +380,22 @@ def check_stale(warehouse: Warehouse, now: datetime | None = None, hours: dict[s
         log.warning("%s", body)
         channels = send(subject, body) if send else []
     # a new period replaces its row; an ended one loses it
-    warehouse.ledger.record_stale_alerts([(f["dag_id"], f["location_id"], f["last_success_at"] or "") for f in new],
-                                         over)
+    warehouse.ledger.record_stale_alerts(
+        [(f["dag_id"], f["location_id"], f["last_success_at"] or "") for f in new], over
+    )
     still = sum(1 for f in fresh if f["stale"]) - len(new)
-    log.info("Stale check: %d location(s) checked, %d newly stale (alerted through %s), %d still stale (alerted "
-             "before), %d recovered", len(fresh), len(new), ", ".join(channels) or "no channel", max(still, 0),
-             len(over))
-    return {"checked": len(fresh), "alerted": [f"{f['dag_id']}:{f['location_id']}" for f in new],
-            "still_stale": max(still, 0), "recovered": len(over)}
-
+    log.info(
+        "Stale check: %d location(s) checked, %d newly stale (alerted through %s), %d still stale (alerted "
+        "before), %d recovered",
+        len(fresh),
+        len(new),
+        ", ".join(channels) or "no channel",
+        max(still, 0),
+        len(over),
+    )
+    return {
+        "checked": len(fresh),
+        "alerted": [f"{f['dag_id']}:{f['location_id']}" for f in new],
+        "still_stale": max(still, 0),
+        "recovered": len(over),
+    }

@@ -23,10 +23,14 @@ def parse_location_ids(raw: Any) -> list[str]:
         try:
             value = json.loads(raw)
         except ValueError:
-            raise ConfigurationError(f"Variable ghl_location_ids must be a JSON list of location ids, "
-                                     f"e.g. [\"ve9EPM428h8vShlRW1KT\"]; got {raw[:80]!r}.") from None
+            raise ConfigurationError(
+                f"Variable ghl_location_ids must be a JSON list of location ids, "
+                f'e.g. ["ve9EPM428h8vShlRW1KT"]; got {raw[:80]!r}.'
+            ) from None
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigurationError(f"Variable ghl_location_ids must be a JSON list of non-empty strings; got {value!r:.80}.")
+        raise ConfigurationError(
+            f"Variable ghl_location_ids must be a JSON list of non-empty strings; got {value!r:.80}."
+        )
     return list(dict.fromkeys(check_location_id(v.strip()) for v in value))
 
 
@@ -37,8 +41,10 @@ def limit_to(ids: list[str], only: list[str] | None, where: str) -> list[str]:
     wanted = list(dict.fromkeys(check_location_id(str(v).strip()) for v in only))
     unknown = [i for i in wanted if i not in set(ids)]
     if unknown:
-        raise ConfigurationError(f"Param locations names {len(unknown)} location(s) that are not in {where}: "
-                                 f"{', '.join(unknown)}. Add them there first, or fix the ids.")
+        raise ConfigurationError(
+            f"Param locations names {len(unknown)} location(s) that are not in {where}: "
+            f"{', '.join(unknown)}. Add them there first, or fix the ids."
+        )
     keep = set(wanted)
     return [i for i in ids if i in keep]
 
@@ -54,8 +60,11 @@ def resolve_locations(ghl: GhlHook, variable_value: Any, only: list[str] | None 
     if variable_value not in (None, ""):
         ids = limit_to(parse_location_ids(variable_value), only, "the variable ghl_location_ids")
         out = lookup_names(ghl, ids)
-        log.info("Locations from variable ghl_location_ids: %d%s (names looked up)", len(out),
-                 " (limited by param locations)" if only else "")
+        log.info(
+            "Locations from variable ghl_location_ids: %d%s (names looked up)",
+            len(out),
+            " (limited by param locations)" if only else "",
+        )
         return out
     return discover(ghl, only)
 
@@ -69,8 +78,7 @@ def lookup_names(ghl: GhlHook, ids: list[str]) -> list[dict]:
             name = ghl.get_location(location_id).get("name")
         except (AuthenticationError, FatalAPIError) as exc:
             # Missing locations.readonly scope, or an id GHL does not know: the group keeps its name (or the id).
-            log.warning("Location %s: name lookup failed (%s); the group name falls back to the id.",
-                        location_id, exc)
+            log.warning("Location %s: name lookup failed (%s); the group name falls back to the id.", location_id, exc)
         return {"location_id": location_id, "name": name}
 
     _ = ghl.client, ghl.oauth  # built once, before the threads share them
@@ -85,7 +93,8 @@ def discover(ghl: GhlHook, only: list[str] | None) -> list[dict]:
     if not company:
         raise ConfigurationError(
             "No locations to sync: set the Airflow variable ghl_location_ids (a JSON list of location ids), or give "
-            "connection ghl_default an agency token and extra.company_id so locations can be discovered.")
+            "connection ghl_default an agency token and extra.company_id so locations can be discovered."
+        )
     found = ghl.search_locations(str(company))
     out = [{"location_id": loc["id"], "name": loc.get("name")} for loc in found if isinstance(loc.get("id"), str)]
     log.info("Discovered %d locations for company %s", len(out), company)

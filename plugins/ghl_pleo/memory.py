@@ -1,4 +1,5 @@
 """The task process's memory, for the run ledger and the benchmark (Linux ``/proc``; None elsewhere)."""
+
 from __future__ import annotations
 
 

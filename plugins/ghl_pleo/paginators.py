@@ -4,9 +4,11 @@
 page's parameters, fetches, and lets the paginator record the page. A paginator
 only decides whether there is a next page and what its request parameters are.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
 
 from ghl_pleo.errors import FatalAPIError
 
@@ -22,8 +24,9 @@ class Paginator(Protocol):
         """Take in one page: the response body and the items read from it."""
 
 
-def paginate(fetch: Callable[[dict[str, str]], Any], paginator: Paginator,
-             items: Callable[[Any], Any]) -> Iterator[Any]:
+def paginate(
+    fetch: Callable[[dict[str, str]], Any], paginator: Paginator, items: Callable[[Any], Any]
+) -> Iterator[Any]:
     """Yield the items of each page, one page at a time, until ``paginator`` says the listing is complete.
 
     Args:
@@ -128,8 +131,9 @@ class CursorPaginator:
         self.pages += 1
         pagination = body.get("pagination") if isinstance(body, dict) else None
         if not isinstance(pagination, dict):
-            raise FatalAPIError(f"{where}: response has no 'pagination' object; "
-                                f"cannot tell if the listing is complete.")
+            raise FatalAPIError(
+                f"{where}: response has no 'pagination' object; cannot tell if the listing is complete."
+            )
         end = pagination.get("endCursor")
         if not pagination.get("hasNextPage") or not body.get("data"):
             self.done = True

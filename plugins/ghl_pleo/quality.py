@@ -5,15 +5,17 @@ tasks (GX's Airflow provider cannot be installed beside Airflow 3.3). A failed
 suite becomes a :class:`~ghl_pleo.errors.DataValidationError` whose first line
 names the failed expectations and counts; the detail is in the run's Data Docs.
 """
+
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -30,7 +32,8 @@ def check_location_id(location_id: Any) -> str:
     if not isinstance(location_id, str) or not LOCATION_ID.match(location_id):
         raise ConfigurationError(
             f"Location id {str(location_id)[:80]!r} is not a GHL location id (letters, digits, '_' or '-', at most "
-            f"64): refused before any request. Fix the variable ghl_location_ids.")
+            f"64): refused before any request. Fix the variable ghl_location_ids."
+        )
     return location_id
 
 
@@ -80,13 +83,20 @@ class SchemaDrift:
         if self.missing:
             parts.append("missing fields " + ", ".join(sorted(self.missing)))
         if self.retyped:
-            parts.append("retyped " + ", ".join(f"{k} {'/'.join(a)} -> {'/'.join(b)}"
-                                               for k, (a, b) in sorted(self.retyped.items())))
+            parts.append(
+                "retyped "
+                + ", ".join(f"{k} {'/'.join(a)} -> {'/'.join(b)}" for k, (a, b) in sorted(self.retyped.items()))
+            )
         return "; ".join(parts) or "no change"
 
 
-def schema_drift(endpoint: str, observed: dict[str, set[str]], count: int, previous: dict[str, set[str]] | None,
-                 mapped: dict[str, set[str]]) -> SchemaDrift:
+def schema_drift(
+    endpoint: str,
+    observed: dict[str, set[str]],
+    count: int,
+    previous: dict[str, set[str]] | None,
+    mapped: dict[str, set[str]],
+) -> SchemaDrift:
     """Compare a read's field set with the last one seen for the endpoint.
 
     New, missing or retyped fields are reported. A mapped field that no record
@@ -106,8 +116,10 @@ def schema_drift(endpoint: str, observed: dict[str, set[str]], count: int, previ
             if k not in observed:
                 drift.fatal.append(f"mapped field {k!r} is missing from all {count} records")
             elif not observed[k] & allowed:
-                drift.fatal.append(f"mapped field {k!r} is {'/'.join(sorted(observed[k]))} in every record, "
-                                   f"expected {'/'.join(sorted(allowed))}")
+                drift.fatal.append(
+                    f"mapped field {k!r} is {'/'.join(sorted(observed[k]))} in every record, "
+                    f"expected {'/'.join(sorted(allowed))}"
+                )
     return drift
 
 
@@ -127,6 +139,7 @@ def volume_drop(previous: int | None, current: int, threshold: float) -> str | N
 # Great Expectations
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class GateResult:
     suite: str
@@ -144,7 +157,8 @@ class GateResult:
 
 def data_docs_dir() -> Path:
     base = os.environ.get("GHL_PLEO_DATA_DOCS_DIR") or os.path.join(
-        os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "data_docs")
+        os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "data_docs"
+    )
     return Path(base)
 
 
@@ -153,16 +167,27 @@ def tags_expectations(max_name_length: int) -> list[Any]:
 
     E = gx.expectations
     return [
-        E.ExpectTableColumnsToMatchSet(column_set=["location_id", "tag_id", "code", "name", "archived", "created_by",
-                                                   "created_at", "updated_at", "fingerprint"], exact_match=True),
+        E.ExpectTableColumnsToMatchSet(
+            column_set=[
+                "location_id",
+                "tag_id",
+                "code",
+                "name",
+                "archived",
+                "created_by",
+                "created_at",
+                "updated_at",
+                "fingerprint",
+            ],
+            exact_match=True,
+        ),
         E.ExpectColumnValuesToNotBeNull(column="location_id"),
         E.ExpectColumnValuesToNotBeNull(column="tag_id"),
         E.ExpectColumnValuesToNotBeNull(column="name"),
         E.ExpectCompoundColumnsToBeUnique(column_list=["location_id", "tag_id"]),
         E.ExpectColumnValueLengthsToBeBetween(column="name", min_value=1, max_value=max_name_length),
         E.ExpectColumnValuesToBeInSet(column="archived", value_set=[True, False]),
-        E.ExpectColumnValuesToMatchRegex(column="updated_at", regex=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$",
-                                         mostly=1.0),
+        E.ExpectColumnValuesToMatchRegex(column="updated_at", regex=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", mostly=1.0),
     ]
 
 
@@ -170,11 +195,12 @@ def statistics_expectations(metrics: Iterable[str]) -> list[Any]:
     import great_expectations as gx
 
     E = gx.expectations
-    out = [E.ExpectTableColumnsToMatchSet(column_set=["statId", "locationId", "timestamp", *metrics],
-                                          exact_match=False),
-           E.ExpectColumnValuesToNotBeNull(column="statId"),
-           E.ExpectColumnValuesToBeUnique(column="statId"),
-           E.ExpectColumnValuesToMatchRegex(column="timestamp", regex=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")]
+    out = [
+        E.ExpectTableColumnsToMatchSet(column_set=["statId", "locationId", "timestamp", *metrics], exact_match=False),
+        E.ExpectColumnValuesToNotBeNull(column="statId"),
+        E.ExpectColumnValuesToBeUnique(column="statId"),
+        E.ExpectColumnValuesToMatchRegex(column="timestamp", regex=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"),
+    ]
     for m in metrics:
         out.append(E.ExpectColumnValuesToBeBetween(column=m, min_value=0, strict_min=False))
     return out
@@ -187,28 +213,35 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
     ctx = gx.get_context(mode="ephemeral")
     docs_root = data_docs_dir()
     docs_root.mkdir(parents=True, exist_ok=True)
-    ctx.add_data_docs_site(site_name="ghl_pleo", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_root)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    ctx.add_data_docs_site(
+        site_name="ghl_pleo",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_root)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     asset = ctx.data_sources.add_pandas("ghl_pleo").add_dataframe_asset(suite_name)
     batch = asset.add_batch_definition_whole_dataframe("frame")
     suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name))
     for e in expectations:
         suite.add_expectation(e)
-    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{suite_name}-{run_name}", data=batch,
-                                                                suite=suite))
-    checkpoint = ctx.checkpoints.add(gx.Checkpoint(
-        name=f"{suite_name}-checkpoint", validation_definitions=[vd],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["ghl_pleo"])]))
+    vd = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{suite_name}-{run_name}", data=batch, suite=suite)
+    )
+    checkpoint = ctx.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{suite_name}-checkpoint",
+            validation_definitions=[vd],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["ghl_pleo"])],
+        )
+    )
     # Data Docs is one site for every task on this machine; GX rebuilds its index and static files on each run,
     # and two tasks doing that at once trip over each other's files (FileNotFoundError). One at a time.
     with open(docs_root / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            result = checkpoint.run(batch_parameters={"dataframe": frame},
-                                    run_id=gx.RunIdentifier(run_name=run_name))
+            result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=run_name))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     failed: list[str] = []
@@ -218,7 +251,8 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
             evaluated += 1
             if not r.success:
                 col = r.expectation_config.kwargs.get("column") or ",".join(
-                    r.expectation_config.kwargs.get("column_list") or [])
+                    r.expectation_config.kwargs.get("column_list") or []
+                )
                 count = (r.result or {}).get("unexpected_count")
                 failed.append(f"{r.expectation_config.type}({col})" + (f" x{count}" if count else ""))
     docs = None
@@ -232,4 +266,3 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
 def require(gate: GateResult, where: str) -> None:
     if not gate.success:
         raise DataValidationError(f"{where}: {gate.one_line()}. The load was held; nothing was written.")
-

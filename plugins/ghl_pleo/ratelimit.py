@@ -5,11 +5,13 @@ of what this process sent and also learns from the ``X-RateLimit-*`` headers the
 server returns, so requests made by other processes against the same location
 (the statistics DAG, another worker) shrink what this one may send.
 """
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ghl_pleo.warehouse import RateSlotStore
@@ -42,8 +44,15 @@ class SlidingWindowLimiter:
         sleep: sleep function (injectable for tests).
     """
 
-    def __init__(self, limit: int, window_s: float, *, margin_s: float = 0.05,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window_s: float,
+        *,
+        margin_s: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if limit < 1 or window_s <= 0:
             raise ValueError("limit must be >= 1 and window_s > 0")
         self.limit = limit
@@ -132,8 +141,15 @@ class SharedRateLimiter:
         headroom: fraction of the rate kept free for clock and network jitter.
     """
 
-    def __init__(self, slots: RateSlotStore, rate_per_s: float, *, headroom: float = 0.05,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        slots: RateSlotStore,
+        rate_per_s: float,
+        *,
+        headroom: float = 0.05,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate_per_s <= 0:
             raise ValueError("rate_per_s must be > 0")
         self.slots = slots

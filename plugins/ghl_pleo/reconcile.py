@@ -6,10 +6,11 @@ what is new, rename what changed, unarchive what came back, archive what is
 gone; where several tags share a code keep one (the one whose name matches,
 else the oldest) and archive the rest; never delete.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import pandas as pd
 
@@ -26,14 +27,14 @@ class TagAction:
     archived: bool
     pleo_id: str | None = None
     before: dict | None = None
-    source_row: bool = True   # False: a tag gone from the source, or a duplicate copy (not a row read)
+    source_row: bool = True  # False: a tag gone from the source, or a duplicate copy (not a row read)
 
 
 @dataclass
 class TagPlan:
     actions: list[TagAction] = field(default_factory=list)
-    unchanged: int = 0            # desired tags Pleo already matches (or deleted ones Pleo never had)
-    held: int = 0                 # Pleo tags left alone because their source row was rejected
+    unchanged: int = 0  # desired tags Pleo already matches (or deleted ones Pleo never had)
+    held: int = 0  # Pleo tags left alone because their source row was rejected
     keepers: dict[str, dict] = field(default_factory=dict)  # code (lower) -> the Pleo tag that represents it
 
     def count(self, kind: str) -> int:
@@ -98,8 +99,14 @@ def _last_row_per_code(codes: list[str]) -> dict[str, int]:
     return last
 
 
-def _plan_desired(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: dict[str, int],
-                  codes: list[str], names: list, flags: list) -> None:
+def _plan_desired(
+    plan: TagPlan,
+    by_code: dict[str, dict | list[dict]],
+    last: dict[str, int],
+    codes: list[str],
+    names: list,
+    flags: list,
+) -> None:
     """Create, rename, archive or unarchive each desired code's keeper; archive its active duplicates."""
     for key, i in last.items():
         code, name, archived = codes[i], names[i], bool(flags[i])
@@ -115,13 +122,14 @@ def _plan_desired(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: di
         plan.keepers[key] = keeper
         for dup in existing:
             if dup is not keeper and not dup.get("archived"):
-                plan.actions.append(TagAction(ARCHIVE_DUPLICATE, dup["code"], dup.get("name"), True, dup["id"], dup,
-                                              source_row=False))
+                plan.actions.append(
+                    TagAction(ARCHIVE_DUPLICATE, dup["code"], dup.get("name"), True, dup["id"], dup, source_row=False)
+                )
         was_archived = bool(keeper.get("archived"))
         if was_archived == archived and keeper.get("name") == name:
             plan.unchanged += 1
             continue
-        kind = (UNARCHIVE if was_archived and not archived else ARCHIVE if archived and not was_archived else RENAME)
+        kind = UNARCHIVE if was_archived and not archived else ARCHIVE if archived and not was_archived else RENAME
         plan.actions.append(TagAction(kind, keeper["code"], name, archived, keeper["id"], keeper))
 
 
@@ -140,8 +148,9 @@ def _plan_gone(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: dict[
         for tag in existing:
             if not tag.get("archived"):
                 kind = ARCHIVE if tag is keeper else ARCHIVE_DUPLICATE
-                plan.actions.append(TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag,
-                                              source_row=False))
+                plan.actions.append(
+                    TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag, source_row=False)
+                )
 
 
 @dataclass(frozen=True)
@@ -155,8 +164,9 @@ class ValueAction:
     code: str | None = None  # the tag's code (for the change log)
 
 
-def plan_dimension_values(values: pd.DataFrame, tag_ids: dict[str, str], dimension_ids: dict[str, str],
-                          current: dict[tuple[str, str], str]) -> list[ValueAction]:
+def plan_dimension_values(
+    values: pd.DataFrame, tag_ids: dict[str, str], dimension_ids: dict[str, str], current: dict[tuple[str, str], str]
+) -> list[ValueAction]:
     """Writes that make each tag's dimension values equal the desired ones.
 
     Args:

@@ -2,6 +2,7 @@
 
 Without ``--run-id`` it prints the latest run of the DAG. Exit code 1 when a location failed.
 """
+
 from __future__ import annotations
 
 import argparse

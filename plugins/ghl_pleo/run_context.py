@@ -59,11 +59,21 @@ class SyncRun:
     try_number: int = 1
     dry_run: bool = False
 
-    def change_row(self, location_id: str, entity: str, action: str, *, at: datetime | None = None,
-                   **values: Any) -> dict:
+    def change_row(
+        self, location_id: str, entity: str, action: str, *, at: datetime | None = None, **values: Any
+    ) -> dict:
         """A change-log row for a write Pleo confirmed (or, in a dry run, planned), not yet stored."""
-        return change(self.dag_id, self.run_id, self.try_number, location_id, entity, action,
-                      dry_run=self.dry_run, at=at, **values)
+        return change(
+            self.dag_id,
+            self.run_id,
+            self.try_number,
+            location_id,
+            entity,
+            action,
+            dry_run=self.dry_run,
+            at=at,
+            **values,
+        )
 
     def change(self, location_id: str, entity: str, action: str, **values: Any) -> None:
         """Record one change-log row now (writes that keep no other sync state: groups, dimensions, values)."""
@@ -102,8 +112,7 @@ class LocationRun:
 
     def __enter__(self) -> LocationRun:
         r = self.run
-        r.warehouse.ledger.start_location_run(r.dag_id, r.run_id, self.location_id, r.try_number,
-                                              dry_run=r.dry_run)
+        r.warehouse.ledger.start_location_run(r.dag_id, r.run_id, self.location_id, r.try_number, dry_run=r.dry_run)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb) -> bool:
@@ -118,9 +127,16 @@ class LocationRun:
 
     def _finish(self, status: str, kind: str | None = None, error: str | None = None) -> None:
         r = self.run
-        r.warehouse.ledger.finish_location_run(r.dag_id, r.run_id, self.location_id, status, self.counts,
-                                               self.requests(), error_kind=kind,
-                                               error=error[:2000] if error else None)
+        r.warehouse.ledger.finish_location_run(
+            r.dag_id,
+            r.run_id,
+            self.location_id,
+            status,
+            self.counts,
+            self.requests(),
+            error_kind=kind,
+            error=error[:2000] if error else None,
+        )
 
     def requests(self) -> dict:
         return request_stats(**self.hooks.used())

@@ -2,26 +2,28 @@
 
 No Airflow, no network: each function is tested on hand-written payloads.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
 # Metric -> where it lives in a v3 ``results`` payload.
 METRICS = ("posts", "likes", "followers", "impressions", "comments", "reach", "shares")
-CHANGE_METRICS = ("posts", "impressions", "reach")   # the vendor gives a totalChange for these
+CHANGE_METRICS = ("posts", "impressions", "reach")  # the vendor gives a totalChange for these
 OWNED_KEYS = ("metrics", "stat_id", "stats_window", "stats_timestamp", "ghl_location_id")
 STAT_COLUMNS = ["statId", "locationId", "metrics", "timestamp"]
 
 
 def fmt_ms(ts: datetime) -> str:
     """``2026-11-01T23:59:59.999Z``: the form the vendor documents for ranges."""
-    ts = ts.astimezone(timezone.utc)
+    ts = ts.astimezone(UTC)
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
@@ -33,16 +35,18 @@ class Window:
     end: datetime
 
     @classmethod
-    def for_interval(cls, start: datetime, end: datetime) -> "Window":
+    def for_interval(cls, start: datetime, end: datetime) -> Window:
         # plain datetimes: pendulum's arithmetic trips over its own tz handling here
-        start = datetime.fromtimestamp(start.timestamp(), tz=timezone.utc)
-        end = datetime.fromtimestamp(end.timestamp(), tz=timezone.utc)
+        start = datetime.fromtimestamp(start.timestamp(), tz=UTC)
+        end = datetime.fromtimestamp(end.timestamp(), tz=UTC)
         if end <= start:
-            raise ValueError(f"data interval {start.isoformat()} .. {end.isoformat()} is empty: the statistics DAG "
-                             f"needs a real window (CronDataIntervalTimetable)")
+            raise ValueError(
+                f"data interval {start.isoformat()} .. {end.isoformat()} is empty: the statistics DAG "
+                f"needs a real window (CronDataIntervalTimetable)"
+            )
         return cls(start, end - timedelta(milliseconds=1))
 
-    def previous(self) -> "Window":
+    def previous(self) -> Window:
         span = self.end - self.start + timedelta(milliseconds=1)
         return Window(self.start - span, self.start - timedelta(milliseconds=1))
 
@@ -57,12 +61,25 @@ class Window:
 def request_bodies(profile_ids: list[str], window: Window, batch: int = 100) -> list[dict]:
     """One v3 statistics request body per batch of at most ``batch`` profile ids."""
     ids = list(dict.fromkeys(p for p in profile_ids if isinstance(p, str) and p))
-    return [{"profileIds": ids[i:i + batch], "currentRange": window.as_range(),
-             "prevRange": window.previous().as_range()} for i in range(0, len(ids), batch)]
+    return [
+        {"profileIds": ids[i : i + batch], "currentRange": window.as_range(), "prevRange": window.previous().as_range()}
+        for i in range(0, len(ids), batch)
+    ]
 
 
-KNOWN_PLATFORMS = {"facebook", "instagram", "linkedin", "google", "pinterest", "youtube", "tiktok", "twitter",
-                   "gmb", "threads", "bluesky"}
+KNOWN_PLATFORMS = {
+    "facebook",
+    "instagram",
+    "linkedin",
+    "google",
+    "pinterest",
+    "youtube",
+    "tiktok",
+    "twitter",
+    "gmb",
+    "threads",
+    "bluesky",
+}
 
 
 def sanitize_results(results: Any) -> tuple[dict, list[dict]]:
@@ -128,8 +145,16 @@ def sanitize_results(results: Any) -> tuple[dict, list[dict]]:
 def record_frame(location_id: str, window: Window, metrics: str) -> pd.DataFrame:
     """One statistics record as a frame (``statId, locationId, timestamp`` and one column per total)."""
     doc = json.loads(metrics)
-    return pd.DataFrame([{"statId": stat_id(location_id, window), "locationId": location_id,
-                          "timestamp": fmt_ms(window.end), **doc["totals"]}])
+    return pd.DataFrame(
+        [
+            {
+                "statId": stat_id(location_id, window),
+                "locationId": location_id,
+                "timestamp": fmt_ms(window.end),
+                **doc["totals"],
+            }
+        ]
+    )
 
 
 def _num(value: Any) -> float | None:
@@ -269,9 +294,15 @@ def statistics_frame(history: pd.DataFrame) -> pd.DataFrame:
     if history.empty:
         return pd.DataFrame(columns=STAT_COLUMNS)
     latest = history.sort_values(["location_id", "day"]).groupby("location_id", as_index=False).tail(1)
-    return pd.DataFrame({"statId": latest["stat_id"].values, "locationId": latest["location_id"].values,
-                         "metrics": latest["metrics"].values, "timestamp": latest["window_end"].values,
-                         "window_start": latest["window_start"].values}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "statId": latest["stat_id"].values,
+            "locationId": latest["location_id"].values,
+            "metrics": latest["metrics"].values,
+            "timestamp": latest["window_end"].values,
+            "window_start": latest["window_start"].values,
+        }
+    ).reset_index(drop=True)
 
 
 def owned_metadata(record: dict) -> dict[str, str]:

@@ -1,4 +1,5 @@
 """Run summaries: what each location read, changed, rejected and skipped, from the warehouse ledger."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -8,12 +9,29 @@ from ghl_pleo.warehouse import Warehouse
 
 # (column header, counts key) per DAG
 COLUMNS = {
-    TAGS_DAG_ID: [("read", "read"), ("created", "created"), ("renamed", "renamed"), ("archived", "archived"),
-                  ("unarchived", "unarchived"), ("unchanged", "unchanged"), ("rejected", "rejected"),
-                  ("held", "held"), ("dupl.", "duplicates"), ("gone", "gone"), ("dim.values", "values_written")],
-    STATISTICS_DAG_ID: [("profiles", "profiles"), ("batches", "batches"), ("posts", "posts"), ("likes", "likes"),
-                        ("followers", "followers"), ("impressions", "impressions"), ("reach", "reach"),
-                        ("metadata", "metadata_written")],
+    TAGS_DAG_ID: [
+        ("read", "read"),
+        ("created", "created"),
+        ("renamed", "renamed"),
+        ("archived", "archived"),
+        ("unarchived", "unarchived"),
+        ("unchanged", "unchanged"),
+        ("rejected", "rejected"),
+        ("held", "held"),
+        ("dupl.", "duplicates"),
+        ("gone", "gone"),
+        ("dim.values", "values_written"),
+    ],
+    STATISTICS_DAG_ID: [
+        ("profiles", "profiles"),
+        ("batches", "batches"),
+        ("posts", "posts"),
+        ("likes", "likes"),
+        ("followers", "followers"),
+        ("impressions", "impressions"),
+        ("reach", "reach"),
+        ("metadata", "metadata_written"),
+    ],
 }
 
 
@@ -23,9 +41,16 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
     rows = {r["location_id"]: r for r in warehouse.ledger.location_runs(dag_id, run_id)}
     dry = any(r.get("dry_run") for r in rows.values())
-    head = f"{'location':<24} {'status':<8} " + " ".join(f"{h:>10}" for h, _ in columns) + f" {'GHL req':>8} {'Pleo req':>8}"
-    lines = [f"Run summary for {dag_id} {run_id}" + (" (DRY RUN: nothing was written to Pleo; the counts are "
-                                                      "what the run would have written)" if dry else ""), head]
+    head = (
+        f"{'location':<24} {'status':<8} "
+        + " ".join(f"{h:>10}" for h, _ in columns)
+        + f" {'GHL req':>8} {'Pleo req':>8}"
+    )
+    lines = [
+        f"Run summary for {dag_id} {run_id}"
+        + (" (DRY RUN: nothing was written to Pleo; the counts are what the run would have written)" if dry else ""),
+        head,
+    ]
     totals: Counter = Counter()
     failed = []
     docs = set()
@@ -41,24 +66,41 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
         ghl_n = q.get("ghl", {}).get("total_requests", 0)
         pleo_n = q.get("pleo", {}).get("total_requests", 0)
         values = [c.get(k, 0) or 0 for _, k in columns]
-        lines.append(f"{location_id:<24} {r['status']:<8} " + " ".join(f"{_fmt(v):>10}" for v in values)
-                     + f" {ghl_n:>8} {pleo_n:>8}")
-        totals.update({k: v for (_, k), v in zip(columns, values)})
+        lines.append(
+            f"{location_id:<24} {r['status']:<8} "
+            + " ".join(f"{_fmt(v):>10}" for v in values)
+            + f" {ghl_n:>8} {pleo_n:>8}"
+        )
+        totals.update({k: v for (_, k), v in zip(columns, values, strict=True)})
         totals["ghl"] += ghl_n
         totals["pleo"] += pleo_n
         if r["status"] == "failed":
-            failed.append({"location_id": location_id, "error_kind": r["error_kind"], "error": r["error"],
-                           "counts": c, "requests": q})
-    lines.append(f"{'TOTAL':<24} {'':<8} " + " ".join(f"{_fmt(totals[k]):>10}" for _, k in columns)
-                 + f" {totals['ghl']:>8} {totals['pleo']:>8}")
+            failed.append(
+                {
+                    "location_id": location_id,
+                    "error_kind": r["error_kind"],
+                    "error": r["error"],
+                    "counts": c,
+                    "requests": q,
+                }
+            )
+    lines.append(
+        f"{'TOTAL':<24} {'':<8} "
+        + " ".join(f"{_fmt(totals[k]):>10}" for _, k in columns)
+        + f" {totals['ghl']:>8} {totals['pleo']:>8}"
+    )
     if dag_id == TAGS_DAG_ID:
         tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived", "gone"))
-        lines.append(f"{'Planned changes' if dry else 'Changes'}: {tag_writes} tag writes, "
-                     f"{totals['values_written']} dimension-value writes"
-                     + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else ""))
+        lines.append(
+            f"{'Planned changes' if dry else 'Changes'}: {tag_writes} tag writes, "
+            f"{totals['values_written']} dimension-value writes"
+            + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else "")
+        )
     else:
-        lines.append(f"{'Planned changes' if dry else 'Changes'}: {totals['metadata_written']} group metadata writes"
-                     + (" (no changes)" if totals["metadata_written"] == 0 else ""))
+        lines.append(
+            f"{'Planned changes' if dry else 'Changes'}: {totals['metadata_written']} group metadata writes"
+            + (" (no changes)" if totals["metadata_written"] == 0 else "")
+        )
     lines.append(change_line(warehouse, dag_id, run_id, dry))
     if docs:
         from ghl_pleo.alerts import docs_url_for
@@ -72,8 +114,13 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     return "\n".join(lines), failed
 
 
-ENTITY_TITLES = (("tag_group", "tag groups"), ("tag", "tags"), ("dimension", "dimensions"),
-                 ("dimension_value", "dimension values"), ("group_metadata", "group metadata"))
+ENTITY_TITLES = (
+    ("tag_group", "tag groups"),
+    ("tag", "tags"),
+    ("dimension", "dimensions"),
+    ("dimension_value", "dimension values"),
+    ("group_metadata", "group metadata"),
+)
 
 
 def change_line(warehouse: Warehouse, dag_id: str, run_id: str, dry: bool) -> str:

@@ -24,8 +24,11 @@ def run_params() -> dict:
     locations = params.get("locations") or []
     if isinstance(locations, str):  # a comma-separated string typed into the form
         locations = [v for v in (x.strip() for x in locations.split(",")) if v]
-    return {"dry_run": _flag(params.get("dry_run")), "locations": list(locations),
-            "full_refresh": _flag(params.get("full_refresh"))}
+    return {
+        "dry_run": _flag(params.get("dry_run")),
+        "locations": list(locations),
+        "full_refresh": _flag(params.get("full_refresh")),
+    }
 
 
 def _flag(value: Any) -> bool:
@@ -81,8 +84,9 @@ def list_locations() -> list[dict]:
     params = run_params()
     if params["dry_run"]:
         log.warning("DRY RUN: nothing will be written to Pleo.")
-    return _fail_fast(resolve_locations, _ghl(Warehouse()), Variable.get("ghl_location_ids", default=None),
-                      only=params["locations"])
+    return _fail_fast(
+        resolve_locations, _ghl(Warehouse()), Variable.get("ghl_location_ids", default=None), only=params["locations"]
+    )
 
 
 def ensure_groups(locations: list[dict]) -> list[dict]:
@@ -90,8 +94,9 @@ def ensure_groups(locations: list[dict]) -> list[dict]:
 
     params = run_params()
     run = sync_run(params)
-    return _fail_fast(ensure, run, _pleo(params, run.warehouse), load_mapping(), locations,
-                      report_orphans=not params["locations"])
+    return _fail_fast(
+        ensure, run, _pleo(params, run.warehouse), load_mapping(), locations, report_orphans=not params["locations"]
+    )
 
 
 def _run_location(run: SyncRun, location_id: str, hooks: Hooks, step, *args, **kwargs) -> dict:
@@ -120,9 +125,16 @@ def sync_location_tags(location: dict) -> dict:
     ctx, run, params = _location_task(location)
     release = (ctx.get("params") or {}).get("release_archive_guard") or []
     released = location["location_id"] in release or "all" in release
-    return _run_location(run, location["location_id"], Hooks(ghl=_ghl(run.warehouse), pleo=_pleo(params, run.warehouse)), sync,
-                         load_mapping(), location, release_archive_guard=released,
-                         full_refresh=params["full_refresh"])
+    return _run_location(
+        run,
+        location["location_id"],
+        Hooks(ghl=_ghl(run.warehouse), pleo=_pleo(params, run.warehouse)),
+        sync,
+        load_mapping(),
+        location,
+        release_archive_guard=released,
+        full_refresh=params["full_refresh"],
+    )
 
 
 def fetch_statistics(location: dict) -> dict:
@@ -131,10 +143,15 @@ def fetch_statistics(location: dict) -> dict:
 
     ctx, run, _params = _location_task(location)
     window = Window.for_interval(ctx["data_interval_start"], ctx["data_interval_end"])
-    log.info("Statistics window %s .. %s (previous: %s)", window.as_range()["startDate"],
-             window.as_range()["endDate"], window.previous().as_range())
-    return _run_location(run, location["location_id"], Hooks(ghl=_ghl(run.warehouse)), fetch_location_statistics,
-                         load_mapping(), window)
+    log.info(
+        "Statistics window %s .. %s (previous: %s)",
+        window.as_range()["startDate"],
+        window.as_range()["endDate"],
+        window.previous().as_range(),
+    )
+    return _run_location(
+        run, location["location_id"], Hooks(ghl=_ghl(run.warehouse)), fetch_location_statistics, load_mapping(), window
+    )
 
 
 def write_statistics_metadata() -> dict:
@@ -161,8 +178,13 @@ def summarize(locations_task: str) -> dict:
     text, failed = run_summary(Warehouse(), dag_id, run_id, expected)
     print(text)
     if locations is None:
-        failed = [{"location_id": "*", "error_kind": "not_run",
-                   "error": f"task {locations_task} failed: no location was synced; see its log"}]
+        failed = [
+            {
+                "location_id": "*",
+                "error_kind": "not_run",
+                "error": f"task {locations_task} failed: no location was synced; see its log",
+            }
+        ]
     if failed:
         from ghl_pleo.alerts import build_alert, log_url_for, send_alert
 
@@ -172,8 +194,10 @@ def summarize(locations_task: str) -> dict:
     if locations is None:
         raise RuntimeError(f"No locations were synced: task {locations_task} failed; see its log.")
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(expected)} locations failed: "
-                           + "; ".join(f"{f['location_id']} ({f['error_kind']})" for f in failed))
+        raise RuntimeError(
+            f"{len(failed)} of {len(expected)} locations failed: "
+            + "; ".join(f"{f['location_id']} ({f['error_kind']})" for f in failed)
+        )
     return {"locations": len(expected), "failed": 0}
 
 

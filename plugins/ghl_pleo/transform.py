@@ -3,30 +3,47 @@
 Each function takes a small frame and returns a frame, so each is tested on a
 few hand-written rows.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
 from ghl_pleo.config import MappingConfig
 
 ZWJ = "\u200d"
-TAG_COLUMNS = ["location_id", "tag_id", "code", "name", "archived", "created_by", "created_at", "updated_at",
-               "fingerprint"]
+TAG_COLUMNS = [
+    "location_id",
+    "tag_id",
+    "code",
+    "name",
+    "archived",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "fingerprint",
+]
 REJECT_COLUMNS = ["location_id", "record_key", "rule", "reason", "raw_value"]
 VALUE_COLUMNS = ["code", "dimension", "value"]
 
 
 def _is_emoji(ch: str) -> bool:
     cp = ord(ch)
-    return (unicodedata.category(ch) in ("So", "Sk") or 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF
-            or cp in (0xFE0F, 0x20E3) or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F)
+    return (
+        unicodedata.category(ch) in ("So", "Sk")
+        or 0x1F000 <= cp <= 0x1FAFF
+        or 0x2600 <= cp <= 0x27BF
+        or cp in (0xFE0F, 0x20E3)
+        or 0x1F3FB <= cp <= 0x1F3FF
+        or 0xE0020 <= cp <= 0xE007F
+    )
 
 
 def clean_name(raw: Any, max_length: int) -> tuple[str | None, str | None]:
@@ -82,8 +99,8 @@ def iso_utc(value: Any) -> str | None:
     except ValueError:
         return None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fingerprint(record: dict) -> str:
@@ -95,10 +112,10 @@ def fingerprint(record: dict) -> str:
 
 @dataclass
 class PreparedTags:
-    tags: pd.DataFrame        # TAG_COLUMNS, one row per (location, tag), ready to load
-    rejected: pd.DataFrame    # REJECT_COLUMNS
-    read: int                 # raw rows read
-    duplicates: int           # rows dropped as repeats of an _id seen in the same read
+    tags: pd.DataFrame  # TAG_COLUMNS, one row per (location, tag), ready to load
+    rejected: pd.DataFrame  # REJECT_COLUMNS
+    read: int  # raw rows read
+    duplicates: int  # rows dropped as repeats of an _id seen in the same read
 
 
 def _raw_excerpt(value: Any, limit: int = 500) -> str:
@@ -110,7 +127,7 @@ def _timestamp_rule(value: Any, now: datetime, tolerance_s: float, field: str) -
     iso = iso_utc(value)
     if iso is None:
         return "invalid_timestamp", f"{field} is {value!r}, not an ISO-8601 date-time"
-    if datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() > now.timestamp() + tolerance_s:
+    if datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() > now.timestamp() + tolerance_s:
         return "future_timestamp", f"{field} {iso} is in the future"
     return None
 
@@ -121,34 +138,67 @@ def _records(raw: pd.DataFrame | Iterable[tuple]) -> Iterable[tuple]:
     return raw
 
 
-def _prepare_one(location_id: str, tag_id: str, p: dict, updated: str | None, config: MappingConfig,
-                 now: datetime, tolerance_s: float) -> tuple | dict:
+def _prepare_one(
+    location_id: str,
+    tag_id: str,
+    p: dict,
+    updated: str | None,
+    config: MappingConfig,
+    now: datetime,
+    tolerance_s: float,
+) -> tuple | dict:
     """One record with a usable id: a row tuple (``TAG_COLUMNS``) ready to load, or a rejection dict."""
     deleted = coerce_bool(p.get("deleted"))
     if deleted is None:
-        return {"location_id": location_id, "record_key": tag_id, "rule": "invalid_deleted",
-                "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
-                "raw_value": _raw_excerpt(p.get("deleted"))}
-    bad_time = (_timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt")
-                or (_timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt")
-                    if p.get("createdAt") is not None else None))
+        return {
+            "location_id": location_id,
+            "record_key": tag_id,
+            "rule": "invalid_deleted",
+            "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
+            "raw_value": _raw_excerpt(p.get("deleted")),
+        }
+    bad_time = _timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt") or (
+        _timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt") if p.get("createdAt") is not None else None
+    )
     if bad_time:
-        return {"location_id": location_id, "record_key": tag_id, "rule": bad_time[0], "reason": bad_time[1],
-                "raw_value": _raw_excerpt(p.get("updatedAt"))}
+        return {
+            "location_id": location_id,
+            "record_key": tag_id,
+            "rule": bad_time[0],
+            "reason": bad_time[1],
+            "raw_value": _raw_excerpt(p.get("updatedAt")),
+        }
     name, rule = clean_name(p.get("tag"), config.max_name_length)
     if rule:
-        reason = {"name_not_text": f"name is {type(p.get('tag')).__name__}, not text",
-                  "empty_name": "nothing visible is left of the name after normalisation",
-                  "name_too_long": f"name is longer than {config.max_name_length} characters"}[rule]
-        return {"location_id": location_id, "record_key": tag_id, "rule": rule, "reason": reason,
-                "raw_value": _raw_excerpt(p.get("tag"))}
+        reason = {
+            "name_not_text": f"name is {type(p.get('tag')).__name__}, not text",
+            "empty_name": "nothing visible is left of the name after normalisation",
+            "name_too_long": f"name is longer than {config.max_name_length} characters",
+        }[rule]
+        return {
+            "location_id": location_id,
+            "record_key": tag_id,
+            "rule": rule,
+            "reason": reason,
+            "raw_value": _raw_excerpt(p.get("tag")),
+        }
     created_by = p.get("createdBy") if isinstance(p.get("createdBy"), str) else None
-    return (location_id, tag_id, tag_id, name, bool(deleted), created_by, iso_utc(p.get("createdAt")), updated,
-            fingerprint(p))
+    return (
+        location_id,
+        tag_id,
+        tag_id,
+        name,
+        bool(deleted),
+        created_by,
+        iso_utc(p.get("createdAt")),
+        updated,
+        fingerprint(p),
+    )
 
 
-def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
-                 now: datetime | None = None) -> PreparedTags:
+def prepare_tags(
+    raw: pd.DataFrame | Iterable[tuple], config: MappingConfig, now: datetime | None = None
+) -> PreparedTags:
     """Turn staged GHL tag payloads into Pleo tag records and rejected records.
 
     One pass, record by record: only the outcome of each tag is kept, never the
@@ -167,25 +217,33 @@ def prepare_tags(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig,
         ``rejected``, or counted in ``duplicates``; an ``_id`` seen twice is kept
         once: the newest ``updatedAt``, the later position breaking ties.
     """
-    now = now or datetime.now(timezone.utc)
-    early: list[dict] = []   # rejected before dedup (no usable id), in read order
-    columns: list[list] = [[] for _ in TAG_COLUMNS]   # the rows to load, column by column
-    dropped: set[int] = set()                          # rows replaced by a newer copy of their id
-    late: dict[int, dict] = {}                         # read position -> rejection of a kept record
+    now = now or datetime.now(UTC)
+    early: list[dict] = []  # rejected before dedup (no usable id), in read order
+    columns: list[list] = [[] for _ in TAG_COLUMNS]  # the rows to load, column by column
+    dropped: set[int] = set()  # rows replaced by a newer copy of their id
+    late: dict[int, dict] = {}  # read position -> rejection of a kept record
     read, kept = _read_records(raw, config, now, early, columns, dropped, late)
     duplicates = read - len(early) - kept
-    tags = pd.DataFrame(dict(zip(TAG_COLUMNS, columns)), columns=TAG_COLUMNS)
+    tags = pd.DataFrame(dict(zip(TAG_COLUMNS, columns, strict=True)), columns=TAG_COLUMNS)
     del columns
     if dropped:
         tags = tags.drop(index=sorted(dropped)).reset_index(drop=True)
     tags["archived"] = tags["archived"].astype(bool)
     rejected = early + [late[k] for k in sorted(late)]
-    return PreparedTags(tags=tags, rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read,
-                        duplicates=duplicates)
+    return PreparedTags(
+        tags=tags, rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read, duplicates=duplicates
+    )
 
 
-def _read_records(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig, now: datetime, early: list[dict],
-                  columns: list[list], dropped: set[int], late: dict[int, dict]) -> tuple[int, int]:
+def _read_records(
+    raw: pd.DataFrame | Iterable[tuple],
+    config: MappingConfig,
+    now: datetime,
+    early: list[dict],
+    columns: list[list],
+    dropped: set[int],
+    late: dict[int, dict],
+) -> tuple[int, int]:
     """The single pass of :func:`prepare_tags`: fill ``early``, ``columns``, ``dropped`` and ``late`` in place.
 
     Returns ``(rows read, distinct (location, _id) pairs kept)``. The dedup index lives only
@@ -198,15 +256,27 @@ def _read_records(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig, no
     for order, (location_id, page_no, position, payload) in enumerate(_records(raw)):
         read += 1
         if not isinstance(payload, dict):
-            early.append({"location_id": location_id, "record_key": f"page {page_no} item {position}",
-                          "rule": "not_an_object", "reason": f"tag is {type(payload).__name__}, not an object",
-                          "raw_value": _raw_excerpt(payload)})
+            early.append(
+                {
+                    "location_id": location_id,
+                    "record_key": f"page {page_no} item {position}",
+                    "rule": "not_an_object",
+                    "reason": f"tag is {type(payload).__name__}, not an object",
+                    "raw_value": _raw_excerpt(payload),
+                }
+            )
             continue
         tag_id = payload.get("_id")
         if not isinstance(tag_id, str) or not tag_id.strip():
-            early.append({"location_id": location_id, "record_key": f"page {page_no} item {position}",
-                          "rule": "missing_id", "reason": "tag has no _id (the upsert key)",
-                          "raw_value": _raw_excerpt(payload)})
+            early.append(
+                {
+                    "location_id": location_id,
+                    "record_key": f"page {page_no} item {position}",
+                    "rule": "missing_id",
+                    "reason": "tag has no _id (the upsert key)",
+                    "raw_value": _raw_excerpt(payload),
+                }
+            )
             continue
         tag_id = tag_id.strip()
         updated = iso_utc(payload.get("updatedAt"))
@@ -222,7 +292,7 @@ def _read_records(raw: pd.DataFrame | Iterable[tuple], config: MappingConfig, no
         outcome = _prepare_one(location_id, tag_id, payload, updated, config, now, tolerance_s)
         if isinstance(outcome, tuple):
             slot = len(columns[0])
-            for column, value in zip(columns, outcome):
+            for column, value in zip(columns, outcome, strict=True):
                 column.append(value)
         else:
             slot = -1

@@ -5,6 +5,7 @@ test skips with a reason where that folder is absent. The vendor's
 securitySchemes carry extra keys that strict spec validation rejects, so the
 documents are loaded with spec validation off.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,10 @@ from collections import Counter
 import pytest
 import requests
 
-from ghl_pleo.warehouse import Warehouse
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.warehouse import Warehouse
 from tests.sandbox_client import GHL_TOKEN
 
 pytestmark = [pytest.mark.contract, pytest.mark.integration]
@@ -56,15 +57,23 @@ def errors_for(docs: dict, exchange: dict) -> list[str]:
     from werkzeug.datastructures import ImmutableMultiDict
 
     body = exchange["body"]
-    request = MockRequest(host, exchange["method"].lower(), exchange["path"],
-                          args=ImmutableMultiDict([(k, v) for k, vs in args.items() for v in vs]),
-                          headers=exchange["headers"],
-                          data=json.dumps(body).encode() if body is not None else None,
-                          content_type=exchange["headers"].get("content-type", "application/json"))
+    request = MockRequest(
+        host,
+        exchange["method"].lower(),
+        exchange["path"],
+        args=ImmutableMultiDict([(k, v) for k, vs in args.items() for v in vs]),
+        headers=exchange["headers"],
+        data=json.dumps(body).encode() if body is not None else None,
+        content_type=exchange["headers"].get("content-type", "application/json"),
+    )
     resp_body = exchange["response"]
     raw = resp_body.encode() if isinstance(resp_body, str) else json.dumps(resp_body).encode()
-    response = MockResponse(raw, status_code=exchange["status"], headers=exchange["response_headers"],
-                            content_type=exchange["response_headers"]["content-type"])
+    response = MockResponse(
+        raw,
+        status_code=exchange["status"],
+        headers=exchange["response_headers"],
+        content_type=exchange["response_headers"]["content-type"],
+    )
     where = f"{exchange['method']} {exchange['path']} -> {exchange['status']}"
     out = [f"request {where}: {e}" for e in spec.iter_request_errors(request)]
     out += [f"response {where}: {e}" for e in spec.iter_response_errors(request, response)]
@@ -90,14 +99,21 @@ def traffic(sandbox, specs):
         ghl.tag_details(loc, [t["_id"] for t in tags[:5]])
         ghl.get_location(loc)
         accounts = ghl.accounts(loc)
-        ghl.statistics(loc, {"profileIds": [a["profileId"] for a in accounts],
-                             "currentRange": {"startDate": "2026-11-01T00:00:00.000Z",
-                                              "endDate": "2026-11-01T23:59:59.999Z"},
-                             "prevRange": {"startDate": "2026-10-31T00:00:00.000Z",
-                                           "endDate": "2026-10-31T23:59:59.999Z"}})
-        requests.post(f"{sandbox.ghl_url}/social-media-posting/statistics", params={"locationId": loc},
-                      headers={"Authorization": f"Bearer {GHL_TOKEN}", "Version": "2021-07-28"},
-                      json={"profileIds": [a["profileId"] for a in accounts]}, timeout=10).raise_for_status()
+        ghl.statistics(
+            loc,
+            {
+                "profileIds": [a["profileId"] for a in accounts],
+                "currentRange": {"startDate": "2026-11-01T00:00:00.000Z", "endDate": "2026-11-01T23:59:59.999Z"},
+                "prevRange": {"startDate": "2026-10-31T00:00:00.000Z", "endDate": "2026-10-31T23:59:59.999Z"},
+            },
+        )
+        requests.post(
+            f"{sandbox.ghl_url}/social-media-posting/statistics",
+            params={"locationId": loc},
+            headers={"Authorization": f"Bearer {GHL_TOKEN}", "Version": "2021-07-28"},
+            json={"profileIds": [a["profileId"] for a in accounts]},
+            timeout=10,
+        ).raise_for_status()
         ghl.search_locations("SbxAgency0000000001")
         pleo = PleoHook(rate_slots=Warehouse().rate_slots, retry=RetryPolicy(max_attempts=1))
         group = pleo.create_group("ghl-social-contract", "Social: Contract")
@@ -128,14 +144,23 @@ def test_every_request_and_response_matches_the_vendor_documents(docs, traffic):
 def test_the_traffic_covers_every_endpoint_the_project_uses(traffic):
     seen = Counter(f"{e['api']} {e['route']}" for e in traffic)
     expected = {
-        "ghl GET /social-media-posting/{locationId}/tags", "ghl POST /social-media-posting/{locationId}/tags/details",
-        "ghl GET /social-media-posting/{locationId}/accounts", "ghl POST /social-media-posting/statistics",
-        "ghl GET /locations/{locationId}", "ghl GET /locations/search",
-        "pleo GET /v0/tag-groups", "pleo POST /v0/tag-groups", "pleo PUT /v0/tag-groups/{groupId}",
-        "pleo GET /v0/tag-groups/{groupId}/tags", "pleo POST /v0/tag-groups/{groupId}/tags",
-        "pleo PUT /v0/tags/{tagId}", "pleo GET /v0/tag-groups/{groupId}/dimensions",
-        "pleo POST /v0/tag-groups/{groupId}/dimensions", "pleo POST /v0/aggregations/tags",
-        "pleo POST /v0/tags/{tagId}/dimensions/{dimensionId}", "pleo PUT /v0/tags/{tagId}/dimensions/{dimensionId}",
+        "ghl GET /social-media-posting/{locationId}/tags",
+        "ghl POST /social-media-posting/{locationId}/tags/details",
+        "ghl GET /social-media-posting/{locationId}/accounts",
+        "ghl POST /social-media-posting/statistics",
+        "ghl GET /locations/{locationId}",
+        "ghl GET /locations/search",
+        "pleo GET /v0/tag-groups",
+        "pleo POST /v0/tag-groups",
+        "pleo PUT /v0/tag-groups/{groupId}",
+        "pleo GET /v0/tag-groups/{groupId}/tags",
+        "pleo POST /v0/tag-groups/{groupId}/tags",
+        "pleo PUT /v0/tags/{tagId}",
+        "pleo GET /v0/tag-groups/{groupId}/dimensions",
+        "pleo POST /v0/tag-groups/{groupId}/dimensions",
+        "pleo POST /v0/aggregations/tags",
+        "pleo POST /v0/tags/{tagId}/dimensions/{dimensionId}",
+        "pleo PUT /v0/tags/{tagId}/dimensions/{dimensionId}",
     }
     assert expected <= set(seen), expected - set(seen)
     assert {e["headers"].get("version") for e in traffic if e["route"].endswith("statistics")} == {"v3", "2021-07-28"}

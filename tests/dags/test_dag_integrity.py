@@ -1,4 +1,5 @@
 """Every DAG imports cleanly, is tagged, retries, and keeps the contract's names and settings."""
+
 from __future__ import annotations
 
 import os
@@ -55,19 +56,28 @@ def test_statistics_dag_has_a_real_daily_utc_window(dagbag):
     core = coerce_to_core_timetable(timetable)
     assert isinstance(core, CronDataIntervalTimetable)
     interval = core.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 2, 5, tz="UTC"))
-    assert (interval.start, interval.end) == (pendulum.datetime(2026, 11, 1, tz="UTC"),
-                                              pendulum.datetime(2026, 11, 2, tz="UTC"))
+    assert (interval.start, interval.end) == (
+        pendulum.datetime(2026, 11, 1, tz="UTC"),
+        pendulum.datetime(2026, 11, 2, tz="UTC"),
+    )
 
 
 def test_dag_files_do_no_heavy_work_at_import():
     """Importing a DAG file loads no pandas, GX or project code but the constants (the scheduler parses it every
     30 s)."""
-    code = ("import sys, runpy; runpy.run_path(sys.argv[1]); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'great_expectations', 'ghl_pleo')"
-            " and m not in ('ghl_pleo', 'ghl_pleo.constants')))")
+    code = (
+        "import sys, runpy; runpy.run_path(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'great_expectations', 'ghl_pleo')"
+        " and m not in ('ghl_pleo', 'ghl_pleo.constants')))"
+    )
     for path in sorted((ROOT / "dags").glob("*.py")):
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT / "plugins")})
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "plugins")},
+        )
         assert out.stdout.strip().splitlines()[-1] == "[]", (path.name, out.stdout[-300:])
 
 

@@ -2,6 +2,7 @@
 
 There is no Docker engine on the CI machines, so the file is parsed and checked, not run.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,13 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                    "airflow-worker"}
+AIRFLOW_SERVICES = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +59,20 @@ def test_project_folders_are_mounted_and_the_sandbox_is_demo_only(compose):
         assert compose["services"][name]["volumes"] == mounts
     assert compose["services"]["sandbox"]["profiles"] == ["demo"]
     assert all("profiles" not in s for n, s in compose["services"].items() if n != "sandbox")
-    assert "./scripts/postgres-init.sql:/docker-entrypoint-initdb.d/10-ghl-pleo.sql:ro" in \
-        compose["services"]["postgres"]["volumes"]
+    assert (
+        "./scripts/postgres-init.sql:/docker-entrypoint-initdb.d/10-ghl-pleo.sql:ro"
+        in compose["services"]["postgres"]["volumes"]
+    )
 
 
 def test_secrets_come_from_dot_env_and_the_example_names_them_all(compose):
     text = (ROOT / "docker-compose.yaml").read_text()
     needed = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)\}", text))  # no default, not $$-escaped: from .env
-    example = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert needed <= set(example), needed - set(example)
     assert compose["x-airflow-common"]["env_file"] == [".env"]
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()

@@ -1,4 +1,5 @@
 """Run a DAG through Airflow (`airflow dags test`) against the sandbox, with its own warehouse file."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,9 @@ from tests.sandbox_client import Sandbox, warehouse_env
 
 
 class Runner:
-    def __init__(self, box: Sandbox, workdir: Path, locations: list[str] | None, dag_id: str,
-                 warehouse_url: str | None = None) -> None:
+    def __init__(
+        self, box: Sandbox, workdir: Path, locations: list[str] | None, dag_id: str, warehouse_url: str | None = None
+    ) -> None:
         self.box = box
         self.db = workdir / "warehouse.db"
         self.warehouse_url = warehouse_url or f"sqlite:///{self.db}"
@@ -21,9 +23,12 @@ class Runner:
         self.runs = 0
 
     def env(self, **overrides) -> dict[str, str]:
-        env = {**os.environ, **self.box.env(self.locations),
-               **warehouse_env(self.warehouse_url),
-               "GHL_PLEO_RETRY_DELAY_S": "1"}
+        env = {
+            **os.environ,
+            **self.box.env(self.locations),
+            **warehouse_env(self.warehouse_url),
+            "GHL_PLEO_RETRY_DELAY_S": "1",
+        }
         env.update(overrides)
         return env
 
@@ -33,8 +38,13 @@ class Runner:
         log = self.workdir / f"run-{self.runs}.log"
         bin_dir = Path(sys.executable).parent
         with open(log, "w") as fh:
-            proc = subprocess.run([str(bin_dir / "airflow"), "dags", "test", self.dag_id, *args],
-                                  env=self.env(**env), stdout=fh, stderr=subprocess.STDOUT, timeout=600)
+            proc = subprocess.run(
+                [str(bin_dir / "airflow"), "dags", "test", self.dag_id, *args],
+                env=self.env(**env),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=600,
+            )
         out = log.read_text(errors="replace")
         ok = proc.returncode == 0 and "state=success" in out
         assert ok == expect_ok, f"run {self.runs}: rc={proc.returncode}; see {log}\n{out[-3000:]}"
@@ -45,8 +55,13 @@ class Runner:
         self.runs += 1
         log = open(self.workdir / f"run-{self.runs}.log", "w")
         bin_dir = Path(sys.executable).parent
-        return subprocess.Popen([str(bin_dir / "airflow"), "dags", "test", self.dag_id, *args], env=self.env(**env),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [str(bin_dir / "airflow"), "dags", "test", self.dag_id, *args],
+            env=self.env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def warehouse(self):
         from ghl_pleo.warehouse import Warehouse

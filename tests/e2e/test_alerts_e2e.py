@@ -1,4 +1,5 @@
 """One alert per failed run, through a local SMTP server and a local webhook receiver, read as on-call would."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,14 @@ def receivers():
 
 def channels(smtp: SmtpReceiver, hook: WebhookReceiver) -> dict[str, str]:
     return {
-        "AIRFLOW_CONN_GHL_PLEO_SMTP": json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port,
-                                                  "extra": {"from": "ghl-pleo@example.com",
-                                                            "to": ["oncall@example.com"]}}),
+        "AIRFLOW_CONN_GHL_PLEO_SMTP": json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "extra": {"from": "ghl-pleo@example.com", "to": ["oncall@example.com"]},
+            }
+        ),
         "AIRFLOW_CONN_GHL_PLEO_SLACK": json.dumps({"conn_type": "http", "host": hook.url}),
     }
 
@@ -67,17 +73,22 @@ def test_two_failed_locations_make_one_alert_per_channel_that_says_what_where_an
     assert hook.posts[0]["text"].strip() == body
     for secret in (GHL_TOKEN, PLEO_TOKEN, "a-token-only-gh-knows-123"):
         assert secret not in body
-    rows = {r["location_id"]: r for r in runner.warehouse().db.query(
-        "SELECT location_id, try_number, error_kind FROM sync_location_runs WHERE status = 'failed'")}
-    assert rows[auth_loc]["try_number"] == 1   # authentication: no retry can fix it, failed at once
-    assert rows[down_loc]["try_number"] == 3   # an outage: Airflow retried twice
+    rows = {
+        r["location_id"]: r
+        for r in runner.warehouse().db.query(
+            "SELECT location_id, try_number, error_kind FROM sync_location_runs WHERE status = 'failed'"
+        )
+    }
+    assert rows[auth_loc]["try_number"] == 1  # authentication: no retry can fix it, failed at once
+    assert rows[down_loc]["try_number"] == 3  # an outage: Airflow retried twice
     assert "Alert sent through email, slack" in out
 
 
 def test_without_channels_the_alert_is_logged_and_nothing_crashes(runner):
     box = runner.box
-    box.fault(api="ghl", endpoint="GET /social-media-posting/{locationId}/tags", status=400,
-              location=runner.locations[0])
+    box.fault(
+        api="ghl", endpoint="GET /social-media-posting/{locationId}/tags", status=400, location=runner.locations[0]
+    )
     try:
         out = runner.run(expect_ok=False)
     finally:

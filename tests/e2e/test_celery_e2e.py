@@ -4,6 +4,7 @@ The tags DAG runs over 20 locations; the result must be right in Pleo, and the
 mapped location tasks must have run on both workers (each reports its own name
 as the task instance's hostname).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -28,12 +29,19 @@ def redis_url(tmp_path_factory):
         raise RuntimeError("redis-server is not installed: `make test` installs it (Debian package redis-server).")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=open(workdir / "redis.log", "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=open(workdir / "redis.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.time() + 20
     while time.time() < deadline:
-        if subprocess.run([shutil.which("redis-cli") or "redis-cli", "-p", str(port), "ping"],
-                          capture_output=True, text=True).stdout.strip() == "PONG":
+        if (
+            subprocess.run(
+                [shutil.which("redis-cli") or "redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
+            ).stdout.strip()
+            == "PONG"
+        ):
             break
         time.sleep(0.2)
     yield f"redis://127.0.0.1:{port}/0"
@@ -47,14 +55,17 @@ def celery_stack(sandbox, postgres, redis_url, tmp_path_factory):
     sandbox.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0)
     sandbox.clear_faults()
     metadata = postgres.new_database("airflow")
-    env = {**sandbox.env(locations),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
-           "AIRFLOW__CELERY__BROKER_URL": redis_url,
-           "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,  # db+postgresql+psycopg2://
-           "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.worker_name.name",
-           **warehouse_env(postgres.new_database("wh")),
-           "GHL_PLEO_TAGS_SCHEDULE": "none", "GHL_PLEO_RETRY_DELAY_S": "2",
-           "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs"))}
+    env = {
+        **sandbox.env(locations),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+        "AIRFLOW__CELERY__BROKER_URL": redis_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,  # db+postgresql+psycopg2://
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.worker_name.name",
+        **warehouse_env(postgres.new_database("wh")),
+        "GHL_PLEO_TAGS_SCHEDULE": "none",
+        "GHL_PLEO_RETRY_DELAY_S": "2",
+        "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs")),
+    }
     stack = AirflowStack(tmp_path_factory.mktemp("celery-stack"), env, parallelism=8, executor="CeleryExecutor")
     stack.start()
     for name in ("worker-a", "worker-b"):

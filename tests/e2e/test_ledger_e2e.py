@@ -6,6 +6,7 @@ dry run and the real run of a small change, a run limited to one location, a ful
 PostgreSQL here (the tags e2e module uses SQLite), so the ledger and change log are checked on the deployment's
 database too.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,8 @@ def conf(**params) -> tuple[str, str]:
 
 def last_run_id(runner: Runner) -> str:
     return runner.warehouse().db.query("SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1")[0][
-        "run_id"]
+        "run_id"
+    ]
 
 
 def plan_key(c: dict) -> tuple:
@@ -52,8 +54,11 @@ def request_of(c: dict) -> tuple[str, str]:
     if c["entity"] == "tag_group":
         return ("POST", "/v0/tag-groups") if c["action"] == "create" else ("PUT", f"/v0/tag-groups/{c['pleo_id']}")
     if c["entity"] == "tag":
-        return ("POST", "/v0/tag-groups/{groupId}/tags") if c["action"] == "create" else \
-            ("PUT", f"/v0/tags/{c['pleo_id']}")
+        return (
+            ("POST", "/v0/tag-groups/{groupId}/tags")
+            if c["action"] == "create"
+            else ("PUT", f"/v0/tags/{c['pleo_id']}")
+        )
     if c["entity"] == "dimension":
         return "POST", "/v0/tag-groups/{groupId}/dimensions"
     if c["entity"] == "dimension_value":
@@ -91,8 +96,9 @@ def test_a_dry_run_of_the_first_sync_writes_nothing_and_prints_the_plan(runner):
     assert "DRY RUN" in out and "Plan (dry run): would create 3 tag groups;" in out
     wh = runner.warehouse()
     run_id = last_run_id(runner)
-    rows = wh.db.query("SELECT location_id, status, dry_run, records_synced FROM sync_location_runs WHERE run_id = :r",
-                    {"r": run_id})
+    rows = wh.db.query(
+        "SELECT location_id, status, dry_run, records_synced FROM sync_location_runs WHERE run_id = :r", {"r": run_id}
+    )
     assert len(rows) == 3 and all(r["status"] == "success" and r["dry_run"] == 1 for r in rows)
     assert wh.db.query("SELECT COUNT(*) AS n FROM pleo_tags_pushed")[0]["n"] == 0
     plan = wh.ledger.changes(DAG_ID, run_id)
@@ -114,8 +120,10 @@ def test_the_real_run_does_exactly_the_plan_and_the_change_log_matches_pleo_writ
     assert Counter(map(plan_key, changes)) == Counter(map(plan_key, plan))
     # the ledger: one row per location, its writes and its GHL requests as the sandbox counted them
     traffic = box.traffic()
-    rows = wh.db.query("SELECT location_id, status, records_synced, records_read, requests FROM sync_location_runs "
-                    "WHERE run_id = :r", {"r": run_id})
+    rows = wh.db.query(
+        "SELECT location_id, status, records_synced, records_read, requests FROM sync_location_runs WHERE run_id = :r",
+        {"r": run_id},
+    )
     assert len(rows) == 3
     for r in rows:
         assert r["status"] == "success"
@@ -168,10 +176,17 @@ def test_a_full_refresh_rereads_every_detail_and_catches_up_the_location_left_ou
     box.clear_requests()
     out = runner.run(*conf(full_refresh=True))
     # an ordinary run asks details only for new or changed tags (the tags e2e checks that); this one for all
-    asked = sum(len(json.loads(e["body"])["tagIds"]) if isinstance(e["body"], str) else len(e["body"]["tagIds"])
-                for e in box.exchanges() if e["api"] == "ghl" and e["route"].endswith("/tags/details"))
-    counts = [json.loads(r["counts"]) for r in runner.warehouse().db.query(
-        "SELECT counts FROM sync_location_runs WHERE run_id = :r", {"r": last_run_id(runner)})]
+    asked = sum(
+        len(json.loads(e["body"])["tagIds"]) if isinstance(e["body"], str) else len(e["body"]["tagIds"])
+        for e in box.exchanges()
+        if e["api"] == "ghl" and e["route"].endswith("/tags/details")
+    )
+    counts = [
+        json.loads(r["counts"])
+        for r in runner.warehouse().db.query(
+            "SELECT counts FROM sync_location_runs WHERE run_id = :r", {"r": last_run_id(runner)}
+        )
+    ]
     assert len(counts) == 3
     assert asked == sum(c["read"] - c["rejected"] - c["duplicates"] for c in counts) > 60
     assert "Change log: rename 1 tags" in out  # only the location the last run left out had a change

@@ -1,4 +1,5 @@
 """A full sync with agency OAuth, tokens forced to expire mid-run, and a search for every token string afterwards."""
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,18 @@ def runner(sandbox, airflow_db, tmp_path_factory):
 
 
 def oauth_env(runner: Runner) -> dict[str, str]:
-    ghl = {"conn_type": "http", "host": runner.box.ghl_url,
-           "extra": {"oauth": {"client_id": "sbx-client", "client_secret": SECRET, "company_id": COMPANY,
-                               "refresh_token": FIRST_REFRESH}}}
+    ghl = {
+        "conn_type": "http",
+        "host": runner.box.ghl_url,
+        "extra": {
+            "oauth": {
+                "client_id": "sbx-client",
+                "client_secret": SECRET,
+                "company_id": COMPANY,
+                "refresh_token": FIRST_REFRESH,
+            }
+        },
+    }
     return {"AIRFLOW_CONN_GHL_DEFAULT": json.dumps(ghl), "AIRFLOW__CORE__FERNET_KEY": runner.fernet_key}
 
 
@@ -43,11 +53,11 @@ def test_agency_oauth_sync_survives_expiry_mid_run_and_leaks_no_token(runner, ai
     deadline = time.time() + 120
     while box.requests().get("Pleo POST /v0/tag-groups/{groupId}/tags", 0) < 5 and time.time() < deadline:
         time.sleep(0.05)
-    box._admin("POST", "/oauth/expire")                     # every access token dies mid-run
+    box._admin("POST", "/oauth/expire")  # every access token dies mid-run
     assert proc.wait(300) == 0, (runner.workdir / f"run-{runner.runs}.log").read_text()[-3000:]
     oauth = box._admin("GET", "/oauth")
-    assert oauth["refreshes"] >= 2                          # the first token, then once after the forced expiry
-    assert_pleo_matches_ghl(box)                            # discovery found every location; all synced
+    assert oauth["refreshes"] >= 2  # the first token, then once after the forced expiry
+    assert_pleo_matches_ghl(box)  # discovery found every location; all synced
 
     # A new process: the connection's refresh token is dead (rotated); the stored one must be used.
     runner.run(**env)
@@ -57,7 +67,7 @@ def test_agency_oauth_sync_survives_expiry_mid_run_and_leaks_no_token(runner, ai
     assert len(secrets) > 5
     places: list[Path] = [p for p in runner.workdir.rglob("*") if p.is_file()]
     places += [p for p in (airflow_home / "logs").rglob("*") if p.is_file()] if (airflow_home / "logs").exists() else []
-    places += [p for p in airflow_home.glob("*.db*")]
+    places += list(airflow_home.glob("*.db*"))
     hits = []
     for path in places:
         blob = path.read_bytes()
@@ -71,5 +81,8 @@ def test_agency_oauth_sync_survives_expiry_mid_run_and_leaks_no_token(runner, ai
             hits += [f"{table}: {s[:12]}" for s in secrets if s in json.dumps(row, default=str)]
     assert hits == [], hits
     stored = wh.db.query("SELECT refresh_token_enc FROM ghl_oauth_state")
-    assert len(stored) == 1 and Fernet(runner.fernet_key.encode()).decrypt(
-        stored[0]["refresh_token_enc"].encode()).decode() in box._admin("GET", "/oauth")["valid_refresh"]
+    assert (
+        len(stored) == 1
+        and Fernet(runner.fernet_key.encode()).decrypt(stored[0]["refresh_token_enc"].encode()).decode()
+        in box._admin("GET", "/oauth")["valid_refresh"]
+    )

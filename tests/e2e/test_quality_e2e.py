@@ -1,4 +1,5 @@
 """Quality gates through Airflow: the archive guard, a renamed source field, the rejected-share gate, buckets."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,8 @@ def pleo_tags_of(box, location_id: str) -> list[dict]:
 def latest_rows(runner) -> dict[str, dict]:
     rows = runner.warehouse().db.query(
         "SELECT location_id, status, error_kind, error, try_number, counts FROM sync_location_runs WHERE run_id = "
-        "(SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1)")
+        "(SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1)"
+    )
     return {r["location_id"]: {**r, "counts": json.loads(r["counts"] or "{}")} for r in rows}
 
 
@@ -47,7 +49,7 @@ def test_every_row_read_lands_in_exactly_one_bucket(runner):
 
 def test_the_run_writes_data_docs_and_the_summary_points_at_them(runner):
     out = runner.run()
-    line = next(l for l in out.splitlines() if l.startswith("Data Docs: "))
+    line = next(x for x in out.splitlines() if x.startswith("Data Docs: "))
     # served by the health dashboard (an alert's link opens from any machine), and the file on this machine
     assert line.startswith("Data Docs: http://localhost:8080/ghl-pleo/data-docs/index.html (on this machine: ")
     path = Path(line.split("file://", 1)[1].rstrip(")"))
@@ -71,7 +73,7 @@ def test_ghl_suddenly_returning_40_percent_archives_nothing_and_says_why(runner)
     assert "Archiving was held" in row["error"] and "release_archive_guard" in row["error"]
     assert "dropped 60%" in row["error"] or "dropped 5" in row["error"]
     assert f"FAILED: location {loc} (drift_guard)" in out
-    assert {r["status"] for l, r in latest_rows(runner).items() if l != loc} == {"success"}
+    assert {r["status"] for x, r in latest_rows(runner).items() if x != loc} == {"success"}
     c = row["counts"]
     assert c["read"] == sum(c[b] for b in BUCKETS) and c["archives_held"] >= int(len(tags) * 0.6) - 5
 
@@ -90,8 +92,13 @@ def test_a_mapped_field_renamed_by_the_source_stops_the_location_with_a_clear_er
     box = runner.box
     loc = runner.locations[1]
     before = {t["id"]: (t["name"], t["archived"]) for t in pleo_tags_of(box, loc)}
-    box.fault(api="ghl", endpoint="GET /social-media-posting/{locationId}/tags", body_kind="rename_field",
-              location=loc, **{"from": "tag", "to": "name"})
+    box.fault(
+        api="ghl",
+        endpoint="GET /social-media-posting/{locationId}/tags",
+        body_kind="rename_field",
+        location=loc,
+        **{"from": "tag", "to": "name"},
+    )
     try:
         out = runner.run(expect_ok=False)
     finally:
@@ -115,10 +122,11 @@ def test_too_many_rejected_rows_hold_the_location_and_write_nothing(runner):
     out = runner.run(expect_ok=False)
     row = latest_rows(runner)[loc]
     assert row["error_kind"] == "data_quality" and "rows rejected" in row["error"] and "empty_name" in row["error"]
-    assert len(pleo_tags_of(box, loc)) == before   # not even the good new tag: the load was held
+    assert len(pleo_tags_of(box, loc)) == before  # not even the good new tag: the load was held
     c = row["counts"]
     assert c["read"] == sum(c[b] for b in BUCKETS)
-    rejected = runner.warehouse().db.query("SELECT COUNT(*) AS n FROM rejected_records WHERE location_id = :l AND "
-                                        "rule = 'empty_name'", {"l": loc})
+    rejected = runner.warehouse().db.query(
+        "SELECT COUNT(*) AS n FROM rejected_records WHERE location_id = :l AND rule = 'empty_name'", {"l": loc}
+    )
     assert rejected[0]["n"] >= max(3, n // 10)
     assert f"FAILED: location {loc} (data_quality)" in out

@@ -7,6 +7,7 @@ numbers would check: the requests made equal the minimum, a no-change run writes
 nothing, the 1% run writes one tag per changed tag, and Pleo's rate was never
 overrun. (Timing figures and the naive baseline are ``make bench``'s; they are not asserted.)
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,30 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def test_three_locations_in_parallel_make_exactly_the_minimum_requests(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.run", "--locations", "3", "--tags", "120", "--pleo-rps", "150",
-                           "--memory-tags", "", "--no-baseline", "--parse-repeat", "3", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--locations",
+            "3",
+            "--tags",
+            "120",
+            "--pleo-rps",
+            "150",
+            "--memory-tags",
+            "",
+            "--no-baseline",
+            "--parse-repeat",
+            "3",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(out.read_text())
     phases = r["phases"]

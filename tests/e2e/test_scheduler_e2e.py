@@ -8,6 +8,7 @@ and the sandbox's Pleo, tag by tag. Then the health side, also through the api-s
 (JSON, page, Data Docs, screenshots of it inside the Airflow UI by Chromium through Selenium) and the health
 DAG's stale alert (tags are stale after 0.002 h here, so the locations that just synced go stale within seconds).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,14 +43,23 @@ def stack(sandbox, postgres, smtp, tmp_path_factory):
     sandbox.clear_faults()
     warehouse_url = postgres.new_database("wh")
     metadata_url = postgres.new_database("airflow")
-    env = {**sandbox.env(locations),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
-           **warehouse_env(warehouse_url),
-           "GHL_PLEO_RETRY_DELAY_S": "2", "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs")),
-           "GHL_PLEO_STALE_HOURS_TAGS": str(STALE_AFTER_H), "GHL_PLEO_HEALTH_SCHEDULE": "none",
-           "AIRFLOW_CONN_GHL_PLEO_SMTP": json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port,
-                                                     "extra": {"from": "ghl-pleo@example.com",
-                                                               "to": ["oncall@example.com"]}})}
+    env = {
+        **sandbox.env(locations),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+        **warehouse_env(warehouse_url),
+        "GHL_PLEO_RETRY_DELAY_S": "2",
+        "GHL_PLEO_DATA_DOCS_DIR": str(tmp_path_factory.mktemp("docs")),
+        "GHL_PLEO_STALE_HOURS_TAGS": str(STALE_AFTER_H),
+        "GHL_PLEO_HEALTH_SCHEDULE": "none",
+        "AIRFLOW_CONN_GHL_PLEO_SMTP": json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "extra": {"from": "ghl-pleo@example.com", "to": ["oncall@example.com"]},
+            }
+        ),
+    }
     s = AirflowStack(tmp_path_factory.mktemp("airflow-stack"), env, parallelism=6)
     s.warehouse_url = warehouse_url
     s.start()
@@ -65,7 +75,9 @@ def wait_all(stack: AirflowStack, dag_id: str, expected: int, timeout: float = 6
         if len(runs) >= expected and len(done) == len(runs):
             return runs
         time.sleep(2)
-    raise AssertionError(f"{dag_id}: runs not finished in {timeout:.0f} s: {[(r['dag_run_id'], r['state']) for r in runs]}")
+    raise AssertionError(
+        f"{dag_id}: runs not finished in {timeout:.0f} s: {[(r['dag_run_id'], r['state']) for r in runs]}"
+    )
 
 
 def test_backfill_and_manual_run_through_the_rest_api_on_postgresql(stack, sandbox):
@@ -96,7 +108,7 @@ def test_backfill_and_manual_run_through_the_rest_api_on_postgresql(stack, sandb
     per_day = wh.db.query("SELECT location_id, day, COUNT(*) AS n FROM ghl_statistics_daily GROUP BY location_id, day")
     assert {r["n"] for r in per_day} == {1}
     newest = max(days)
-    groups = {g["code"][len("ghl-social-"):]: g for g in sandbox.pleo_state()["groups"].values()}
+    groups = {g["code"][len("ghl-social-") :]: g for g in sandbox.pleo_state()["groups"].values()}
     with_stats = {r["location_id"] for r in wh.db.query("SELECT DISTINCT location_id FROM ghl_statistics_daily")}
     assert with_stats
     for loc in with_stats:
@@ -141,7 +153,8 @@ def _ledger_locations(stack) -> list[str]:
     from ghl_pleo.warehouse import Warehouse
 
     rows = Warehouse(stack.warehouse_url).db.query(
-        "SELECT DISTINCT location_id FROM sync_location_runs WHERE dag_id = :d", {"d": TAGS})
+        "SELECT DISTINCT location_id FROM sync_location_runs WHERE dag_id = :d", {"d": TAGS}
+    )
     return sorted(r["location_id"] for r in rows)
 
 

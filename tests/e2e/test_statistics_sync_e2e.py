@@ -1,4 +1,5 @@
 """The statistics DAG through Airflow for consecutive UTC days, a re-run and a backfill of an older day."""
+
 from __future__ import annotations
 
 import json
@@ -27,18 +28,29 @@ def runner(sandbox, airflow_db, tmp_path_factory):
 
 def vendor_totals(box, location_id: str, day: str) -> dict:
     """What GHL says for that day, asked directly (the test's own oracle)."""
-    acc = requests.get(f"{box.ghl_url}/social-media-posting/{location_id}/accounts",
-                       headers={"Authorization": f"Bearer {GHL_TOKEN}", "Version": "2021-07-28"}).json()
-    body = {"profileIds": [a["profileId"] for a in acc["results"]["accounts"]],
-            "currentRange": {"startDate": f"{day}T00:00:00.000Z", "endDate": f"{day}T23:59:59.999Z"}}
-    res = requests.post(f"{box.ghl_url}/social-media-posting/statistics", params={"locationId": location_id},
-                        headers={"Authorization": f"Bearer {GHL_TOKEN}", "Version": "v3"}, json=body).json()["results"]
-    return {**res["totals"], "reach": res["breakdowns"]["reach"]["total"],
-            "shares": sum(e["shares"] for e in res["breakdowns"]["engagement"].values())}
+    acc = requests.get(
+        f"{box.ghl_url}/social-media-posting/{location_id}/accounts",
+        headers={"Authorization": f"Bearer {GHL_TOKEN}", "Version": "2021-07-28"},
+    ).json()
+    body = {
+        "profileIds": [a["profileId"] for a in acc["results"]["accounts"]],
+        "currentRange": {"startDate": f"{day}T00:00:00.000Z", "endDate": f"{day}T23:59:59.999Z"},
+    }
+    res = requests.post(
+        f"{box.ghl_url}/social-media-posting/statistics",
+        params={"locationId": location_id},
+        headers={"Authorization": f"Bearer {GHL_TOKEN}", "Version": "v3"},
+        json=body,
+    ).json()["results"]
+    return {
+        **res["totals"],
+        "reach": res["breakdowns"]["reach"]["total"],
+        "shares": sum(e["shares"] for e in res["breakdowns"]["engagement"].values()),
+    }
 
 
 def groups_by_location(box) -> dict[str, dict]:
-    return {g["code"][len("ghl-social-"):]: g for g in box.pleo_state()["groups"].values()}
+    return {g["code"][len("ghl-social-") :]: g for g in box.pleo_state()["groups"].values()}
 
 
 def test_three_consecutive_days_give_three_history_rows_and_pleo_shows_the_latest(runner):
@@ -56,10 +68,12 @@ def test_three_consecutive_days_give_three_history_rows_and_pleo_shows_the_lates
     runner.run("2026-11-03")
     runner.run("2026-11-04")
 
-    rows = runner.warehouse().db.query("SELECT location_id, day, window_start, window_end, metrics "
-                                    "FROM ghl_statistics_daily ORDER BY location_id, day")
+    rows = runner.warehouse().db.query(
+        "SELECT location_id, day, window_start, window_end, metrics FROM ghl_statistics_daily ORDER BY location_id, day"
+    )
     assert [(r["location_id"], r["day"]) for r in rows] == [
-        (loc, day) for loc in sorted(with_accounts) for day in ("2026-11-01", "2026-11-02", "2026-11-03")]
+        (loc, day) for loc in sorted(with_accounts) for day in ("2026-11-01", "2026-11-02", "2026-11-03")
+    ]
     for r in rows:
         assert (r["window_start"], r["window_end"]) == (f"{r['day']}T00:00:00.000Z", f"{r['day']}T23:59:59.999Z")
         assert json.loads(r["metrics"])["totals"] == vendor_totals(box, r["location_id"], r["day"])
@@ -77,8 +91,9 @@ def test_three_consecutive_days_give_three_history_rows_and_pleo_shows_the_lates
         assert md["metrics"] == json.dumps(metrics, sort_keys=True, separators=(",", ":"))
     assert groups[with_accounts[0]]["metadata"]["finance_owner"] == "ana"
     assert "stat_id" not in groups.get(without, {}).get("metadata", {})
-    skipped = runner.warehouse().db.query("SELECT status FROM sync_location_runs WHERE location_id = :l",
-                                          {"l": without})
+    skipped = runner.warehouse().db.query(
+        "SELECT status FROM sync_location_runs WHERE location_id = :l", {"l": without}
+    )
     assert {r["status"] for r in skipped} == {"skipped"}
 
 
@@ -99,5 +114,8 @@ def test_a_backfilled_older_day_fills_history_but_never_moves_pleo_back(runner):
     assert GROUP_PUT not in box.requests() and "(no changes)" in out
     days = {r["day"] for r in runner.warehouse().db.query("SELECT day FROM ghl_statistics_daily")}
     assert days == {"2026-10-30", "2026-11-01", "2026-11-02", "2026-11-03"}
-    assert {g["metadata"].get("stat_id", "").rsplit("-", 1)[-1]
-            for loc, g in groups_by_location(box).items() if loc in runner.locations[:2]} == {"20261103"}
+    assert {
+        g["metadata"].get("stat_id", "").rsplit("-", 1)[-1]
+        for loc, g in groups_by_location(box).items()
+        if loc in runner.locations[:2]
+    } == {"20261103"}

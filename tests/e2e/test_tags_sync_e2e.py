@@ -3,6 +3,7 @@
 The tests in this module run in order and build on each other's state, as an
 hourly schedule would: first sync, unchanged re-run, then small source changes.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,13 @@ from tests.sandbox_client import writes
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAG_ID = "ghl_pleo_tags_sync"
 TAG_WRITES = ("Pleo POST /v0/tag-groups/{groupId}/tags", "Pleo PUT /v0/tags/{tagId}")
-VALUE_WRITES = ("Pleo POST /v0/tags/{tagId}/dimensions/{dimensionId}", "Pleo PUT /v0/tags/{tagId}/dimensions/{dimensionId}")
+VALUE_WRITES = (
+    "Pleo POST /v0/tags/{tagId}/dimensions/{dimensionId}",
+    "Pleo PUT /v0/tags/{tagId}/dimensions/{dimensionId}",
+)
 DETAILS = "GHL POST /social-media-posting/{locationId}/tags/details"
+
+
 @pytest.fixture(scope="module")
 def runner(sandbox, airflow_db, tmp_path_factory):
     """A SQLite warehouse. The same DAG on a PostgreSQL warehouse runs in the ledger e2e (first sync, changes,
@@ -83,7 +89,7 @@ def test_gone_tags_manual_edits_and_duplicate_codes_are_corrected(runner):
     box = runner.box
     loc = box.locations()[2]["id"]
     live = [t for t in box.ghl_tags(loc) if not t["deleted"]]
-    box.remove_tag(loc, live[0]["_id"])                                    # gone from the source
+    box.remove_tag(loc, live[0]["_id"])  # gone from the source
     state = box.pleo_state()
     group = group_of(state, loc)
     by_code = {t["code"]: t for t in state["tags"].values() if t["groupId"] == group["id"]}
@@ -127,8 +133,10 @@ def test_a_failing_location_fails_the_run_by_name_and_the_rerun_converges(runner
     assert f"FAILED: location {bad} (upstream_outage)" in out
     assert "1 of 3 locations failed" in out
     wh = runner.warehouse()
-    rows = wh.db.query("SELECT location_id, status, error_kind, try_number FROM sync_location_runs WHERE run_id = "
-                    "(SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1)")
+    rows = wh.db.query(
+        "SELECT location_id, status, error_kind, try_number FROM sync_location_runs WHERE run_id = "
+        "(SELECT run_id FROM sync_location_runs ORDER BY started_at DESC LIMIT 1)"
+    )
     assert {r["location_id"]: r["status"] for r in rows}[bad] == "failed"
     assert max(r["try_number"] for r in rows if r["location_id"] == bad) == 3  # Airflow retried it twice
     box.clear_requests()

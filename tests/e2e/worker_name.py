@@ -1,5 +1,6 @@
 """Airflow's ``hostname_callable`` for the Celery test: each worker reports its own name, so task instances show
 which of two workers on one machine ran them."""
+
 from __future__ import annotations
 
 import os

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ghl_pleo.config import load_mapping
@@ -60,9 +60,12 @@ class FlowRunner:
         self.runs = 0
 
     def hooks(self, dry_run: bool = False) -> Hooks:
-        return Hooks(ghl=GhlHook(token_store=self.warehouse.tokens, retry=RetryPolicy(**FAST), sleep=lambda s: None),
-                     pleo=PleoHook(rate_slots=self.warehouse.rate_slots, dry_run=dry_run, retry=RetryPolicy(**FAST),
-                                   sleep=lambda s: None))
+        return Hooks(
+            ghl=GhlHook(token_store=self.warehouse.tokens, retry=RetryPolicy(**FAST), sleep=lambda s: None),
+            pleo=PleoHook(
+                rate_slots=self.warehouse.rate_slots, dry_run=dry_run, retry=RetryPolicy(**FAST), sleep=lambda s: None
+            ),
+        )
 
     def _run(self, dag_id: str, dry_run: bool) -> SyncRun:
         self.runs += 1
@@ -72,8 +75,15 @@ class FlowRunner:
         variable = json.dumps(self.locations) if self.locations is not None else None
         return resolve_locations(hooks.ghl, variable, only=only)
 
-    def tags(self, *, only: list[str] | None = None, dry_run: bool = False, release: tuple[str, ...] = (),
-             full_refresh: bool = False, now: datetime | None = None) -> FlowResult:
+    def tags(
+        self,
+        *,
+        only: list[str] | None = None,
+        dry_run: bool = False,
+        release: tuple[str, ...] = (),
+        full_refresh: bool = False,
+        now: datetime | None = None,
+    ) -> FlowResult:
         """One tags run: every location in turn, each with its own hooks (as its own task would have)."""
         run, config = self._run(TAGS_DAG_ID, dry_run), load_mapping()
         setup = self.hooks(dry_run)
@@ -84,8 +94,14 @@ class FlowRunner:
             try:
                 with run.location(location_id, hooks) as location_run:
                     result.results[location_id] = sync_location_tags(
-                        location_run, hooks, config, location, release_archive_guard=location_id in release,
-                        full_refresh=full_refresh, now=now)
+                        location_run,
+                        hooks,
+                        config,
+                        location,
+                        release_archive_guard=location_id in release,
+                        full_refresh=full_refresh,
+                        now=now,
+                    )
             except Exception as exc:  # noqa: BLE001 - a failed location is an outcome the test judges
                 result.errors[location_id] = exc
         return self._summarize(run, result, [g["location_id"] for g in groups])
@@ -93,7 +109,7 @@ class FlowRunner:
     def statistics(self, day: datetime, *, only: list[str] | None = None, dry_run: bool = False) -> FlowResult:
         """One statistics run for the UTC day that starts at ``day``: fetch per location, then the metadata."""
         run, config = self._run(STATISTICS_DAG_ID, dry_run), load_mapping()
-        start = day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=timezone.utc)
+        start = day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
         window = Window.for_interval(start, start + timedelta(days=1))
         setup = self.hooks(dry_run)
         locations = self._locations(setup, only)

@@ -1,8 +1,9 @@
 """The statistics flow end to end without Airflow: a UTC day's statistics into the history, the newest day into
 each Pleo group's metadata; a location without accounts is skipped, not failed."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,22 +23,22 @@ def flows(sandbox, tmp_path, monkeypatch) -> FlowRunner:
 
 
 def metadata(box) -> dict[str, dict]:
-    return {g["code"][len("ghl-social-"):]: g.get("metadata") or {} for g in box.pleo_state()["groups"].values()}
+    return {g["code"][len("ghl-social-") :]: g.get("metadata") or {} for g in box.pleo_state()["groups"].values()}
 
 
 def test_a_day_is_stored_and_shown_in_pleo_and_the_newest_day_stays_shown(flows):
     box = flows.box
     with_accounts, without = flows.locations[:2], flows.locations[2]
-    day2 = flows.statistics(datetime(2026, 11, 2, tzinfo=timezone.utc))
+    day2 = flows.statistics(datetime(2026, 11, 2, tzinfo=UTC))
     assert day2.errors == {} and day2.failed == []
     ledger = flows.ledger(day2)
     assert ledger[without]["status"] == "skipped" and {ledger[x]["status"] for x in with_accounts} == {"success"}
     shown = metadata(box)
     assert {shown[x]["stat_id"] for x in with_accounts} == {f"{x}-20261102" for x in with_accounts}
     assert without not in shown or "stat_id" not in shown[without]
-    flows.statistics(datetime(2026, 11, 3, tzinfo=timezone.utc))
+    flows.statistics(datetime(2026, 11, 3, tzinfo=UTC))
     box.clear_requests()
-    older = flows.statistics(datetime(2026, 11, 1, tzinfo=timezone.utc))  # a backfill of an older day
+    older = flows.statistics(datetime(2026, 11, 1, tzinfo=UTC))  # a backfill of an older day
     assert older.errors == {} and box.requests().get(GROUP_PUT, 0) == 0
     assert {metadata(box)[x]["stat_id"] for x in with_accounts} == {f"{x}-20261103" for x in with_accounts}
     days = flows.warehouse.state.statistics_history(with_accounts)
@@ -47,7 +48,7 @@ def test_a_day_is_stored_and_shown_in_pleo_and_the_newest_day_stays_shown(flows)
 
 def test_a_dry_run_stores_the_day_but_writes_nothing_to_pleo(flows):
     box = flows.box
-    plan = flows.statistics(datetime(2026, 11, 2, tzinfo=timezone.utc), dry_run=True)
+    plan = flows.statistics(datetime(2026, 11, 2, tzinfo=UTC), dry_run=True)
     assert plan.errors == {}
     assert box.requests().get(GROUP_PUT, 0) == 0
     assert all(c["dry_run"] for c in flows.changes(plan)) and flows.changes(plan)

@@ -1,5 +1,6 @@
 """The tags flow end to end without Airflow: sandbox over HTTP, a SQLite warehouse, real GX; judged by what
 Pleo and the ledger hold afterwards."""
+
 from __future__ import annotations
 
 import pytest
@@ -54,8 +55,11 @@ def test_a_rerun_writes_nothing_and_changes_are_written_exactly(flows):
     box.clear_requests()
     changed = flows.tags()
     assert changed.errors == {} and tag_writes(box) == 3
-    assert sorted(c["action"] for c in flows.changes(changed) if c["entity"] == "tag") == ["archive", "create",
-                                                                                            "rename"]
+    assert sorted(c["action"] for c in flows.changes(changed) if c["entity"] == "tag") == [
+        "archive",
+        "create",
+        "rename",
+    ]
     assert_pleo_matches_ghl(box)
 
 

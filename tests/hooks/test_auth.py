@@ -1,5 +1,6 @@
 """GhlAuth over real HTTP (the sandbox): Bearer and Version on every send, one refresh and re-send after a 401,
 and the re-send limited and counted like any other send."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,12 @@ import json
 import pytest
 from cryptography.fernet import Fernet
 
-from ghl_pleo.warehouse import Warehouse
 from ghl_pleo.errors import AuthenticationError
 from ghl_pleo.hooks.auth import GhlAuth
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.ratelimit import SlidingWindowLimiter
+from ghl_pleo.warehouse import Warehouse
 from tests.sandbox_client import GHL_TOKEN
 
 pytestmark = pytest.mark.integration
@@ -52,8 +53,12 @@ class Tokens:
 
 
 def client(box, **kwargs) -> ApiClient:
-    return ApiClient("GHL", box.ghl_url, retry=RetryPolicy(max_attempts=3, backoff_base_s=0.01, jitter=0),
-                     **{"sleep": lambda s: None, **kwargs})
+    return ApiClient(
+        "GHL",
+        box.ghl_url,
+        retry=RetryPolicy(max_attempts=3, backoff_base_s=0.01, jitter=0),
+        **{"sleep": lambda s: None, **kwargs},
+    )
 
 
 def get_location(c: ApiClient, box, auth: GhlAuth) -> dict:
@@ -111,9 +116,9 @@ def test_a_token_that_cannot_be_refreshed_fails_at_the_first_401(box):
 
 def test_the_one_refresh_spans_the_retries_of_a_request_not_the_next_request(box):
     tokens = Tokens(GHL_TOKEN, GHL_TOKEN, GHL_TOKEN)
-    box.fault(api="ghl", endpoint=KEY, status=401, times=1)   # 401: refresh, re-send ...
-    box.fault(api="ghl", endpoint=KEY, status=503, times=1)   # ... which meets a 503: retry ...
-    box.fault(api="ghl", endpoint=KEY, status=401, times=1)   # ... which meets a 401: the refresh is spent
+    box.fault(api="ghl", endpoint=KEY, status=401, times=1)  # 401: refresh, re-send ...
+    box.fault(api="ghl", endpoint=KEY, status=503, times=1)  # ... which meets a 503: retry ...
+    box.fault(api="ghl", endpoint=KEY, status=401, times=1)  # ... which meets a 401: the refresh is spent
     c = client(box)
     with pytest.raises(AuthenticationError, match="returned HTTP 401: .*The token in the connection is wrong"):
         get_location(c, box, GhlAuth(tokens.token, V2, refresh=tokens.refresh))
@@ -143,23 +148,33 @@ def test_the_resend_waits_for_the_limiter_like_any_send(box):
     assert clock.now == pytest.approx(10.0)  # one request per 10 s: the re-send waited a whole window
 
 
-OAUTH = {"client_id": "sbx-client", "client_secret": "sbx-client-secret-7f3a", "company_id": "SbxAgency0000000001",
-         "refresh_token": "sbx-refresh-initial-0001"}
+OAUTH = {
+    "client_id": "sbx-client",
+    "client_secret": "sbx-client-secret-7f3a",
+    "company_id": "SbxAgency0000000001",
+    "refresh_token": "sbx-refresh-initial-0001",
+}
 
 
 def test_oauth_expiry_mid_run_every_send_is_counted_as_the_server_counts_it(box, monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW_CONN_GHL_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": box.ghl_url, "extra": {"oauth": OAUTH}}))
-    monkeypatch.setenv("AIRFLOW_CONN_GHL_PLEO_DB", json.dumps(
-        {"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path / 'wh.db'}"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GHL_DEFAULT", json.dumps({"conn_type": "http", "host": box.ghl_url, "extra": {"oauth": OAUTH}})
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GHL_PLEO_DB",
+        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path / 'wh.db'}"}}),
+    )
     monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     loc = box.locations()[0]["id"]
-    h = GhlHook(token_store=Warehouse().tokens, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, jitter=0),
-                sleep=lambda s: None)
+    h = GhlHook(
+        token_store=Warehouse().tokens,
+        retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, jitter=0),
+        sleep=lambda s: None,
+    )
     assert h.get_location(loc)
-    box._admin("POST", "/oauth/expire")      # the cached location token and the agency token die
-    assert h.get_location(loc)               # 401 -> forget -> mint (401 -> agency refresh -> mint) -> re-send
+    box._admin("POST", "/oauth/expire")  # the cached location token and the agency token die
+    assert h.get_location(loc)  # 401 -> forget -> mint (401 -> agency refresh -> mint) -> re-send
     server = {k.removeprefix("GHL "): v for k, v in box.requests().items()}
     assert server == {KEY: 3, "POST /oauth/token": 2, "POST /oauth/locationToken": 3}
     assert dict(h.client.stats.requests) == server and h.client.stats.retries == 0

@@ -1,4 +1,5 @@
 """The classifier: a table of answers (responses, transport errors) -> decisions. No network."""
+
 from __future__ import annotations
 
 from http.client import RemoteDisconnected
@@ -38,19 +39,29 @@ def dropped() -> requests.ConnectionError:
 TABLE = [
     (GET, 1, response(200), Done, {"body": {"ok": True}}),
     (GET, 1, response(204, b""), Done, {"body": None}),
-    (GET, 2, response(200, b"<html>", Content_Type="text/html"), Retry,
-     {"kind": "badbody", "status": 200, "wait": 2.0}),
+    (
+        GET,
+        2,
+        response(200, b"<html>", Content_Type="text/html"),
+        Retry,
+        {"kind": "badbody", "status": 200, "wait": 2.0},
+    ),
     (GET, 1, response(429, Retry_After="3"), Retry, {"kind": "ratelimit", "status": 429, "wait": 3.0}),
     (GET, 1, response(429, Retry_After="500"), Retry, {"kind": "ratelimit", "wait": 120.0}),
     (GET, 2, response(429, Retry_After="0"), Retry, {"kind": "ratelimit", "wait": 2.0}),
-    (GET, 2, response(429, X_RateLimit_Remaining="0", X_RateLimit_Interval_Milliseconds="100000"), Retry,
-     {"kind": "ratelimit", "wait": 20.0}),
+    (
+        GET,
+        2,
+        response(429, X_RateLimit_Remaining="0", X_RateLimit_Interval_Milliseconds="100000"),
+        Retry,
+        {"kind": "ratelimit", "wait": 20.0},
+    ),
     (GET, 3, response(503), Retry, {"kind": "server", "status": 503, "wait": 4.0}),
     (GET, 1, requests.exceptions.ConnectTimeout(), Retry, {"kind": "connect", "status": None}),
     (GET, 1, requests.exceptions.ReadTimeout(), Retry, {"kind": "timeout", "status": None}),
     (GET, 1, never_sent(), Retry, {"kind": "connect", "status": None}),
     (GET, 1, dropped(), Retry, {"kind": "sent", "status": None}),
-    (GET, 1, response(401), Fail, (AuthenticationError, "returned HTTP 401: {\"ok\": true}. The token")),
+    (GET, 1, response(401), Fail, (AuthenticationError, 'returned HTTP 401: {"ok": true}. The token')),
     (GET, 1, response(403), Fail, (AuthenticationError, "returned HTTP 403")),
     (GET, 1, response(404), Fail, (FatalAPIError, "refused as invalid")),
     (GET, 1, response(422), Fail, (FatalAPIError, "returned HTTP 422")),
@@ -58,9 +69,18 @@ TABLE = [
     (CREATE, 1, response(429, Retry_After="1"), Retry, {"kind": "ratelimit", "wait": 1.0}),
     (CREATE, 1, never_sent(), Retry, {"kind": "connect"}),
     (CREATE, 1, requests.exceptions.ConnectTimeout(), Retry, {"kind": "connect"}),
-    (CREATE, 1, dropped(), Fail, (RetryableAPIError, "failed after 1 attempt(s): connection error "
-                                                     "(ConnectionError: dropped after send); the create may or may "
-                                                     "not have happened")),
+    (
+        CREATE,
+        1,
+        dropped(),
+        Fail,
+        (
+            RetryableAPIError,
+            "failed after 1 attempt(s): connection error "
+            "(ConnectionError: dropped after send); the create may or may "
+            "not have happened",
+        ),
+    ),
     (CREATE, 2, requests.exceptions.ReadTimeout(), Fail, (RetryableAPIError, "failed after 2 attempt(s): no reply")),
     (CREATE, 1, response(503), Fail, (RetryableAPIError, "HTTP 503")),
     (CREATE, 1, response(201, b"not json"), Fail, (RetryableAPIError, "not JSON")),
@@ -99,8 +119,9 @@ def test_giving_up_names_the_attempts_the_reason_and_the_next_step():
     retry = classify(response(429, Retry_After="1"), GET, 6, policy=POLICY, read_timeout=30.0)
     error = retry.give_up(GET, 6)
     assert type(error) is RateLimitError and error.status == 429
-    assert str(error).startswith("GHL GET /social-media-posting/{locationId}/tags for location Loc1 failed after 6 "
-                                 "attempt(s): HTTP 429")
+    assert str(error).startswith(
+        "GHL GET /social-media-posting/{locationId}/tags for location Loc1 failed after 6 attempt(s): HTTP 429"
+    )
     assert "Airflow will retry the task" in str(error)
     timeout = classify(requests.exceptions.ReadTimeout(), GET, 3, policy=POLICY, read_timeout=0.5)
     assert type(timeout.give_up(GET, 3)) is RetryableAPIError and "no reply within 0.5s" in timeout.reason

@@ -1,4 +1,5 @@
 """How long to wait: Retry-After in both forms, and the capped exponential backoff."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,9 @@ import pytest
 from ghl_pleo.hooks.client import RetryPolicy, parse_retry_after
 
 
-@pytest.mark.parametrize("value, expected", [("3", 3.0), ("0", 0.0), ("1.5", 1.5), (None, None), ("soon", None),
-                                             ("", None)])
+@pytest.mark.parametrize(
+    "value, expected", [("3", 3.0), ("0", 0.0), ("1.5", 1.5), (None, None), ("soon", None), ("", None)]
+)
 def test_retry_after_seconds(value, expected):
     assert parse_retry_after(value) == expected
 

@@ -1,4 +1,5 @@
 """GhlHook against the sandbox over real HTTP: paging, retries, limiter, errors, tokens."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,10 @@ class Sleeps(list):
 
 
 def hook(sleeps=None, **policy) -> GhlHook:
-    return GhlHook(retry=RetryPolicy(**{"backoff_base_s": 0.01, "jitter": 0, **policy}),
-                   sleep=sleeps if sleeps is not None else Sleeps())
+    return GhlHook(
+        retry=RetryPolicy(**{"backoff_base_s": 0.01, "jitter": 0, **policy}),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+    )
 
 
 def read_all(h: GhlHook, location_id: str) -> list[dict]:
@@ -149,7 +152,7 @@ def test_401_is_an_authentication_error_without_the_token(box, monkeypatch):
 
 
 def test_per_location_tokens_are_used_for_their_location(box, monkeypatch):
-    loc_a, loc_b = [l["id"] for l in box.locations()]
+    loc_a, loc_b = [x["id"] for x in box.locations()]
     box.configure(location_tokens={loc_a: "token-for-a-111", loc_b: "token-for-b-222"})
     try:
         conn = json.loads(box.env()["AIRFLOW_CONN_GHL_DEFAULT"])

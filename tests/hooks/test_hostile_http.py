@@ -1,4 +1,5 @@
 """Hostile answers and inputs at the HTTP level, against the sandbox."""
+
 from __future__ import annotations
 
 import pytest

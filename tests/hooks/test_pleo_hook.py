@@ -1,4 +1,5 @@
 """PleoHook against the sandbox: cursor paging, include_archived, creates are never blindly retried."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,11 @@ def box(sandbox, monkeypatch):
 
 
 def hook(**policy) -> PleoHook:
-    return PleoHook(rate_slots=Warehouse().rate_slots, retry=RetryPolicy(**{"backoff_base_s": 0.01, "jitter": 0, **policy}),
-                    sleep=lambda s: None)
+    return PleoHook(
+        rate_slots=Warehouse().rate_slots,
+        retry=RetryPolicy(**{"backoff_base_s": 0.01, "jitter": 0, **policy}),
+        sleep=lambda s: None,
+    )
 
 
 def test_tag_listing_follows_cursors_and_includes_archived(box):
@@ -131,11 +135,16 @@ def _parallel_clients(box, monkeypatch, tmp_path, shared: bool, processes: int =
     box.configure(pleo_rps=20)
     from tests.conftest import ROOT
 
-    env = {**os.environ, **box.env(max_requests_per_second=20, shared_rate=shared),
-           "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}",
-           **warehouse_env(f"sqlite:///{tmp_path}/wh.db")}
-    procs = [subprocess.Popen([sys.executable, "-c", _BURST, str(each)], env=env, stdout=subprocess.PIPE, text=True)
-             for _ in range(processes)]
+    env = {
+        **os.environ,
+        **box.env(max_requests_per_second=20, shared_rate=shared),
+        "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}",
+        **warehouse_env(f"sqlite:///{tmp_path}/wh.db"),
+    }
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _BURST, str(each)], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
     return [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
 
 

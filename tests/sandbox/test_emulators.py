@@ -1,4 +1,5 @@
 """The sandbox enforces what the real services enforce, and keeps its state between runs."""
+
 from __future__ import annotations
 
 import pytest
@@ -58,20 +59,30 @@ def test_pleo_requires_company_id_and_a_token_and_limits_the_rate(box):
     assert requests.get(f"{box.pleo_url}/v0/tag-groups", headers=PLEO).status_code == 400
     assert requests.get(f"{box.pleo_url}/v0/tag-groups", params={"company_id": PLEO_COMPANY}).status_code == 401
     box.configure(pleo_rps=3)
-    codes = [requests.get(f"{box.pleo_url}/v0/tag-groups", headers=PLEO, params={"company_id": PLEO_COMPANY}).status_code
-             for _ in range(5)]
+    codes = [
+        requests.get(f"{box.pleo_url}/v0/tag-groups", headers=PLEO, params={"company_id": PLEO_COMPANY}).status_code
+        for _ in range(5)
+    ]
     assert codes.count(429) >= 1 and codes[:3] == [200, 200, 200]
 
 
 def test_tag_lists_hide_archived_unless_asked(box):
     s = requests.Session()
     s.headers.update(PLEO)
-    g = s.post(f"{box.pleo_url}/v0/tag-groups", params={"company_id": PLEO_COMPANY},
-               json={"code": "g", "name": "G", "archived": False}).json()["data"]
-    t = s.post(f"{box.pleo_url}/v0/tag-groups/{g['id']}/tags", json={"code": "a", "name": "A", "archived": False}).json()["data"]
+    g = s.post(
+        f"{box.pleo_url}/v0/tag-groups",
+        params={"company_id": PLEO_COMPANY},
+        json={"code": "g", "name": "G", "archived": False},
+    ).json()["data"]
+    t = s.post(
+        f"{box.pleo_url}/v0/tag-groups/{g['id']}/tags", json={"code": "a", "name": "A", "archived": False}
+    ).json()["data"]
     s.put(f"{box.pleo_url}/v0/tags/{t['id']}", json={"code": "a", "name": "A", "archived": True})
     assert s.get(f"{box.pleo_url}/v0/tag-groups/{g['id']}/tags").json()["data"] == []
-    assert len(s.get(f"{box.pleo_url}/v0/tag-groups/{g['id']}/tags", params={"include_archived": "true"}).json()["data"]) == 1
+    assert (
+        len(s.get(f"{box.pleo_url}/v0/tag-groups/{g['id']}/tags", params={"include_archived": "true"}).json()["data"])
+        == 1
+    )
 
 
 def test_faults_are_injected_per_endpoint_and_counted(box):
@@ -81,7 +92,10 @@ def test_faults_are_injected_per_endpoint_and_counted(box):
     assert requests.get(tags_url(box, loc), headers=V2).status_code == 502
     assert requests.get(tags_url(box, loc), headers=V2).status_code == 200
     assert requests.get(f"{box.ghl_url}/locations/{loc}", headers=V2).status_code == 200
-    assert box.requests() == {"GHL GET /social-media-posting/{locationId}/tags": 2, "GHL GET /locations/{locationId}": 1}
+    assert box.requests() == {
+        "GHL GET /social-media-posting/{locationId}/tags": 2,
+        "GHL GET /locations/{locationId}": 1,
+    }
 
 
 def test_state_survives_a_restart(tmp_path):

@@ -1,5 +1,6 @@
 """The Selenium helper of the UI tests (tests/browser.py) against a small local site: a login form like
 SimpleAuthManager's, a page that fetches its data with a script, and the errors a test would see."""
+
 from __future__ import annotations
 
 import struct
@@ -80,7 +81,7 @@ def test_logs_in_through_the_form_then_waits_for_what_the_page_fetched(site, bro
 
     browser.open(f"{site}/runs", css="#runs li", text="scheduled__2")
     assert browser.text().splitlines()[-2:] == ["manual__1", "scheduled__2"]
-    assert '<li>manual__1</li>' in browser.dom()
+    assert "<li>manual__1</li>" in browser.dom()
     shot = browser.screenshot(tmp_path / "shots" / "runs.png")
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,5 @@
 """run_bounded: Pleo writes in flight at once, each confirmed write handled, the first error raised after the rest."""
+
 from __future__ import annotations
 
 import threading

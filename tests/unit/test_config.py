@@ -1,4 +1,5 @@
 """The mapping file: defaults, and one clear error per kind of mistake."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,15 +15,18 @@ def test_the_shipped_mapping_file_loads_with_the_contract_defaults():
     assert cfg.group_name("L1", None) == "L1" and cfg.group_name("L1", "  ") == "L1"
 
 
-@pytest.mark.parametrize("data, match", [
-    ({"colour": "blue"}, "unknown key"),
-    ({"group_name_template": "Social: {name}"}, "group_name_template"),
-    ({"group_name_template": "Social: {location_name"}, "group_name_template"),
-    ({"max_name_length": "255"}, "max_name_length"),
-    ({"detail_level": "everything"}, "detail_level"),
-    ({"dimensions": ["ghl_colour"]}, "dimensions"),
-    (["not", "a", "mapping"], "top level"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({"colour": "blue"}, "unknown key"),
+        ({"group_name_template": "Social: {name}"}, "group_name_template"),
+        ({"group_name_template": "Social: {location_name"}, "group_name_template"),
+        ({"max_name_length": "255"}, "max_name_length"),
+        ({"detail_level": "everything"}, "detail_level"),
+        ({"dimensions": ["ghl_colour"]}, "dimensions"),
+        (["not", "a", "mapping"], "top level"),
+    ],
+)
 def test_mistakes_name_the_file_and_key(data, match):
     with pytest.raises(ConfigurationError, match=match) as err:
         parse_mapping(data, "include/mapping.yaml")
@@ -34,23 +38,31 @@ def test_missing_file_is_a_configuration_error(tmp_path):
         load_mapping(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("data, key", [
-    ({"metrics": ["posts", "clicks"]}, "metrics"),
-    ({"metrics": "posts"}, "metrics"),
-    ({"defaults": {"reach": -1}}, "defaults.reach"),
-    ({"defaults": {"ghl_created_by": 3}}, "defaults.ghl_created_by"),
-    ({"defaults": {"colour": 1}}, "defaults.colour"),
-    ({"locations": {"L1": {"company_id": "not-a-uuid"}}}, "locations.L1.company_id"),
-    ({"locations": {"L1": {"company": "7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00"}}}, "locations.L1"),
-    ({"max_name_length": 0}, "max_name_length"),
-])
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"metrics": ["posts", "clicks"]}, "metrics"),
+        ({"metrics": "posts"}, "metrics"),
+        ({"defaults": {"reach": -1}}, "defaults.reach"),
+        ({"defaults": {"ghl_created_by": 3}}, "defaults.ghl_created_by"),
+        ({"defaults": {"colour": 1}}, "defaults.colour"),
+        ({"locations": {"L1": {"company_id": "not-a-uuid"}}}, "locations.L1.company_id"),
+        ({"locations": {"L1": {"company": "7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00"}}}, "locations.L1"),
+        ({"max_name_length": 0}, "max_name_length"),
+    ],
+)
 def test_statistics_and_location_keys_are_validated(data, key):
     with pytest.raises(ConfigurationError, match=f"key '{key}'"):
         parse_mapping(data, "m.yaml")
 
 
 def test_per_location_companies_and_defaults_load():
-    cfg = parse_mapping({"locations": {"L1": {"company_id": "7D2A8F5E-1C3B-4E6F-9A0D-5B4C3E2F1A00"}},
-                         "defaults": {"reach": 0, "ghl_created_by": "unknown"}, "metrics": ["posts"]})
+    cfg = parse_mapping(
+        {
+            "locations": {"L1": {"company_id": "7D2A8F5E-1C3B-4E6F-9A0D-5B4C3E2F1A00"}},
+            "defaults": {"reach": 0, "ghl_created_by": "unknown"},
+            "metrics": ["posts"],
+        }
+    )
     assert cfg.company_for("L1") == "7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00" and cfg.company_for("L2") is None
     assert cfg.metrics == ("posts",) and cfg.defaults["reach"] == 0

@@ -1,9 +1,10 @@
 """The health dashboard (plugins/ghl_pleo/dashboard.py and dashboard_page.py): its JSON, its page with the charts
 and the location table, the login check and the Data Docs route, on a real SQLite warehouse seeded as in
 test_health.py."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_the_dashboard_serves_the_json_and_a_page_with_charts_and_the_location_t
 
     from ghl_pleo import dashboard
 
-    seed(wh, datetime.now(timezone.utc))
+    seed(wh, datetime.now(UTC))
     monkeypatch.setattr(dashboard, "_warehouse", wh)
     dashboard._cache.clear()
     client = TestClient(dashboard.create_app())

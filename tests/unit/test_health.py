@@ -1,9 +1,10 @@
 """The health numbers on a seeded ledger (known success rates and percentiles) and the stale-sync check (one alert
 per stale period), on a real SQLite warehouse. The dashboard serving them is tested in test_dashboard.py; the
 retention cleanup with the ledger (tests/warehouse/test_ledger.py)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +12,7 @@ from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, check_stale, health
 from ghl_pleo.warehouse import Warehouse
 from tests.warehouse.ledger_rows import add_row
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HOURS = {TAGS_DAG_ID: 3.0, STATISTICS_DAG_ID: 36.0}
 
 
@@ -22,8 +23,18 @@ def seed(wh: Warehouse, now: datetime) -> None:
         start = now - timedelta(hours=21 - i)
         run = f"scheduled__{i:02d}"
         add_row(wh, TAGS_DAG_ID, run, "L1", start, i, synced=3, read=100, rejected=1, remaining=90 - i)
-        add_row(wh, TAGS_DAG_ID, run, "L2", start, i / 2, "failed" if i in (5, 10) else "success", read=100,
-                flags="schema_drift" if i == 7 else None, remaining=95)
+        add_row(
+            wh,
+            TAGS_DAG_ID,
+            run,
+            "L2",
+            start,
+            i / 2,
+            "failed" if i in (5, 10) else "success",
+            read=100,
+            flags="schema_drift" if i == 7 else None,
+            remaining=95,
+        )
     for i in range(5):
         add_row(wh, TAGS_DAG_ID, f"old__{i}", "L1", now - timedelta(days=8, hours=i), 30, "failed")
     add_row(wh, TAGS_DAG_ID, "manual__dry", "L1", now - timedelta(minutes=30), 99, "failed", dry_run=1)
@@ -57,8 +68,9 @@ def test_success_rates_and_percentiles_on_a_seeded_ledger(wh):
     week = doc["windows"]["30d"]["dags"][TAGS_DAG_ID]
     assert week["runs"] == 27 and week["success_rate"] == round(19 / 27, 4)
     assert doc["windows"]["7d"]["dags"][TAGS_DAG_ID]["runs"] == 22
-    loc1 = next(r for r in doc["windows"]["24h"]["locations"] if r["location_id"] == "L1"
-                and r["dag_id"] == TAGS_DAG_ID)
+    loc1 = next(
+        r for r in doc["windows"]["24h"]["locations"] if r["location_id"] == "L1" and r["dag_id"] == TAGS_DAG_ID
+    )
     assert loc1["success_rate"] == 1.0 and loc1["duration_p50_s"] == 10.5 and loc1["records_synced"] == 60
     stale = {(f["dag_id"], f["location_id"]) for f in doc["stale"]}
     assert stale == {(TAGS_DAG_ID, "L3"), (STATISTICS_DAG_ID, "L1")}

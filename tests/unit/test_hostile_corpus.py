@@ -6,10 +6,11 @@ the hooks run before any request. The HTTP-level cases (missing envelope, HTML
 page with status 200, ids with "/" refused before a request) are in
 tests/hooks/test_hostile_http.py.
 """
+
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -20,10 +21,16 @@ from ghl_pleo.quality import check_location_id
 from ghl_pleo.social_stats import combine_batches, sanitize_results
 from ghl_pleo.transform import prepare_tags
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CFG = MappingConfig()
-BASE = {"_id": "65fbdcfecc884f07e645ea8b", "locationId": "L1", "createdBy": "u1", "deleted": False,
-        "createdAt": "2026-10-01T08:00:00.000Z", "updatedAt": "2026-11-01T08:00:00.000Z"}
+BASE = {
+    "_id": "65fbdcfecc884f07e645ea8b",
+    "locationId": "L1",
+    "createdBy": "u1",
+    "deleted": False,
+    "createdAt": "2026-10-01T08:00:00.000Z",
+    "updatedAt": "2026-11-01T08:00:00.000Z",
+}
 
 
 def with_(**changes):
@@ -37,7 +44,7 @@ def with_(**changes):
 
 
 DROP = object()
-FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467"
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
 # (case, tag payload, outcome, expected name or rule)
 TAG_CORPUS = [
     ("plain name", with_(tag="Summer Sale"), "as_is", "Summer Sale"),
@@ -47,8 +54,12 @@ TAG_CORPUS = [
     ("255 characters exactly", with_(tag="y" * 255), "as_is", "y" * 255),
     ("emoji", with_(tag="🎉 Launch"), "as_is", "🎉 Launch"),
     ("emoji ZWJ sequence", with_(tag=f"Family {FAMILY}"), "as_is", f"Family {FAMILY}"),
-    ("RTL text with a direction mark", with_(tag="\u05de\u05d1\u05e6\u05e2 \u200f2026"), "normalised",
-     "\u05de\u05d1\u05e6\u05e2 2026"),
+    (
+        "RTL text with a direction mark",
+        with_(tag="\u05de\u05d1\u05e6\u05e2 \u200f2026"),
+        "normalised",
+        "\u05de\u05d1\u05e6\u05e2 2026",
+    ),
     ("combining characters", with_(tag="Cafe\u0301"), "normalised", "Caf\u00e9"),
     ("control characters and NUL", with_(tag="Sale\x00\x07 Now\x1b"), "normalised", "Sale Now"),
     ("tabs, newlines, no-break spaces", with_(tag="  Black\tFriday\n\u00a0Deals "), "normalised", "Black Friday Deals"),
@@ -100,9 +111,13 @@ def test_tag_corpus(case, payload, outcome, expected):
 def test_duplicate_ids_within_and_across_pages_are_kept_once():
     a_old = {**with_(tag="Old"), "updatedAt": "2026-11-01T08:00:00.000Z"}
     a_new = {**with_(tag="New"), "updatedAt": "2026-11-02T08:00:00.000Z"}
-    frame = pd.DataFrame([{"location_id": "L1", "page_no": 1, "position": 0, "payload": a_old},
-                          {"location_id": "L1", "page_no": 1, "position": 1, "payload": a_old},   # within a page
-                          {"location_id": "L1", "page_no": 2, "position": 0, "payload": a_new}])  # across pages
+    frame = pd.DataFrame(
+        [
+            {"location_id": "L1", "page_no": 1, "position": 0, "payload": a_old},
+            {"location_id": "L1", "page_no": 1, "position": 1, "payload": a_old},  # within a page
+            {"location_id": "L1", "page_no": 2, "position": 0, "payload": a_new},
+        ]
+    )  # across pages
     out = prepare_tags(frame, CFG, now=NOW)
     assert out.tags["name"].tolist() == ["New"] and out.duplicates == 2
 
@@ -112,11 +127,18 @@ STAT_CORPUS = [
     ("NaN metric", {"totals": {"likes": math.nan, "posts": 2}}, "non_finite_metric", {"posts": 2}),
     ("infinite metric", {"totals": {"impressions": math.inf, "posts": 2}}, "non_finite_metric", {"posts": 2}),
     ("metric as a string", {"totals": {"likes": "12", "posts": 2}}, "not_a_number", {"posts": 2}),
-    ("unknown platform", {"totals": {"posts": 1}, "breakdowns": {"engagement": {"myspace": {"likes": 1, "comments": 0,
-                                                                                            "shares": 0}}}},
-     "unknown_platform", {"posts": 1, "shares": 0}),
-    ("negative change is fine", {"totals": {"posts": 1}, "breakdowns": {"posts": {"total": 1, "totalChange": -50}}},
-     None, {"posts": 1}),
+    (
+        "unknown platform",
+        {"totals": {"posts": 1}, "breakdowns": {"engagement": {"myspace": {"likes": 1, "comments": 0, "shares": 0}}}},
+        "unknown_platform",
+        {"posts": 1, "shares": 0},
+    ),
+    (
+        "negative change is fine",
+        {"totals": {"posts": 1}, "breakdowns": {"posts": {"total": 1, "totalChange": -50}}},
+        None,
+        {"posts": 1},
+    ),
 ]
 
 
@@ -127,8 +149,16 @@ def test_statistics_corpus(case, results, rule, totals):
     assert combine_batches([clean])["totals"] == totals
 
 
-ID_CORPUS = [("ve9EPM428h8vShlRW1KT", True), ("a/b", False), ("..", False), ("../admin", False),
-             ("has space", False), ("", False), ("x" * 65, False), ("Loc_01-ok", True)]
+ID_CORPUS = [
+    ("ve9EPM428h8vShlRW1KT", True),
+    ("a/b", False),
+    ("..", False),
+    ("../admin", False),
+    ("has space", False),
+    ("", False),
+    ("x" * 65, False),
+    ("Loc_01-ok", True),
+]
 
 
 @pytest.mark.parametrize("location_id, ok", ID_CORPUS)

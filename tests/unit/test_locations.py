@@ -1,4 +1,5 @@
 """The location list: the variable's JSON, and the run's ``locations`` param limiting it."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,9 @@ def test_the_locations_param_must_name_locations_in_the_list():
 
 def test_the_variable_is_a_json_list_of_ids_with_duplicates_dropped():
     assert parse_location_ids('["LocAAAAAAAAAAAAAAAAA", " LocAAAAAAAAAAAAAAAAA", "LocBBBBBBBBBBBBBBBBB"]') == [
-        "LocAAAAAAAAAAAAAAAAA", "LocBBBBBBBBBBBBBBBBB"]
+        "LocAAAAAAAAAAAAAAAAA",
+        "LocBBBBBBBBBBBBBBBBB",
+    ]
     for bad in ("LocAAAAAAAAAAAAAAAAA", '{"a": 1}', '["", "x"]', "[1]"):
         with pytest.raises(ConfigurationError, match="ghl_location_ids"):
             parse_location_ids(bad)

@@ -1,4 +1,5 @@
 """Paginators and paginate(): when a listing ends, and that a page is checked before it is recorded."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,10 +44,13 @@ def test_cursor_paginator_ends_when_no_next_page():
     assert not p.has_more()
 
 
-
 def test_paginate_fetches_one_page_at_a_time():
-    bodies = iter([{"results": {"tags": [{"_id": "a"}, {"_id": "b"}], "count": 3}},
-                   {"results": {"tags": [{"_id": "c"}], "count": 3}}])
+    bodies = iter(
+        [
+            {"results": {"tags": [{"_id": "a"}, {"_id": "b"}], "count": 3}},
+            {"results": {"tags": [{"_id": "c"}], "count": 3}},
+        ]
+    )
     asked = []
 
     def fetch(params):
@@ -55,7 +59,7 @@ def test_paginate_fetches_one_page_at_a_time():
 
     paginator = SkipPaginator(2)
     pages = paginate(fetch, paginator, lambda body: body["results"]["tags"])
-    assert asked == []                                   # nothing before the first page is wanted
+    assert asked == []  # nothing before the first page is wanted
     assert [t["_id"] for t in next(pages)] == ["a", "b"] and len(asked) == 1
     assert [t["_id"] for t in next(pages)] == ["c"]
     assert next(pages, None) is None and paginator.stop_reason == "reached count"
@@ -76,7 +80,7 @@ def test_location_paginator_ends_on_a_short_page_and_counts_only_objects():
     p = LocationPaginator(3)
     p.record({}, [{"id": "a"}, {"id": "b"}, {"id": "c"}])
     assert p.has_more() and p.params() == {"limit": "3", "skip": "3"}
-    p.record({}, [{"id": "d"}, "junk", {"id": "e"}])    # a full page, one entry not an object
+    p.record({}, [{"id": "d"}, "junk", {"id": "e"}])  # a full page, one entry not an object
     assert p.has_more() and p.skip == 5
     p.record({}, [{"id": "f"}])
     assert not p.has_more() and p.stop_reason == "short page"

@@ -1,4 +1,5 @@
 """The client-side limiters: the sliding window per key, and the rate shared through the warehouse."""
+
 from __future__ import annotations
 
 import pytest
@@ -52,7 +53,7 @@ def test_a_request_in_flight_holds_its_slot_until_it_is_answered():
     clock = FakeClock()
     lim = SlidingWindowLimiter(1, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
     slot = lim.acquire("loc")
-    clock.now = 5.0          # a slow reply: five windows later it still counts
+    clock.now = 5.0  # a slow reply: five windows later it still counts
     lim.release(slot)
     lim.acquire("loc")
     assert clock.now == pytest.approx(6.0)

@@ -1,4 +1,5 @@
 """The write plan: create, rename, archive, unarchive, duplicates, case-insensitive codes."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -7,7 +8,9 @@ from ghl_pleo.reconcile import plan_dimension_values, plan_tags
 
 
 def desired(*rows):
-    return pd.DataFrame([{"code": c, "name": n, "archived": a} for c, n, a in rows], columns=["code", "name", "archived"])
+    return pd.DataFrame(
+        [{"code": c, "name": n, "archived": a} for c, n, a in rows], columns=["code", "name", "archived"]
+    )
 
 
 def pleo(id_, code, name, archived=False, created="2026-01-01T00:00:00Z"):
@@ -32,8 +35,12 @@ def test_an_unchanged_state_plans_no_write():
 def test_rename_archive_unarchive_and_gone():
     current = [pleo("1", "a", "Old"), pleo("2", "b", "B"), pleo("3", "c", "C", archived=True), pleo("4", "gone", "G")]
     plan = plan_tags(desired(("a", "New", False), ("b", "B", True), ("c", "C", False)), current)
-    assert kinds(plan) == [("archive", "b", "2"), ("archive", "gone", "4"), ("rename", "a", "1"),
-                           ("unarchive", "c", "3")]
+    assert kinds(plan) == [
+        ("archive", "b", "2"),
+        ("archive", "gone", "4"),
+        ("rename", "a", "1"),
+        ("unarchive", "c", "3"),
+    ]
 
 
 def test_codes_match_case_insensitively():
@@ -42,8 +49,11 @@ def test_codes_match_case_insensitively():
 
 
 def test_duplicates_keep_the_one_whose_name_matches_and_archive_the_rest():
-    current = [pleo("1", "a", "Other", created="2026-01-01"), pleo("2", "A", "Right", created="2026-02-01"),
-               pleo("3", "a", "Other", created="2026-03-01")]
+    current = [
+        pleo("1", "a", "Other", created="2026-01-01"),
+        pleo("2", "A", "Right", created="2026-02-01"),
+        pleo("3", "a", "Other", created="2026-03-01"),
+    ]
     plan = plan_tags(desired(("a", "Right", False)), current)
     assert kinds(plan) == [("archive_duplicate", "a", "1"), ("archive_duplicate", "a", "3")]
 
@@ -70,9 +80,18 @@ def test_rejected_codes_are_held_not_archived():
 
 
 def test_dimension_values_written_only_where_they_differ():
-    values = pd.DataFrame([{"code": "a", "dimension": "d1", "value": "x"}, {"code": "a", "dimension": "d2", "value": "y"},
-                           {"code": "b", "dimension": "d1", "value": "z"}, {"code": "zz", "dimension": "d1", "value": "q"}])
-    actions = plan_dimension_values(values, {"a": "T1", "b": "T2"}, {"d1": "D1", "d2": "D2"},
-                                    {("T1", "D1"): "x", ("T1", "D2"): "old"})
-    assert [(a.tag_id, a.dimension_id, a.value, a.exists) for a in actions] == [("T1", "D2", "y", True),
-                                                                                ("T2", "D1", "z", False)]
+    values = pd.DataFrame(
+        [
+            {"code": "a", "dimension": "d1", "value": "x"},
+            {"code": "a", "dimension": "d2", "value": "y"},
+            {"code": "b", "dimension": "d1", "value": "z"},
+            {"code": "zz", "dimension": "d1", "value": "q"},
+        ]
+    )
+    actions = plan_dimension_values(
+        values, {"a": "T1", "b": "T2"}, {"d1": "D1", "d2": "D2"}, {("T1", "D1"): "x", ("T1", "D2"): "old"}
+    )
+    assert [(a.tag_id, a.dimension_id, a.value, a.exists) for a in actions] == [
+        ("T1", "D2", "y", True),
+        ("T2", "D1", "z", False),
+    ]

@@ -1,5 +1,6 @@
 """The run context closes its ledger row whatever ends the location's sync: success, skip, an error of ours,
 a bug, or a stop from outside (task timeout, SIGTERM); change rows carry the run, the try and the dry-run flag."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,13 +32,16 @@ def test_success_closes_the_row_with_its_counts(run):
     assert closed["finished_at"] and closed["error_kind"] is None
 
 
-@pytest.mark.parametrize("error, kind", [
-    (RetryableAPIError("GHL 503"), "upstream_outage"),
-    (DriftGuardError("held"), "drift_guard"),
-    (KeyError("bug"), "internal"),
-    (Timeout(), "interrupted"),
-    (KeyboardInterrupt(), "interrupted"),
-])
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        (RetryableAPIError("GHL 503"), "upstream_outage"),
+        (DriftGuardError("held"), "drift_guard"),
+        (KeyError("bug"), "internal"),
+        (Timeout(), "interrupted"),
+        (KeyboardInterrupt(), "interrupted"),
+    ],
+)
 def test_any_error_closes_the_row_as_failed_with_its_kind_and_is_raised(run, error, kind):
     with pytest.raises(type(error)):
         with run.location("L1", Hooks()) as loc:
@@ -53,7 +57,8 @@ def test_skip_closes_the_row_as_skipped_with_a_note(run):
         loc.skip("no_accounts", "no connected social accounts")
     assert row(run)["status"] == "skipped"
     assert run.warehouse.ledger.events("dag", "run-1") == [
-        {"location_id": "L1", "event": "no_accounts", "detail": "no connected social accounts"}]
+        {"location_id": "L1", "event": "no_accounts", "detail": "no connected social accounts"}
+    ]
 
 
 def test_a_retry_replaces_the_row_of_the_killed_try(run):
@@ -71,6 +76,5 @@ def test_changes_carry_the_run_the_try_and_the_dry_run_flag(run):
     with dry.location("L1", Hooks()) as loc:
         loc.change("tag", "create", code="abc", pleo_id="p1", after={"name": "A"})
     (c,) = run.warehouse.ledger.changes("dag", "run-1")
-    assert (c["location_id"], c["entity"], c["action"], c["code"], c["pleo_id"]) == ("L1", "tag", "create", "abc",
-                                                                                     "p1")
+    assert (c["location_id"], c["entity"], c["action"], c["code"], c["pleo_id"]) == ("L1", "tag", "create", "abc", "p1")
     assert c["try_number"] == 2 and c["dry_run"] == 1 and c["after"] == {"name": "A"}

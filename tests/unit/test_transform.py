@@ -1,4 +1,5 @@
 """Pure transforms: tag names, dedupe, rejection, dimension values."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -11,35 +12,57 @@ CFG = MappingConfig()
 
 
 def staged(*payloads, location="L1") -> pd.DataFrame:
-    return pd.DataFrame([{"location_id": location, "page_no": 1 + i // 100, "position": i % 100, "payload": p}
-                         for i, p in enumerate(payloads)])
+    return pd.DataFrame(
+        [
+            {"location_id": location, "page_no": 1 + i // 100, "position": i % 100, "payload": p}
+            for i, p in enumerate(payloads)
+        ]
+    )
 
 
 def tag(_id="t1", name="Summer Sale", deleted=False, updated="2026-11-01T08:00:00.000Z", **extra):
-    return {"_id": _id, "tag": name, "locationId": "L1", "createdBy": "u1", "deleted": deleted,
-            "createdAt": "2026-10-01T08:00:00.000Z", "updatedAt": updated, **extra}
+    return {
+        "_id": _id,
+        "tag": name,
+        "locationId": "L1",
+        "createdBy": "u1",
+        "deleted": deleted,
+        "createdAt": "2026-10-01T08:00:00.000Z",
+        "updatedAt": updated,
+        **extra,
+    }
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("Summer Sale", "Summer Sale"),
-    ("  Black\tFriday \n Deals  ", "Black Friday Deals"),
-    ("No\u00a0Break\u2003Space", "No Break Space"),
-    ("Cafe\u0301", "Caf\u00e9"),                               # NFC composes the accent
-    ("Zero\u200bWidth", "ZeroWidth"),                          # Cf removed
-    ("Bell\x07 and NUL\x00", "Bell and NUL"),                  # Cc removed
-    ("Family \U0001F468\u200d\U0001F469\u200d\U0001F467", "Family \U0001F468\u200d\U0001F469\u200d\U0001F467"),
-    ("a\u200db", "ab"),                                        # ZWJ between letters removed
-    ("\u05e9\u05dc\u05d5\u05dd \u200fRTL", "\u05e9\u05dc\u05d5\u05dd RTL"),  # RLM (Cf) removed, Hebrew kept
-    ("<b>x</b>; DROP TABLE tags;--", "<b>x</b>; DROP TABLE tags;--"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Summer Sale", "Summer Sale"),
+        ("  Black\tFriday \n Deals  ", "Black Friday Deals"),
+        ("No\u00a0Break\u2003Space", "No Break Space"),
+        ("Cafe\u0301", "Caf\u00e9"),  # NFC composes the accent
+        ("Zero\u200bWidth", "ZeroWidth"),  # Cf removed
+        ("Bell\x07 and NUL\x00", "Bell and NUL"),  # Cc removed
+        ("Family \U0001f468\u200d\U0001f469\u200d\U0001f467", "Family \U0001f468\u200d\U0001f469\u200d\U0001f467"),
+        ("a\u200db", "ab"),  # ZWJ between letters removed
+        ("\u05e9\u05dc\u05d5\u05dd \u200fRTL", "\u05e9\u05dc\u05d5\u05dd RTL"),  # RLM (Cf) removed, Hebrew kept
+        ("<b>x</b>; DROP TABLE tags;--", "<b>x</b>; DROP TABLE tags;--"),
+    ],
+)
 def test_clean_name_normalises_as_the_mapping_says(raw, expected):
     assert clean_name(raw, 255) == (expected, None)
 
 
-@pytest.mark.parametrize("raw, rule", [
-    ("", "empty_name"), ("   \t\n", "empty_name"), ("\u200b\u200e\t", "empty_name"),
-    ("x" * 256, "name_too_long"), (None, "name_not_text"), (42, "name_not_text"),
-])
+@pytest.mark.parametrize(
+    "raw, rule",
+    [
+        ("", "empty_name"),
+        ("   \t\n", "empty_name"),
+        ("\u200b\u200e\t", "empty_name"),
+        ("x" * 256, "name_too_long"),
+        (None, "name_not_text"),
+        (42, "name_not_text"),
+    ],
+)
 def test_clean_name_rejects_with_a_named_rule(raw, rule):
     assert clean_name(raw, 255) == (None, rule)
 
@@ -50,32 +73,54 @@ def test_clean_name_counts_code_points_not_bytes():
 
 
 def test_duplicate_id_in_one_read_keeps_the_newest_updated_at():
-    out = prepare_tags(staged(tag("t1", "Old", updated="2026-11-01T08:00:00Z"),
-                              tag("t2", "Other"),
-                              tag("t1", "New", updated="2026-11-02T08:00:00Z")), CFG)
+    out = prepare_tags(
+        staged(
+            tag("t1", "Old", updated="2026-11-01T08:00:00Z"),
+            tag("t2", "Other"),
+            tag("t1", "New", updated="2026-11-02T08:00:00Z"),
+        ),
+        CFG,
+    )
     assert out.read == 3 and out.duplicates == 1
     assert out.tags.set_index("tag_id").loc["t1", "name"] == "New"
     assert sorted(out.tags["tag_id"]) == ["t1", "t2"]
 
 
 def test_duplicate_newest_wins_even_when_it_comes_first():
-    out = prepare_tags(staged(tag("t1", "New", updated="2026-11-02T08:00:00Z"),
-                              tag("t1", "Old", updated="2026-11-01T08:00:00Z")), CFG)
+    out = prepare_tags(
+        staged(tag("t1", "New", updated="2026-11-02T08:00:00Z"), tag("t1", "Old", updated="2026-11-01T08:00:00Z")), CFG
+    )
     assert out.tags["name"].tolist() == ["New"]
 
 
 def test_deleted_tags_map_to_archived_and_string_booleans_are_understood():
     out = prepare_tags(staged(tag("t1", deleted=True), tag("t2", deleted="false"), tag("t3", deleted="TRUE")), CFG)
-    assert dict(zip(out.tags["tag_id"], out.tags["archived"])) == {"t1": True, "t2": False, "t3": True}
+    assert dict(zip(out.tags["tag_id"], out.tags["archived"], strict=True)) == {"t1": True, "t2": False, "t3": True}
 
 
 def test_bad_rows_are_rejected_with_reason_and_the_rest_flow_on():
-    out = prepare_tags(staged(tag("t1"), tag(None), {"tag": "no id"}, tag("t4", name="\t"), tag("t5", deleted="maybe"),
-                              "not a dict", tag("t7", name="x" * 300)), CFG)
+    out = prepare_tags(
+        staged(
+            tag("t1"),
+            tag(None),
+            {"tag": "no id"},
+            tag("t4", name="\t"),
+            tag("t5", deleted="maybe"),
+            "not a dict",
+            tag("t7", name="x" * 300),
+        ),
+        CFG,
+    )
     assert out.tags["tag_id"].tolist() == ["t1"]
-    rules = dict(zip(out.rejected["record_key"], out.rejected["rule"]))
-    assert rules == {"page 1 item 1": "missing_id", "page 1 item 2": "missing_id", "t4": "empty_name",
-                     "t5": "invalid_deleted", "page 1 item 5": "not_an_object", "t7": "name_too_long"}
+    rules = dict(zip(out.rejected["record_key"], out.rejected["rule"], strict=True))
+    assert rules == {
+        "page 1 item 1": "missing_id",
+        "page 1 item 2": "missing_id",
+        "t4": "empty_name",
+        "t5": "invalid_deleted",
+        "page 1 item 5": "not_an_object",
+        "t7": "name_too_long",
+    }
     assert len(out.tags) + len(out.rejected) + out.duplicates == out.read
 
 
@@ -118,11 +163,17 @@ def test_tag_summary_has_the_seed_shape():
 
 
 def test_streamed_records_give_what_a_frame_gives():
-    frame = staged(tag("t1", "Old", updated="2026-11-01T08:00:00Z"), tag("t2"), {"tag": "no id"},
-                   tag("t1", "New", updated="2026-11-02T08:00:00Z"), tag("t3", name="\t"))
+    frame = staged(
+        tag("t1", "Old", updated="2026-11-01T08:00:00Z"),
+        tag("t2"),
+        {"tag": "no id"},
+        tag("t1", "New", updated="2026-11-02T08:00:00Z"),
+        tag("t3", name="\t"),
+    )
     a = prepare_tags(frame, CFG)
-    b = prepare_tags(iter(list(frame[["location_id", "page_no", "position", "payload"]].itertuples(index=False,
-                                                                                                 name=None))), CFG)
+    b = prepare_tags(
+        iter(list(frame[["location_id", "page_no", "position", "payload"]].itertuples(index=False, name=None))), CFG
+    )
     assert a.tags.equals(b.tags) and a.rejected.equals(b.rejected)
     assert (b.read, b.duplicates) == (5, 1)
     assert list(b.tags["tag_id"]) == ["t2", "t1"] and list(b.tags["name"]) == ["Summer Sale", "New"]

@@ -1,4 +1,5 @@
 """A warehouse on each backend it runs on (the ``warehouse_url`` fixture: a SQLite file, a fresh PostgreSQL DB)."""
+
 from __future__ import annotations
 
 import pytest

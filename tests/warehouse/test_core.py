@@ -1,10 +1,11 @@
 """The warehouse's engine and include/sql on both backends it runs on (SQLite, the embedded default, and
 PostgreSQL): the DDL, the schema applied once per process and URL, the query helpers, the facade."""
+
 from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
@@ -13,9 +14,19 @@ from ghl_pleo.warehouse import Warehouse, core
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"ghl_tags_staged", "ghl_tag_details", "pleo_tags_pushed", "rejected_records", "sync_location_runs",
-          "sync_run_events", "ghl_statistics_daily", "ghl_oauth_state", "ghl_pleo_rate_slots", "pleo_change_log",
-          "stale_alerts"}
+TABLES = {
+    "ghl_tags_staged",
+    "ghl_tag_details",
+    "pleo_tags_pushed",
+    "rejected_records",
+    "sync_location_runs",
+    "sync_run_events",
+    "ghl_statistics_daily",
+    "ghl_oauth_state",
+    "ghl_pleo_rate_slots",
+    "pleo_change_log",
+    "stale_alerts",
+}
 
 
 def test_the_ddl_applies_twice_and_creates_every_table(wh):
@@ -31,12 +42,20 @@ def test_a_warehouse_from_before_the_ledger_columns_is_upgraded_in_place(tmp_pat
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     with create_engine(url).begin() as conn:
-        conn.execute(text("CREATE TABLE sync_location_runs (dag_id TEXT NOT NULL, run_id TEXT NOT NULL, location_id "
-                          "TEXT NOT NULL, status TEXT NOT NULL, try_number INTEGER NOT NULL, started_at TEXT NOT "
-                          "NULL, finished_at TEXT, error_kind TEXT, error TEXT, counts TEXT, requests TEXT, "
-                          "PRIMARY KEY (dag_id, run_id, location_id))"))
-        conn.execute(text("INSERT INTO sync_location_runs VALUES ('d', 'r', 'L', 'success', 1, "
-                          "'2026-11-01T00:00:00.000000Z', '2026-11-01T00:00:05.000000Z', NULL, NULL, '{}', '{}')"))
+        conn.execute(
+            text(
+                "CREATE TABLE sync_location_runs (dag_id TEXT NOT NULL, run_id TEXT NOT NULL, location_id "
+                "TEXT NOT NULL, status TEXT NOT NULL, try_number INTEGER NOT NULL, started_at TEXT NOT "
+                "NULL, finished_at TEXT, error_kind TEXT, error TEXT, counts TEXT, requests TEXT, "
+                "PRIMARY KEY (dag_id, run_id, location_id))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sync_location_runs VALUES ('d', 'r', 'L', 'success', 1, "
+                "'2026-11-01T00:00:00.000000Z', '2026-11-01T00:00:05.000000Z', NULL, NULL, '{}', '{}')"
+            )
+        )
     wh = Warehouse(url)
     wh.apply_schema()
     wh.apply_schema()
@@ -123,6 +142,6 @@ def test_the_package_exports_what_callers_import():
 def test_timestamps_round_trip_and_parse_ts_takes_missing_values():
     stamp = core.utcnow()
     parsed = core.parse_ts(stamp)
-    assert parsed.tzinfo is timezone.utc and abs((datetime.now(timezone.utc) - parsed).total_seconds()) < 5
+    assert parsed.tzinfo is UTC and abs((datetime.now(UTC) - parsed).total_seconds()) < 5
     assert parsed.strftime(core.TS_FORMAT) == stamp
     assert core.parse_ts(None) is None and core.parse_ts(float("nan")) is None and core.parse_ts("") is None

@@ -1,7 +1,8 @@
 """The run ledger, the change log, rejected records, events, stale alerts and retention, on both backends."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ from ghl_pleo.warehouse.ledger import drift_flags
 from tests.warehouse.ledger_rows import add_row
 
 pytestmark = pytest.mark.integration
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TAGS_DAG_ID = "ghl_pleo_tags_sync"
 
 
@@ -26,36 +27,65 @@ def test_pushes_and_ledger_rows_are_one_per_key_across_reruns(wh):
     runs = wh.ledger.location_runs("dag", "run1")
     assert len(runs) == 1 and runs[0]["try_number"] == 2 and runs[0]["counts"]["read"] == 3
     assert wh.ledger.last_success_counts("dag", "L1", "run2")["active"] == 2
-    rejected = pd.DataFrame([{"location_id": "L1", "record_key": "k", "rule": "empty_name", "reason": "r",
-                              "raw_value": "\u200b"}])
+    rejected = pd.DataFrame(
+        [{"location_id": "L1", "record_key": "k", "rule": "empty_name", "reason": "r", "raw_value": "\u200b"}]
+    )
     wh.ledger.save_rejected("dag", "run1", "L1", "tag", rejected)
     wh.ledger.save_rejected("dag", "run1", "L1", "tag", rejected)
     assert len(wh.db.query("SELECT * FROM rejected_records")) == 1
 
 
-FLAT = ("SELECT status, dry_run, duration_s, records_read, records_synced, records_rejected, requests_total, retries, "
-        "min_ratelimit_remaining, drift_flags, error_kind FROM sync_location_runs WHERE run_id = :r")
+FLAT = (
+    "SELECT status, dry_run, duration_s, records_read, records_synced, records_rejected, requests_total, retries, "
+    "min_ratelimit_remaining, drift_flags, error_kind FROM sync_location_runs WHERE run_id = :r"
+)
 
 
 def test_finishing_a_run_fills_the_flat_columns_the_dashboard_reads(wh):
     wh.ledger.start_location_run("dag", "run1", "L1", 1, dry_run=True)
-    wh.ledger.log_changes([change("dag", "run1", 1, "L1", "tag", "create", code=c) for c in ("a", "b")]
-                          + [change("dag", "run1", 1, "L2", "tag", "create", code="c")])
-    requests = {"ghl": {"total_requests": 5, "retries": 1, "min_ratelimit_remaining": 40},
-                "pleo": {"total_requests": 3, "retries": 2, "min_ratelimit_remaining": 7}, "note": "not a hook"}
-    wh.ledger.finish_location_run("dag", "run1", "L1", "failed", {"read": 9, "rejected": 2, "schema_drift": True},
-                                  requests, error_kind="data_quality", error="gate failed")
+    wh.ledger.log_changes(
+        [change("dag", "run1", 1, "L1", "tag", "create", code=c) for c in ("a", "b")]
+        + [change("dag", "run1", 1, "L2", "tag", "create", code="c")]
+    )
+    requests = {
+        "ghl": {"total_requests": 5, "retries": 1, "min_ratelimit_remaining": 40},
+        "pleo": {"total_requests": 3, "retries": 2, "min_ratelimit_remaining": 7},
+        "note": "not a hook",
+    }
+    wh.ledger.finish_location_run(
+        "dag",
+        "run1",
+        "L1",
+        "failed",
+        {"read": 9, "rejected": 2, "schema_drift": True},
+        requests,
+        error_kind="data_quality",
+        error="gate failed",
+    )
     row = wh.db.query(FLAT, {"r": "run1"})[0]
     assert row["duration_s"] is not None and 0 <= row["duration_s"] < 60
     assert {k: v for k, v in row.items() if k != "duration_s"} == {
-        "status": "failed", "dry_run": 1, "records_read": 9, "records_synced": 2, "records_rejected": 2,
-        "requests_total": 8, "retries": 3, "min_ratelimit_remaining": 7, "drift_flags": "schema_drift,quality_gate",
-        "error_kind": "data_quality"}
+        "status": "failed",
+        "dry_run": 1,
+        "records_read": 9,
+        "records_synced": 2,
+        "records_rejected": 2,
+        "requests_total": 8,
+        "retries": 3,
+        "min_ratelimit_remaining": 7,
+        "drift_flags": "schema_drift,quality_gate",
+        "error_kind": "data_quality",
+    }
     wh.ledger.start_location_run("dag", "run2", "L1", 1)
     wh.ledger.finish_location_run("dag", "run2", "L1", "success", {"profiles": 4, "rejected": True}, {})
     row = wh.db.query(FLAT, {"r": "run2"})[0]
-    assert (row["records_read"], row["records_rejected"], row["requests_total"], row["min_ratelimit_remaining"],
-            row["drift_flags"]) == (4, None, 0, None, None)
+    assert (
+        row["records_read"],
+        row["records_rejected"],
+        row["requests_total"],
+        row["min_ratelimit_remaining"],
+        row["drift_flags"],
+    ) == (4, None, 0, None, None)
 
 
 def test_drift_flags_name_each_event_once():
@@ -77,8 +107,13 @@ def test_later_counts_merge_into_the_row_and_recount_its_writes(wh):
 
 
 def test_the_baseline_is_the_latest_real_success_of_another_run(wh):
-    runs = (("r1", "success", False, 1), ("r2", "success", False, 2), ("r3", "failed", False, 3),
-            ("r4", "success", True, 4), ("r5", "success", False, 5))
+    runs = (
+        ("r1", "success", False, 1),
+        ("r2", "success", False, 2),
+        ("r3", "failed", False, 3),
+        ("r4", "success", True, 4),
+        ("r5", "success", False, 5),
+    )
     for run_id, status, dry, read in runs:
         wh.ledger.start_location_run("dag", run_id, "L1", 1, dry_run=dry)
         wh.ledger.finish_location_run("dag", run_id, "L1", status, {"read": read}, {})
@@ -94,24 +129,41 @@ def test_events_are_one_per_kind_and_location(wh):
     wh.ledger.add_event("dag", "run2", "L1", "no_accounts", "other run")
     assert wh.ledger.events("dag", "run1") == [
         {"location_id": "L1", "event": "no_accounts", "detail": "x"},
-        {"location_id": "L2", "event": "schema_drift", "detail": "second"}]
+        {"location_id": "L2", "event": "schema_drift", "detail": "second"},
+    ]
 
 
 def test_the_change_log_by_run_and_its_counts(wh):
     wh.ledger.log_changes([])
-    wh.ledger.log_changes([
-        change("dag", "run1", 1, "L1", "tag", "create", code="a", at=NOW),
-        change("dag", "run1", 1, "L1", "tag", "create", code="b", at=NOW + timedelta(seconds=1)),
-        change("dag", "run1", 1, "L2", "tag", "rename", code="c", before={"name": "x"}, after={"name": "y"},
-               at=NOW + timedelta(seconds=2)),
-        change("dag", "run2", 1, "L1", "tag_group", "create", at=NOW - timedelta(seconds=1)),
-        change("other", "run1", 1, "L1", "tag", "archive", at=NOW)])
+    wh.ledger.log_changes(
+        [
+            change("dag", "run1", 1, "L1", "tag", "create", code="a", at=NOW),
+            change("dag", "run1", 1, "L1", "tag", "create", code="b", at=NOW + timedelta(seconds=1)),
+            change(
+                "dag",
+                "run1",
+                1,
+                "L2",
+                "tag",
+                "rename",
+                code="c",
+                before={"name": "x"},
+                after={"name": "y"},
+                at=NOW + timedelta(seconds=2),
+            ),
+            change("dag", "run2", 1, "L1", "tag_group", "create", at=NOW - timedelta(seconds=1)),
+            change("other", "run1", 1, "L1", "tag", "archive", at=NOW),
+        ]
+    )
     assert [c["code"] for c in wh.ledger.changes("dag", "run1")] == ["a", "b", "c"]
     assert [c["entity"] for c in wh.ledger.changes("dag")] == ["tag_group", "tag", "tag", "tag"]
     assert len(wh.ledger.changes()) == 5 and len(wh.ledger.changes(run_id="run1")) == 4
     renamed = wh.ledger.changes("dag", "run1")[2]
     assert (renamed["before"], renamed["after"], renamed["changed_at"]) == (
-        {"name": "x"}, {"name": "y"}, "2026-11-27T12:00:02.000000Z")
+        {"name": "x"},
+        {"name": "y"},
+        "2026-11-27T12:00:02.000000Z",
+    )
     counts = sorted((r["entity"], r["action"], int(r["n"])) for r in wh.ledger.change_counts("dag", "run1"))
     assert counts == [("tag", "create", 2), ("tag", "rename", 1)]
 
@@ -142,10 +194,12 @@ def test_cleanup_keeps_the_latest_success_per_location_and_recent_rows(wh):
     add_row(wh, TAGS_DAG_ID, "older-ok", "L1", NOW - timedelta(days=120), 5)
     add_row(wh, TAGS_DAG_ID, "old-failed", "L1", NOW - timedelta(days=95), 5, "failed")
     add_row(wh, TAGS_DAG_ID, "recent", "L2", NOW - timedelta(days=3), 5)
-    wh.ledger.log_changes([change(TAGS_DAG_ID, "older-ok", 1, "L1", "tag", "create", code="x",
-                                  at=NOW - timedelta(days=120)),
-                           change(TAGS_DAG_ID, "recent", 1, "L2", "tag", "create", code="y",
-                                  at=NOW - timedelta(days=3))])
+    wh.ledger.log_changes(
+        [
+            change(TAGS_DAG_ID, "older-ok", 1, "L1", "tag", "create", code="x", at=NOW - timedelta(days=120)),
+            change(TAGS_DAG_ID, "recent", 1, "L2", "tag", "create", code="y", at=NOW - timedelta(days=3)),
+        ]
+    )
     deleted = wh.ledger.cleanup(90, now=NOW)
     left = {r["run_id"] for r in wh.db.query("SELECT run_id FROM sync_location_runs")}
     assert left == {"old-ok", "recent"} and deleted["sync_location_runs"] == 2
@@ -166,4 +220,4 @@ def test_cleanup_removes_old_rejected_records_and_events_and_spares_sync_state(w
     deleted = wh.ledger.cleanup(90, now=NOW)
     assert deleted["rejected_records"] == 1 and deleted["sync_run_events"] == 0  # the event is from today
     assert len(wh.db.query("SELECT * FROM pleo_tags_pushed")) == 1
-    assert wh.ledger.cleanup(90, now=datetime.now(timezone.utc) + timedelta(days=91))["sync_run_events"] == 1
+    assert wh.ledger.cleanup(90, now=datetime.now(UTC) + timedelta(days=91))["sync_run_events"] == 1

@@ -1,6 +1,8 @@
 """The shared request rate's slots (GCRA in one row per key), on both backends."""
+
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -25,7 +27,7 @@ def test_the_shared_rate_hands_out_distinct_spaced_slots_to_concurrent_callers(w
     for t in threads:
         t.join()
     slots.sort()
-    gaps = [b - a for a, b in zip(slots, slots[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert len(slots) == 60 and min(gaps) >= 0.02 - 1e-6  # epoch seconds in a double: ~1e-7 s resolution
 
 
@@ -37,7 +39,9 @@ def test_slots_follow_one_another_until_the_clock_passes_them(wh):
     assert wh.rate_slots.reserve("k", 0.5, clock) == 1010.0
     assert wh.rate_slots.reserve("other", 0.5, clock) == 1010.0  # keys are independent
     assert wh.db.query("SELECT rate_key, next_at FROM ghl_pleo_rate_slots ORDER BY rate_key") == [
-        {"rate_key": "k", "next_at": 1010.5}, {"rate_key": "other", "next_at": 1010.5}]
+        {"rate_key": "k", "next_at": 1010.5},
+        {"rate_key": "other", "next_at": 1010.5},
+    ]
 
 
 def test_a_second_store_continues_from_the_row_another_left(wh):
@@ -51,6 +55,7 @@ def test_a_second_store_continues_from_the_row_another_left(wh):
 def test_the_store_counts_on_a_row_only_once_its_insert_is_committed(wh):
     """A reservation rolled back after its INSERT (here: the clock fails) leaves no row; the next one inserts it.
     (Remembering the key before the commit also let a concurrent thread's UPDATE miss the row on PostgreSQL.)"""
+
     def broken() -> float:
         raise RuntimeError("clock failed")
 

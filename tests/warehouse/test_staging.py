@@ -1,4 +1,5 @@
 """Staged tag pages and tag details, on both backends."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_staged_pages_stream_back_in_read_order_byte_for_byte(wh):
-    page1 = [{"_id": "a", "tag": "Café 🎉 👨\u200d👩\u200d👧", "extra": {"n": [1, None, True]}},
-             {"_id": "b", "tag": "<b>x</b>"}]
+    page1 = [
+        {"_id": "a", "tag": "Café 🎉 👨\u200d👩\u200d👧", "extra": {"n": [1, None, True]}},
+        {"_id": "b", "tag": "<b>x</b>"},
+    ]
     page2 = [{"_id": "c", "tag": "ﺍﻟﻌﺮﺑﻴﺔ\u200f"}, "not an object"]
     wh.staging.stage_page("L1", "run1", 2, page2)
     wh.staging.stage_page("L1", "run1", 1, page1)
@@ -25,7 +28,11 @@ def test_staged_rows_keep_the_tag_id_only_when_it_is_a_string(wh):
     wh.staging.stage_page("L1", "run1", 2, [])  # an empty page writes nothing
     rows = wh.db.query("SELECT page_no, position, tag_id, run_id FROM ghl_tags_staged ORDER BY position")
     assert [(r["page_no"], r["position"], r["tag_id"], r["run_id"]) for r in rows] == [
-        (1, 0, "a", "run1"), (1, 1, None, "run1"), (1, 2, None, "run1"), (1, 3, None, "run1")]
+        (1, 0, "a", "run1"),
+        (1, 1, None, "run1"),
+        (1, 2, None, "run1"),
+        (1, 3, None, "run1"),
+    ]
 
 
 def test_details_are_replaced_not_duplicated_and_read_per_batch(wh):

@@ -1,5 +1,6 @@
 """Sync state: what Pleo confirmed (with its change-log row in the same transaction), the statistics history and
 the field sets seen, on both backends."""
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,26 @@ pytestmark = pytest.mark.integration
 def test_change_log_rows_are_written_with_the_sync_state_and_dry_runs_leave_the_state_alone(wh):
     real = change("dag", "run1", 1, "L1", "tag", "create", code="t1", pleo_id="P1", after={"name": "A"})
     wh.state.record_push("L1", "t1", "P1", "A", False, "create", "run1", change=real)
-    planned = change("dag", "run2", 1, "L1", "tag", "rename", code="t1", pleo_id="P1", before={"name": "A"},
-                     after={"name": "B"}, dry_run=True)
+    planned = change(
+        "dag",
+        "run2",
+        1,
+        "L1",
+        "tag",
+        "rename",
+        code="t1",
+        pleo_id="P1",
+        before={"name": "A"},
+        after={"name": "B"},
+        dry_run=True,
+    )
     wh.state.record_push("L1", "t1", "P1", "B", False, "rename", "run2", change=planned)
     assert wh.db.query("SELECT name, run_id FROM pleo_tags_pushed") == [{"name": "A", "run_id": "run1"}]
     log = wh.ledger.changes("dag")
     assert [(c["run_id"], c["action"], c["dry_run"], c["after"]) for c in log] == [
-        ("run1", "create", 0, {"name": "A"}), ("run2", "rename", 1, {"name": "B"})]
+        ("run1", "create", 0, {"name": "A"}),
+        ("run2", "rename", 1, {"name": "B"}),
+    ]
     assert log[1]["before"] == {"name": "A"}
 
 
@@ -45,15 +59,23 @@ def test_group_metadata_is_one_row_per_location_and_a_dry_run_only_logs(wh):
     planned = change("dag", "run3", 1, "L1", "group_metadata", "update", after={"a": 4}, dry_run=True)
     wh.state.record_metadata_push("L1", "G1", "S3", {"a": 4}, "run3", change=planned)
     rows = wh.db.query("SELECT location_id, group_id, stat_id, metadata, run_id FROM pleo_group_metadata_pushed")
-    assert rows == [{"location_id": "L1", "group_id": "G1", "stat_id": "S2", "metadata": '{"a": 3}',
-                     "run_id": "run2"}]
+    assert rows == [{"location_id": "L1", "group_id": "G1", "stat_id": "S2", "metadata": '{"a": 3}', "run_id": "run2"}]
     assert [(c["run_id"], c["dry_run"]) for c in wh.ledger.changes()] == [("run3", 1)]
 
 
 def stats_row(location_id: str, day: str, profiles: int) -> dict:
-    return {"location_id": location_id, "day": day, "stat_id": f"{location_id}-{day}", "window_start": f"{day}T00",
-            "window_end": f"{day}T23", "profile_count": profiles, "batches": 1, "metrics": json.dumps({"p": profiles}),
-            "platforms": "[]", "run_id": "run1"}
+    return {
+        "location_id": location_id,
+        "day": day,
+        "stat_id": f"{location_id}-{day}",
+        "window_start": f"{day}T00",
+        "window_end": f"{day}T23",
+        "profile_count": profiles,
+        "batches": 1,
+        "metrics": json.dumps({"p": profiles}),
+        "platforms": "[]",
+        "run_id": "run1",
+    }
 
 
 def test_statistics_are_one_row_per_location_and_day_and_filtered_by_location(wh):
@@ -62,8 +84,11 @@ def test_statistics_are_one_row_per_location_and_day_and_filtered_by_location(wh
     wh.state.save_statistics(stats_row("L1", "2026-11-01", 3))
     wh.state.save_statistics(stats_row("L1", "2026-11-02", 4))  # re-running a day replaces it
     history = wh.state.statistics_history()
-    assert list(zip(history["location_id"], history["day"], history["profile_count"])) == [
-        ("L1", "2026-11-01", 3), ("L1", "2026-11-02", 4), ("L2", "2026-11-02", 1)]
+    assert list(zip(history["location_id"], history["day"], history["profile_count"], strict=True)) == [
+        ("L1", "2026-11-01", 3),
+        ("L1", "2026-11-02", 4),
+        ("L2", "2026-11-02", 1),
+    ]
     only = wh.state.statistics_history(["L2"])
     assert list(only["location_id"]) == ["L2"] and list(only.index) == [0]
     assert wh.state.statistics_history([]).empty

@@ -39,8 +39,9 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
     location_id, ghl, counts = run.location_id, hooks.ghl, run.counts
     counts["day"] = window.day
     accounts = ghl.accounts(location_id)
-    profiles = list(dict.fromkeys(a["profileId"] for a in accounts if isinstance(a.get("profileId"), str)
-                                  and a["profileId"]))
+    profiles = list(
+        dict.fromkeys(a["profileId"] for a in accounts if isinstance(a.get("profileId"), str) and a["profileId"])
+    )
     counts["profiles"] = len(profiles)
     if not profiles:
         run.skip("no_accounts", "no connected social accounts: statistics skipped")
@@ -52,21 +53,40 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
         clean, found = sanitize_results(ghl.statistics(location_id, body))
         results.append(clean)
         problems.extend({**p, "path": f"batch {i} {p['path']}"} for p in found)
-        log.info("Location %s: statistics batch %d/%d (%d profiles) for %s", location_id, i, len(bodies),
-                 len(body["profileIds"]), window.day)
+        log.info(
+            "Location %s: statistics batch %d/%d (%d profiles) for %s",
+            location_id,
+            i,
+            len(bodies),
+            len(body["profileIds"]),
+            window.day,
+        )
     record_problems(run, stat_id(location_id, window), problems)
     counts["rejected"] = sum(1 for p in problems if p["rule"] != "unknown_platform")
     combined = combine_batches(results)
     metrics = metrics_json(window, combined, config.metrics, config.defaults)
-    gate = run_suite("ghl_statistics", record_frame(location_id, window, metrics),
-                     statistics_expectations(config.metrics), run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}")
+    gate = run_suite(
+        "ghl_statistics",
+        record_frame(location_id, window, metrics),
+        statistics_expectations(config.metrics),
+        run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}",
+    )
     counts["data_docs"] = gate.docs
     require(gate, f"Location {location_id} statistics {window.day}")
-    run.warehouse.state.save_statistics({
-        "location_id": location_id, "day": window.day, "stat_id": stat_id(location_id, window),
-        "window_start": fmt_ms(window.start), "window_end": fmt_ms(window.end), "profile_count": len(profiles),
-        "batches": len(bodies), "metrics": metrics,
-        "platforms": json.dumps(combined["platforms"], sort_keys=True), "run_id": run.run.run_id})
+    run.warehouse.state.save_statistics(
+        {
+            "location_id": location_id,
+            "day": window.day,
+            "stat_id": stat_id(location_id, window),
+            "window_start": fmt_ms(window.start),
+            "window_end": fmt_ms(window.end),
+            "profile_count": len(profiles),
+            "batches": len(bodies),
+            "metrics": metrics,
+            "platforms": json.dumps(combined["platforms"], sort_keys=True),
+            "run_id": run.run.run_id,
+        }
+    )
     totals = json.loads(metrics)["totals"]
     counts.update(batches=len(bodies), **totals)
     log.info("Location %s: %s totals %s", location_id, window.day, totals)
@@ -76,9 +96,18 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
 def record_problems(run: LocationRun, key: str, problems: list[dict]) -> None:
     """Bad metric values go to rejected_records (left out of the totals); unknown platforms are a warning."""
     rejected = [p for p in problems if p["rule"] != "unknown_platform"]
-    frame = pd.DataFrame([{"record_key": f"{key} {p['path']}", "rule": p["rule"],
-                           "reason": f"{p['path']} is {p['raw']}: left out of the totals", "raw_value": p["raw"]}
-                          for p in rejected], columns=["record_key", "rule", "reason", "raw_value"])
+    frame = pd.DataFrame(
+        [
+            {
+                "record_key": f"{key} {p['path']}",
+                "rule": p["rule"],
+                "reason": f"{p['path']} is {p['raw']}: left out of the totals",
+                "raw_value": p["raw"],
+            }
+            for p in rejected
+        ],
+        columns=["record_key", "rule", "reason", "raw_value"],
+    )
     run.warehouse.ledger.save_rejected(run.run.dag_id, run.run.run_id, run.location_id, "statistics", frame)
     for p in problems:
         log.warning("Location %s: statistics %s: %s (%s)", run.location_id, p["path"], p["raw"], p["rule"])
@@ -101,8 +130,10 @@ def write_statistics_metadata(run: SyncRun, pleo: PleoHook, config: MappingConfi
         log.info("No statistics in the warehouse for these locations; nothing to write")
         return {"written": 0, "unchanged": 0}
     wanted = [loc for loc in locations if loc["location_id"] in set(records["locationId"])]
-    groups = {g["location_id"]: g for g in ensure_groups(run, pleo, config, wanted, rename=False, with_group=True,
-                                                          report_orphans=False)}
+    groups = {
+        g["location_id"]: g
+        for g in ensure_groups(run, pleo, config, wanted, rename=False, with_group=True, report_orphans=False)
+    }
     written = unchanged = 0
     for rec in records.to_dict("records"):
         if _write_metadata(run, pleo, groups[rec["locationId"]]["group"], rec):
@@ -110,8 +141,12 @@ def write_statistics_metadata(run: SyncRun, pleo: PleoHook, config: MappingConfi
         else:
             unchanged += 1
     pleo_requests = pleo.client.stats.as_dict()["total_requests"]
-    run.event("*", "pleo_requests", f"write_metadata made {pleo_requests} Pleo requests ({written} metadata writes"
-                                    f"{', planned only: dry run' if pleo.dry_run else ''})")
+    run.event(
+        "*",
+        "pleo_requests",
+        f"write_metadata made {pleo_requests} Pleo requests ({written} metadata writes"
+        f"{', planned only: dry run' if pleo.dry_run else ''})",
+    )
     log.info("Group metadata: %d written, %d unchanged; Pleo requests %d", written, unchanged, pleo_requests)
     return {"written": written, "unchanged": unchanged}
 
@@ -127,10 +162,18 @@ def _write_metadata(run: SyncRun, pleo: PleoHook, group: dict, rec: dict) -> boo
     result = pleo.update_group({**group, "metadata": merged}, location_id=location_id)
     owned = set(owned_metadata(rec))
     before = {k: v for k, v in (group.get("metadata") or {}).items() if k in owned}
-    row = run.change_row(location_id, "group_metadata", "update", code=group_code(location_id), pleo_id=result["id"],
-                         before=before or None, after={k: v for k, v in merged.items() if k in owned})
-    run.warehouse.state.record_metadata_push(location_id, result["id"], rec["statId"],
-                                             result.get("metadata") or merged, run.run_id, change=row)
+    row = run.change_row(
+        location_id,
+        "group_metadata",
+        "update",
+        code=group_code(location_id),
+        pleo_id=result["id"],
+        before=before or None,
+        after={k: v for k, v in merged.items() if k in owned},
+    )
+    run.warehouse.state.record_metadata_push(
+        location_id, result["id"], rec["statId"], result.get("metadata") or merged, run.run_id, change=row
+    )
     ledger.update_location_counts(run.dag_id, run.run_id, location_id, {"metadata_written": 1})
     log.info("Location %s: group %s metadata now shows %s", location_id, result["id"], rec["statId"])
     return True

@@ -39,9 +39,16 @@ ROW_BUCKETS = ("read", "created", "renamed", "archived", "unarchived", "unchange
 TAGS_ENDPOINT = f"GET {TAGS}"
 
 
-def sync_location_tags(run: LocationRun, hooks: Hooks, config: MappingConfig, location: dict, *,
-                       release_archive_guard: bool = False, full_refresh: bool = False,
-                       now: datetime | None = None) -> dict:
+def sync_location_tags(
+    run: LocationRun,
+    hooks: Hooks,
+    config: MappingConfig,
+    location: dict,
+    *,
+    release_archive_guard: bool = False,
+    full_refresh: bool = False,
+    now: datetime | None = None,
+) -> dict:
     """Extract, stage, check, transform and load one location's tags. Returns its counts (also in the ledger).
 
     Gates, in order: schema drift of the raw payloads (a mapped field gone or
@@ -58,7 +65,7 @@ def sync_location_tags(run: LocationRun, hooks: Hooks, config: MappingConfig, lo
     check_location_id(location_id)
     memory.reset_peak()
     counts = run.counts
-    counts.update({b: 0 for b in ROW_BUCKETS}, start_rss_mb=memory.rss_mb())
+    counts.update(dict.fromkeys(ROW_BUCKETS, 0), start_rss_mb=memory.rss_mb())
     counts["read"] = extract(run, hooks.ghl)
     prepared = check(run, config, now)
     active = int((~prepared.tags["archived"]).sum()) if len(prepared.tags) else 0
@@ -70,16 +77,25 @@ def sync_location_tags(run: LocationRun, hooks: Hooks, config: MappingConfig, lo
     prepared.tags = None
     held = [str(k) for k in prepared.rejected["record_key"]]
     tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold_archives=bool(hold))
-    dim_counts = load_dimensions(run, hooks.pleo, group_id, tags,
-                                 lambda ids: run.warehouse.staging.details_for(location_id, ids), live_ids, config,
-                                 location.get("company_id"), created_ids)
+    dim_counts = load_dimensions(
+        run,
+        hooks.pleo,
+        group_id,
+        tags,
+        lambda ids: run.warehouse.staging.details_for(location_id, ids),
+        live_ids,
+        config,
+        location.get("company_id"),
+        created_ids,
+    )
     _count_writes(counts, tag_counts, dim_counts, active=active, summary=summary)
     if hold:
         raise DriftGuardError(
             f"Location {location_id}: the tag count {hold} since the last good run. Archiving was held: "
             f"{counts['archives_held']} tag(s) that would have been archived in Pleo were left as they are; "
             f"other changes were written. If GHL really lost these tags, release the guard once: trigger "
-            f"{run.run.dag_id} with conf {{\"release_archive_guard\": [\"{location_id}\"]}}.")
+            f'{run.run.dag_id} with conf {{"release_archive_guard": ["{location_id}"]}}.'
+        )
     _log_done(run)
     return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
 
@@ -92,11 +108,21 @@ def extract(run: LocationRun, ghl: GhlHook) -> int:
     for page_no, tags, paginator in ghl.iter_tag_pages(location_id):
         staging.stage_page(location_id, run.run.run_id, page_no, tags)
         total += len(tags)
-        log.info("Location %s: GHL tags page %d: %d tags (%d read, count %s)", location_id, page_no, len(tags),
-                 total, paginator.count)
+        log.info(
+            "Location %s: GHL tags page %d: %d tags (%d read, count %s)",
+            location_id,
+            page_no,
+            len(tags),
+            total,
+            paginator.count,
+        )
         if not paginator.has_more():
-            log.info("Location %s: GHL tags read done after %d page(s): %s", location_id, paginator.pages,
-                     paginator.stop_reason)
+            log.info(
+                "Location %s: GHL tags read done after %d page(s): %s",
+                location_id,
+                paginator.pages,
+                paginator.stop_reason,
+            )
     return total
 
 
@@ -108,8 +134,11 @@ def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> Prep
     run.warehouse.ledger.save_rejected(run.run.dag_id, run.run.run_id, location_id, "tag", prepared.rejected)
     for r in prepared.rejected.itertuples(index=False):
         log.warning("Location %s: rejected tag %s (%s): %s", location_id, r.record_key, r.rule, r.reason)
-    counts.update(rejected=len(prepared.rejected), duplicates=prepared.duplicates,
-                  schema_drift=drift.describe() if drift.changed else None)
+    counts.update(
+        rejected=len(prepared.rejected),
+        duplicates=prepared.duplicates,
+        schema_drift=drift.describe() if drift.changed else None,
+    )
     share = len(prepared.rejected) / prepared.read if prepared.read else 0.0
     if share > config.max_rejected_share:
         rules = Counter(prepared.rejected["rule"])
@@ -117,9 +146,14 @@ def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> Prep
         raise DataValidationError(
             f"Location {location_id}: {len(prepared.rejected)} of {prepared.read} tag rows rejected "
             f"({share:.0%} > {config.max_rejected_share:.0%}: {dict(rules)}); the load was held, nothing was "
-            f"written. See rejected_records for run {run.run.run_id}; fix the source or the mapping file.")
-    gate = run_suite("ghl_tags", prepared.tags, tags_expectations(config.max_name_length),
-                     run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}")
+            f"written. See rejected_records for run {run.run.run_id}; fix the source or the mapping file."
+        )
+    gate = run_suite(
+        "ghl_tags",
+        prepared.tags,
+        tags_expectations(config.max_name_length),
+        run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}",
+    )
     counts["data_docs"] = gate.docs
     if not gate.success:
         counts["held"] = len(prepared.tags)
@@ -131,8 +165,7 @@ def check_schema(run: LocationRun):
     """Compare the staged payloads' fields and types with the last run's; a mapped field gone stops the load."""
     location_id, state = run.location_id, run.warehouse.state
     observed, n = observed_fields(payload for *_, payload in run.warehouse.staging.iter_staged(location_id))
-    drift = schema_drift(TAGS_ENDPOINT, observed, n, state.schema_fields(TAGS_ENDPOINT, location_id),
-                         TAG_MAPPED_FIELDS)
+    drift = schema_drift(TAGS_ENDPOINT, observed, n, state.schema_fields(TAGS_ENDPOINT, location_id), TAG_MAPPED_FIELDS)
     if drift.changed:
         run.event("schema_drift", drift.describe() + (f"; FATAL: {'; '.join(drift.fatal)}" if drift.fatal else ""))
         log.warning("Location %s: schema drift on %s: %s", location_id, TAGS_ENDPOINT, drift.describe())
@@ -140,7 +173,8 @@ def check_schema(run: LocationRun):
         raise SchemaDriftError(
             f"Location {location_id}: GHL {TAGS_ENDPOINT} changed shape: {'; '.join(drift.fatal)}"
             + (f" ({drift.describe()})" if drift.new or drift.missing or drift.retyped else "")
-            + ". Nothing was loaded; the mapping needs updating before this location can sync.")
+            + ". Nothing was loaded; the mapping needs updating before this location can sync."
+        )
     if n:
         state.save_schema_fields(TAGS_ENDPOINT, location_id, observed)
     return drift
@@ -176,24 +210,44 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     for batch in ghl.iter_tag_details(location_id, list(wanted)):  # saved batch by batch: memory stays flat
         staging.save_details(location_id, batch, wanted)
         returned += len(batch)
-    log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(wanted),
-             returned)
+    log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(wanted), returned)
     return len(wanted)
 
 
 def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Counter, **extra: Any) -> None:
-    counts.update({
-        "created": tag_counts[CREATE], "renamed": tag_counts[RENAME], "archived": tag_counts[ARCHIVE],
-        "unarchived": tag_counts[UNARCHIVE], "gone": tag_counts["gone"],
-        "duplicates_archived": tag_counts[ARCHIVE_DUPLICATE], "unchanged": tag_counts["unchanged"],
-        "held": tag_counts["held"], "archives_held": tag_counts["archives_held"],
-        "pleo_held": tag_counts["pleo_held"], **dict(dim_counts), **extra, "peak_rss_mb": memory.peak_rss_mb(),
-    })
+    counts.update(
+        {
+            "created": tag_counts[CREATE],
+            "renamed": tag_counts[RENAME],
+            "archived": tag_counts[ARCHIVE],
+            "unarchived": tag_counts[UNARCHIVE],
+            "gone": tag_counts["gone"],
+            "duplicates_archived": tag_counts[ARCHIVE_DUPLICATE],
+            "unchanged": tag_counts["unchanged"],
+            "held": tag_counts["held"],
+            "archives_held": tag_counts["archives_held"],
+            "pleo_held": tag_counts["pleo_held"],
+            **dict(dim_counts),
+            **extra,
+            "peak_rss_mb": memory.peak_rss_mb(),
+        }
+    )
 
 
 def _log_done(run: LocationRun) -> None:
     c, requests = run.counts, run.requests()
-    log.info("Location %s done: read %d, created %d, renamed %d, archived %d (+%d gone), unarchived %d, "
-             "unchanged %d, rejected %d; requests GHL %d, Pleo %d", run.location_id, c["read"], c["created"],
-             c["renamed"], c["archived"], c["gone"], c["unarchived"], c["unchanged"], c["rejected"],
-             requests["ghl"]["total_requests"], requests["pleo"]["total_requests"])
+    log.info(
+        "Location %s done: read %d, created %d, renamed %d, archived %d (+%d gone), unarchived %d, "
+        "unchanged %d, rejected %d; requests GHL %d, Pleo %d",
+        run.location_id,
+        c["read"],
+        c["created"],
+        c["renamed"],
+        c["archived"],
+        c["gone"],
+        c["unarchived"],
+        c["unchanged"],
+        c["rejected"],
+        requests["ghl"]["total_requests"],
+        requests["pleo"]["total_requests"],
+    )

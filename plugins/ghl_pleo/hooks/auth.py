@@ -9,9 +9,11 @@ token once and sends the request again, the way ``requests.auth.HTTPDigestAuth``
 answers its challenge (a response hook that re-sends through the same
 connection adapter, so the client's limiter and request counts see the re-send).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 from requests.auth import AuthBase
@@ -33,8 +35,7 @@ class GhlAuth(AuthBase):
     the error).
     """
 
-    def __init__(self, token: Callable[[], str], version: str, *,
-                 refresh: Callable[[], bool] | None = None) -> None:
+    def __init__(self, token: Callable[[], str], version: str, *, refresh: Callable[[], bool] | None = None) -> None:
         self.token = token
         self.version = version
         self.refresh = refresh

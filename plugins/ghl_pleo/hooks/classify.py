@@ -3,22 +3,25 @@
 :func:`classify` turns a response, or the transport error that stopped a send,
 into a :data:`Decision`. The loop in :mod:`ghl_pleo.hooks.client` only acts on it.
 """
+
 from __future__ import annotations
 
 import email.utils
 import json
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import requests
 
 from ghl_pleo.errors import APIError, AuthenticationError, FatalAPIError, RateLimitError, RetryableAPIError, redact
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-CREATE_ADVICE = ("the create may or may not have happened; the next attempt re-reads the current state first, "
-                 "so it cannot duplicate")
+CREATE_ADVICE = (
+    "the create may or may not have happened; the next attempt re-reads the current state first, so it cannot duplicate"
+)
 RETRY_ADVICE = "Airflow will retry the task; if this persists, check the service's status"
 
 
@@ -87,8 +90,12 @@ class Retry:
     def give_up(self, call: Call, attempt: int, advice: str = RETRY_ADVICE) -> RetryableAPIError:
         """The error to raise when this failure ends the request (retries spent, or a create)."""
         cls = RateLimitError if self.kind == "ratelimit" else RetryableAPIError
-        return cls(f"{call.where} failed after {attempt} attempt(s): {self.reason}; {advice}.",
-                   status=self.status, endpoint=call.endpoint, location_id=call.location_id)
+        return cls(
+            f"{call.where} failed after {attempt} attempt(s): {self.reason}; {advice}.",
+            status=self.status,
+            endpoint=call.endpoint,
+            location_id=call.location_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,9 +106,16 @@ class Fail:
 Decision = Done | Retry | Fail
 
 
-def classify(answer: requests.Response | requests.RequestException, call: Call, attempt: int, *,
-             policy: RetryPolicy, read_timeout: float, secrets: Iterable[str] = (),
-             refresh_declined: bool = False) -> Decision:
+def classify(
+    answer: requests.Response | requests.RequestException,
+    call: Call,
+    attempt: int,
+    *,
+    policy: RetryPolicy,
+    read_timeout: float,
+    secrets: Iterable[str] = (),
+    refresh_declined: bool = False,
+) -> Decision:
     """Decide what a response (or a transport error) means for try number ``attempt`` of ``call``.
 
     Args:
@@ -132,8 +146,14 @@ def _classify_transport(exc: BaseException, attempt: int, policy: RetryPolicy, r
     return Retry(policy.backoff(attempt), reason, kind)
 
 
-def _classify_response(response: requests.Response, call: Call, attempt: int, policy: RetryPolicy,
-                       secrets: list[str], refresh_declined: bool) -> Decision:
+def _classify_response(
+    response: requests.Response,
+    call: Call,
+    attempt: int,
+    policy: RetryPolicy,
+    secrets: list[str],
+    refresh_declined: bool,
+) -> Decision:
     status = response.status_code
     where = call.where
 
@@ -145,22 +165,33 @@ def _classify_response(response: requests.Response, call: Call, attempt: int, po
             return Done(response.json() if response.content else None)
         except (ValueError, json.JSONDecodeError):
             ctype = response.headers.get("Content-Type", "?")
-            reason = (f"HTTP {status} with a body that is not JSON (Content-Type {ctype}): "
-                      f"{excerpt(response, secrets)!r}")
+            reason = (
+                f"HTTP {status} with a body that is not JSON (Content-Type {ctype}): {excerpt(response, secrets)!r}"
+            )
             return Retry(policy.backoff(attempt), reason, "badbody", status)
     if status == 401 and refresh_declined:
-        return fail(AuthenticationError, f"{where} returned HTTP 401 and the credentials could not be refreshed: "
-                                         f"{excerpt(response, secrets)}. Check the connection's token and scopes.")
+        return fail(
+            AuthenticationError,
+            f"{where} returned HTTP 401 and the credentials could not be refreshed: "
+            f"{excerpt(response, secrets)}. Check the connection's token and scopes.",
+        )
     if status in (401, 403):
-        return fail(AuthenticationError, f"{where} returned HTTP {status}: {excerpt(response, secrets)}. The token "
-                                         f"in the connection is wrong, expired, or lacks a scope this endpoint needs; "
-                                         f"fix the connection, then clear the failed tasks.")
+        return fail(
+            AuthenticationError,
+            f"{where} returned HTTP {status}: {excerpt(response, secrets)}. The token "
+            f"in the connection is wrong, expired, or lacks a scope this endpoint needs; "
+            f"fix the connection, then clear the failed tasks.",
+        )
     if status in RETRYABLE_STATUS:
         wait = rate_limit_wait(response, attempt, policy) if status == 429 else policy.backoff(attempt)
-        return Retry(wait, f"HTTP {status}: {excerpt(response, secrets)}", "ratelimit" if status == 429 else "server",
-                     status)
-    return fail(FatalAPIError, f"{where} returned HTTP {status}: {excerpt(response, secrets)}. The request was "
-                               f"refused as invalid; this needs a code or data fix, not a retry.")
+        return Retry(
+            wait, f"HTTP {status}: {excerpt(response, secrets)}", "ratelimit" if status == 429 else "server", status
+        )
+    return fail(
+        FatalAPIError,
+        f"{where} returned HTTP {status}: {excerpt(response, secrets)}. The request was "
+        f"refused as invalid; this needs a code or data fix, not a retry.",
+    )
 
 
 def excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:

@@ -11,22 +11,30 @@ What an answer means is decided in :mod:`ghl_pleo.hooks.classify`; credentials
 included, goes through its :class:`Meter`: it waits for the rate limiter, is
 counted in :class:`RequestStats`, and its answer is recorded.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from ghl_pleo.hooks.classify import Call, Done, Fail, RetryPolicy, classify
-from ghl_pleo.hooks.classify import parse_retry_after  # noqa: F401 - importable from here, as before
+from ghl_pleo.hooks.classify import (
+    Call,
+    Done,
+    Fail,
+    RetryPolicy,
+    classify,
+    parse_retry_after,  # noqa: F401 - importable from here, as before
+)
 from ghl_pleo.ratelimit import RateLimiter, Slot
 
 log = logging.getLogger(__name__)
@@ -110,8 +118,9 @@ class MeteredAdapter(HTTPAdapter):
         return answered
 
 
-def metered_session(headers: Mapping[str, str] | None = None, session: requests.Session | None = None
-                    ) -> requests.Session:
+def metered_session(
+    headers: Mapping[str, str] | None = None, session: requests.Session | None = None
+) -> requests.Session:
     session = session or requests.Session()
     for prefix in ("https://", "http://"):
         session.mount(prefix, MeteredAdapter())
@@ -132,10 +141,18 @@ class ApiClient:
         sleep: injectable sleep (tests).
     """
 
-    def __init__(self, api: str, base_url: str, *, timeout: tuple[float, float] = (5.0, 30.0),
-                 retry: RetryPolicy | None = None, limiter: RateLimiter | None = None,
-                 secrets: Callable[[], list[str]] = lambda: [], sleep: Callable[[float], None] = time.sleep,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        api: str,
+        base_url: str,
+        *,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        secrets: Callable[[], list[str]] = lambda: [],
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
         self.api = api
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -158,10 +175,21 @@ class ApiClient:
             session = self._local.session = metered_session(self.session.headers)
         return session
 
-    def request(self, method: str, endpoint: str, *, path_params: Mapping[str, str] | None = None,
-                params: Mapping[str, Any] | None = None, json_body: Any = None, data: Mapping[str, str] | None = None,
-                headers: Mapping[str, str] | None = None, auth: AuthBase | None = None,
-                location_id: str | None = None, limiter_key: str | None = None, idempotent: bool = True) -> Any:
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: AuthBase | None = None,
+        location_id: str | None = None,
+        limiter_key: str | None = None,
+        idempotent: bool = True,
+    ) -> Any:
         """Send one logical request and return the parsed JSON body.
 
         Args:
@@ -178,8 +206,15 @@ class ApiClient:
             data: a form body (``application/x-www-form-urlencoded``).
         """
         call = Call(self.api, method, endpoint, location_id, idempotent)
-        send = {"url": self.base_url + endpoint.format(**(path_params or {})), "params": params, "json": json_body,
-                "data": data, "headers": dict(headers or {}), "auth": auth, "timeout": self.timeout}
+        send = {
+            "url": self.base_url + endpoint.format(**(path_params or {})),
+            "params": params,
+            "json": json_body,
+            "data": data,
+            "headers": dict(headers or {}),
+            "auth": auth,
+            "timeout": self.timeout,
+        }
         meter = Meter(self, call.key, limiter_key)
         context = _METER.set(meter)
         try:
@@ -187,8 +222,15 @@ class ApiClient:
             while True:
                 attempt += 1
                 answer = self._send(meter, method, send)
-                decision = classify(answer, call, attempt, policy=self.retry, read_timeout=self.timeout[1],
-                                    secrets=self.secrets(), refresh_declined=getattr(auth, "declined", False))
+                decision = classify(
+                    answer,
+                    call,
+                    attempt,
+                    policy=self.retry,
+                    read_timeout=self.timeout[1],
+                    secrets=self.secrets(),
+                    refresh_declined=getattr(auth, "declined", False),
+                )
                 if isinstance(decision, Done):
                     return decision.body
                 if isinstance(decision, Fail):
@@ -197,14 +239,19 @@ class ApiClient:
                     raise decision.give_up(call, attempt)
                 with self._stats_lock:
                     self.stats.retries += 1
-                log.warning("%s: %s; retry %d/%d in %.2fs", call.where, decision.reason, attempt,
-                            self.retry.max_attempts - 1, decision.wait)
+                log.warning(
+                    "%s: %s; retry %d/%d in %.2fs",
+                    call.where,
+                    decision.reason,
+                    attempt,
+                    self.retry.max_attempts - 1,
+                    decision.wait,
+                )
                 self.sleep(decision.wait)
         finally:
             _METER.reset(context)
 
-    def _send(self, meter: Meter, method: str, send: dict[str, Any]
-              ) -> requests.Response | requests.RequestException:
+    def _send(self, meter: Meter, method: str, send: dict[str, Any]) -> requests.Response | requests.RequestException:
         """One try: the response, or the transport error that stopped it (anything else propagates).
 
         The slot is taken and the request counted before the credentials are

@@ -1,4 +1,5 @@
 """Connection helpers shared by the hooks."""
+
 from __future__ import annotations
 
 from typing import Any

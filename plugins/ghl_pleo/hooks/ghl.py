@@ -1,10 +1,12 @@
 """GoHighLevel Social Planner hook (tags, tag details, accounts, statistics, locations)."""
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
@@ -52,8 +54,14 @@ class GhlHook(BaseHook):
     conn_type = "http"
     hook_name = "GoHighLevel"
 
-    def __init__(self, ghl_conn_id: str = default_conn_name, *, token_store: TokenStore | None = None,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        ghl_conn_id: str = default_conn_name,
+        *,
+        token_store: TokenStore | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         """``token_store``: where agency OAuth keeps its rotating tokens (the warehouse's ``tokens``); needed
         only when the connection uses ``extra.oauth``."""
         super().__init__()
@@ -71,8 +79,10 @@ class GhlHook(BaseHook):
         extras = self.connection.extra_dejson or {}
         tokens = extras.get("location_tokens", {})
         if not isinstance(tokens, dict):
-            raise ConfigurationError(f"Connection {self.ghl_conn_id!r}: extra 'location_tokens' must be an "
-                                     f"object {{locationId: token}}, got {type(tokens).__name__}.")
+            raise ConfigurationError(
+                f"Connection {self.ghl_conn_id!r}: extra 'location_tokens' must be an "
+                f"object {{locationId: token}}, got {type(tokens).__name__}."
+            )
         return extras
 
     @cached_property
@@ -81,16 +91,24 @@ class GhlHook(BaseHook):
         limiter = SlidingWindowLimiter(
             int(extra_number(extras, "burst_limit", 100, self.ghl_conn_id, minimum=1)),
             extra_number(extras, "burst_window_s", 10.0, self.ghl_conn_id, minimum=0.001),
-            margin_s=extra_number(extras, "burst_margin_s", 0.1, self.ghl_conn_id), sleep=self._sleep)
+            margin_s=extra_number(extras, "burst_margin_s", 0.1, self.ghl_conn_id),
+            sleep=self._sleep,
+        )
         timeout = extra_number(extras, "timeout_s", 30.0, self.ghl_conn_id, minimum=0.001)
         retry = self._retry or RetryPolicy(
             max_attempts=int(extra_number(extras, "max_attempts", 6, self.ghl_conn_id, minimum=1)),
             backoff_base_s=extra_number(extras, "backoff_base_s", 1.0, self.ghl_conn_id),
-            backoff_max_s=extra_number(extras, "backoff_max_s", 30.0, self.ghl_conn_id))
-        client = ApiClient("GHL", base_url_from(self.connection, "https://services.leadconnectorhq.com",
-                                                 self.ghl_conn_id),
-                           timeout=(min(10.0, timeout), timeout), retry=retry, limiter=limiter,
-                           secrets=self._secrets, sleep=self._sleep)
+            backoff_max_s=extra_number(extras, "backoff_max_s", 30.0, self.ghl_conn_id),
+        )
+        client = ApiClient(
+            "GHL",
+            base_url_from(self.connection, "https://services.leadconnectorhq.com", self.ghl_conn_id),
+            timeout=(min(10.0, timeout), timeout),
+            retry=retry,
+            limiter=limiter,
+            secrets=self._secrets,
+            sleep=self._sleep,
+        )
         client.session.headers.update({"Accept": "application/json"})
         self._mask_tokens()
         return client
@@ -98,8 +116,16 @@ class GhlHook(BaseHook):
     def _secrets(self) -> list[str]:
         conn = self.connection
         oauth = self.extras.get("oauth") or {}
-        return [s for s in [conn.password, *self.extras.get("location_tokens", {}).values(),
-                            oauth.get("client_secret"), oauth.get("refresh_token")] if s]
+        return [
+            s
+            for s in [
+                conn.password,
+                *self.extras.get("location_tokens", {}).values(),
+                oauth.get("client_secret"),
+                oauth.get("refresh_token"),
+            ]
+            if s
+        ]
 
     @cached_property
     def oauth(self):
@@ -108,12 +134,15 @@ class GhlHook(BaseHook):
         if not settings:
             return None
         if not isinstance(settings, dict):
-            raise ConfigurationError(f"Connection {self.ghl_conn_id!r}: extra.oauth must be an object with client_id, "
-                                     f"client_secret, company_id and refresh_token.")
+            raise ConfigurationError(
+                f"Connection {self.ghl_conn_id!r}: extra.oauth must be an object with client_id, "
+                f"client_secret, company_id and refresh_token."
+            )
         if self.token_store is None:
             raise ConfigurationError(
                 f"Connection {self.ghl_conn_id!r} uses agency OAuth, whose refresh token rotates and must be kept in "
-                f"the warehouse: build the hook with token_store=Warehouse().tokens.")
+                f"the warehouse: build the hook with token_store=Warehouse().tokens."
+            )
         from ghl_pleo.hooks.oauth import AgencyOAuth
 
         return AgencyOAuth(settings, self.client, self.token_store, self._mask)
@@ -149,16 +178,26 @@ class GhlHook(BaseHook):
         if not token:
             raise ConfigurationError(
                 f"Connection {self.ghl_conn_id!r} has no token for location {location_id}: set its password "
-                f"(one token for all locations) or extra.location_tokens[{location_id!r}].")
+                f"(one token for all locations) or extra.location_tokens[{location_id!r}]."
+            )
         return token
 
-    def _call(self, method: str, endpoint: str, *, location_id: str | None, version: str = V2,
-              limiter_key: str | None = None, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        location_id: str | None,
+        version: str = V2,
+        limiter_key: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         if location_id is not None:
             check_location_id(location_id)  # an id with "/" or ".." would change the request path
         auth = self.auth_for(location_id, version)
-        return self.client.request(method, endpoint, auth=auth, location_id=location_id,
-                                   limiter_key=limiter_key or location_id, **kwargs)
+        return self.client.request(
+            method, endpoint, auth=auth, location_id=location_id, limiter_key=limiter_key or location_id, **kwargs
+        )
 
     def auth_for(self, location_id: str | None, version: str = V2) -> GhlAuth:
         """Credentials for one request: the token of :meth:`token_for`; with agency OAuth, a 401 refreshes it once."""
@@ -169,12 +208,15 @@ class GhlHook(BaseHook):
     def _results(body: Any, where: str) -> dict:
         if not isinstance(body, dict) or not isinstance(body.get("results"), dict):
             keys = sorted(body)[:8] if isinstance(body, dict) else "-"
-            raise FatalAPIError(f"{where}: response has no 'results' object (envelope missing); "
-                                f"got {type(body).__name__} with keys {keys}.")
+            raise FatalAPIError(
+                f"{where}: response has no 'results' object (envelope missing); "
+                f"got {type(body).__name__} with keys {keys}."
+            )
         return body["results"]
 
-    def iter_tag_pages(self, location_id: str, *,
-                       limit: int = PAGE_LIMIT) -> Iterator[tuple[int, list[dict], SkipPaginator]]:
+    def iter_tag_pages(
+        self, location_id: str, *, limit: int = PAGE_LIMIT
+    ) -> Iterator[tuple[int, list[dict], SkipPaginator]]:
         """Yield ``(page_no, tags, paginator)`` for every page of a location's social tags.
 
         Paging stops at the reported ``count``, on an empty page, or on a page
@@ -184,8 +226,9 @@ class GhlHook(BaseHook):
         where = f"GHL GET {TAGS} for location {location_id}"
 
         def fetch(params: dict[str, str]) -> Any:
-            return self._call("GET", TAGS, location_id=location_id, path_params={"locationId": location_id},
-                              params=params)
+            return self._call(
+                "GET", TAGS, location_id=location_id, path_params={"locationId": location_id}, params=params
+            )
 
         for tags in paginate(fetch, paginator, lambda body: self._tags(body, where)):
             yield paginator.pages, tags, paginator
@@ -205,9 +248,14 @@ class GhlHook(BaseHook):
         """Details for the given tag ids, one list per request of at most 100 ids."""
         where = f"GHL POST {TAG_DETAILS} for location {location_id}"
         for start in range(0, len(tag_ids), DETAILS_BATCH):
-            batch = tag_ids[start:start + DETAILS_BATCH]
-            body = self._call("POST", TAG_DETAILS, location_id=location_id,
-                              path_params={"locationId": location_id}, json_body={"tagIds": batch})
+            batch = tag_ids[start : start + DETAILS_BATCH]
+            body = self._call(
+                "POST",
+                TAG_DETAILS,
+                location_id=location_id,
+                path_params={"locationId": location_id},
+                json_body={"tagIds": batch},
+            )
             yield [t for t in self._tags(body, where) if isinstance(t, dict)]
 
     def get_location(self, location_id: str) -> dict:
@@ -222,8 +270,13 @@ class GhlHook(BaseHook):
         company_id = company_id or (self.oauth.company_id if self.oauth is not None else None)
 
         def fetch(params: dict[str, str]) -> Any:
-            return self._call("GET", LOCATION_SEARCH, location_id=None, limiter_key=f"company:{company_id}",
-                              params={"companyId": company_id, **params})
+            return self._call(
+                "GET",
+                LOCATION_SEARCH,
+                location_id=None,
+                limiter_key=f"company:{company_id}",
+                params={"companyId": company_id, **params},
+            )
 
         def locations(body: Any) -> list:
             found = body.get("locations") if isinstance(body, dict) else None
@@ -241,6 +294,7 @@ class GhlHook(BaseHook):
 
     def statistics(self, location_id: str, body: dict) -> dict:
         """v3 statistics for one batch of at most 100 profile ids (``currentRange``/``prevRange`` in ``body``)."""
-        resp = self._call("POST", STATISTICS, location_id=location_id, version=V3,
-                          params={"locationId": location_id}, json_body=body)
+        resp = self._call(
+            "POST", STATISTICS, location_id=location_id, version=V3, params={"locationId": location_id}, json_body=body
+        )
         return self._results(resp, f"GHL POST {STATISTICS} for location {location_id}")

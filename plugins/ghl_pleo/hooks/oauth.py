@@ -7,6 +7,7 @@ lock us out; the stored token wins over the connection's copy. Refreshes happen
 once, behind a lock (a file lock for the processes of one machine, re-checking
 the store after taking it), so parallel tasks never refresh twice.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -14,8 +15,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ghl_pleo.errors import AuthenticationError, ConfigurationError
 
@@ -33,8 +35,10 @@ def fernet():
 
     key = os.environ.get("AIRFLOW__CORE__FERNET_KEY", "").strip()
     if not key:
-        raise ConfigurationError("Agency OAuth needs AIRFLOW__CORE__FERNET_KEY (Airflow's fernet key) to store the "
-                                 "rotated refresh token encrypted; set it on every Airflow component.")
+        raise ConfigurationError(
+            "Agency OAuth needs AIRFLOW__CORE__FERNET_KEY (Airflow's fernet key) to store the "
+            "rotated refresh token encrypted; set it on every Airflow component."
+        )
     return Fernet(key.encode())
 
 
@@ -67,8 +71,12 @@ class AgencyOAuth:
         return self.tokens.load(self.company_id)
 
     def _save(self, refresh: str, access: str, expires_at: float) -> None:
-        self.tokens.save(self.company_id, self.fernet.encrypt(refresh.encode()).decode(),
-                         self.fernet.encrypt(access.encode()).decode(), expires_at)
+        self.tokens.save(
+            self.company_id,
+            self.fernet.encrypt(refresh.encode()).decode(),
+            self.fernet.encrypt(access.encode()).decode(),
+            expires_at,
+        )
 
     def _decrypt(self, value: str) -> str:
         token = self.fernet.decrypt(value.encode()).decode()
@@ -100,26 +108,38 @@ class AgencyOAuth:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _refresh(self, refresh_token: str) -> str:
-        form = {"client_id": self.settings["client_id"], "client_secret": self.settings["client_secret"],
-                "grant_type": "refresh_token", "refresh_token": refresh_token, "user_type": "Company"}
+        form = {
+            "client_id": self.settings["client_id"],
+            "client_secret": self.settings["client_secret"],
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "user_type": "Company",
+        }
         try:
-            body = self.client.request("POST", TOKEN, data=form, limiter_key=f"company:{self.company_id}",
-                                       idempotent=False)
+            body = self.client.request(
+                "POST", TOKEN, data=form, limiter_key=f"company:{self.company_id}", idempotent=False
+            )
         except AuthenticationError as exc:
             raise AuthenticationError(
                 f"GHL refused the agency refresh token for company {self.company_id} ({exc.status}): it was "
                 f"revoked or already used. Re-authorise the app and put the new refresh token in "
-                f"ghl_default's extra.oauth.refresh_token.", status=exc.status, endpoint=TOKEN) from None
+                f"ghl_default's extra.oauth.refresh_token.",
+                status=exc.status,
+                endpoint=TOKEN,
+            ) from None
         access, new_refresh = body.get("access_token"), body.get("refresh_token")
         if not access or not new_refresh:
-            raise AuthenticationError(f"GHL POST {TOKEN}: the answer lacks access_token or refresh_token.",
-                                      endpoint=TOKEN)
+            raise AuthenticationError(
+                f"GHL POST {TOKEN}: the answer lacks access_token or refresh_token.", endpoint=TOKEN
+            )
         self.mask(access)
         self.mask(new_refresh)
         # Store first: the old refresh token is dead from this moment on.
         self._save(new_refresh, access, time.time() + float(body.get("expires_in") or 0))
-        log.info("Agency OAuth: refreshed the access token for company %s; the rotated refresh token is stored "
-                 "encrypted", self.company_id)
+        log.info(
+            "Agency OAuth: refreshed the access token for company %s; the rotated refresh token is stored encrypted",
+            self.company_id,
+        )
         return access
 
     # location tokens ------------------------------------------------------------------------
@@ -131,9 +151,13 @@ class AgencyOAuth:
         for attempt in (1, 2):
             try:
                 body = self.client.request(
-                    "POST", LOCATION_TOKEN, data={"companyId": self.company_id, "locationId": location_id},
+                    "POST",
+                    LOCATION_TOKEN,
+                    data={"companyId": self.company_id, "locationId": location_id},
                     headers={"Authorization": f"Bearer {agency}", "Version": "2021-07-28"},
-                    limiter_key=f"company:{self.company_id}", location_id=location_id)
+                    limiter_key=f"company:{self.company_id}",
+                    location_id=location_id,
+                )
                 break
             except AuthenticationError:
                 if attempt == 2:
@@ -141,8 +165,11 @@ class AgencyOAuth:
                 agency = self.agency_token(force=True, stale=agency)  # the agency token died early: refresh once
         token = body.get("access_token")
         if not token:
-            raise AuthenticationError(f"GHL POST {LOCATION_TOKEN} for location {location_id}: no access_token.",
-                                      endpoint=LOCATION_TOKEN, location_id=location_id)
+            raise AuthenticationError(
+                f"GHL POST {LOCATION_TOKEN} for location {location_id}: no access_token.",
+                endpoint=LOCATION_TOKEN,
+                location_id=location_id,
+            )
         self.mask(token)
         self._locations[location_id] = (token, time.time() + float(body.get("expires_in") or 0))
         return token

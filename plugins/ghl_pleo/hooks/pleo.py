@@ -1,9 +1,11 @@
 """Pleo Tags API v0 hook (tag groups, dimensions, tags, dimension values)."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
@@ -56,9 +58,15 @@ class PleoHook(BaseHook):
     conn_type = "http"
     hook_name = "Pleo"
 
-    def __init__(self, pleo_conn_id: str = default_conn_name, *, rate_slots: RateSlotStore | None = None,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        pleo_conn_id: str = default_conn_name,
+        *,
+        rate_slots: RateSlotStore | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        dry_run: bool = False,
+    ) -> None:
         """``rate_slots``: the warehouse's shared rate (``Warehouse().rate_slots``), through which every task
         keeps to one Pleo budget; needed unless the connection sets ``shared_rate: false``."""
         super().__init__()
@@ -82,7 +90,8 @@ class PleoHook(BaseHook):
         if not company:
             raise ConfigurationError(
                 f"Connection {self.pleo_conn_id!r} has no extra 'company_id': Pleo's tag-group endpoints "
-                f"need the company's uuid. Add it to the connection's extras.")
+                f"need the company's uuid. Add it to the connection's extras."
+            )
         return str(company)
 
     @cached_property
@@ -95,10 +104,17 @@ class PleoHook(BaseHook):
         retry = self._retry or RetryPolicy(
             max_attempts=int(extra_number(self.extras, "max_attempts", 6, self.pleo_conn_id, minimum=1)),
             backoff_base_s=extra_number(self.extras, "backoff_base_s", 1.0, self.pleo_conn_id),
-            backoff_max_s=extra_number(self.extras, "backoff_max_s", 30.0, self.pleo_conn_id))
-        client = ApiClient("Pleo", base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id),
-                           timeout=(min(10.0, timeout), timeout), retry=retry,
-                           limiter=self._limiter(rps), secrets=lambda: [conn.password], sleep=self._sleep)
+            backoff_max_s=extra_number(self.extras, "backoff_max_s", 30.0, self.pleo_conn_id),
+        )
+        client = ApiClient(
+            "Pleo",
+            base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id),
+            timeout=(min(10.0, timeout), timeout),
+            retry=retry,
+            limiter=self._limiter(rps),
+            secrets=lambda: [conn.password],
+            sleep=self._sleep,
+        )
         client.session.headers.update({"Authorization": f"Bearer {conn.password}", "Accept": JSON})
         return client
 
@@ -110,11 +126,14 @@ class PleoHook(BaseHook):
         if self.rate_slots is None:
             raise ConfigurationError(
                 f"Connection {self.pleo_conn_id!r}: Pleo's rate is shared by every task through the warehouse; "
-                f"build the hook with rate_slots=Warehouse().rate_slots (or set extra.shared_rate to false).")
+                f"build the hook with rate_slots=Warehouse().rate_slots (or set extra.shared_rate to false)."
+            )
         headroom = extra_number(self.extras, "rate_headroom", 0.05, self.pleo_conn_id)
         if headroom >= 1:
-            raise ConfigurationError(f"Connection {self.pleo_conn_id!r}: extra 'rate_headroom' must be below 1 "
-                                     f"(a fraction of the rate kept free), got {headroom!r}.")
+            raise ConfigurationError(
+                f"Connection {self.pleo_conn_id!r}: extra 'rate_headroom' must be below 1 "
+                f"(a fraction of the rate kept free), got {headroom!r}."
+            )
         return SharedRateLimiter(self.rate_slots, rps, headroom=headroom, sleep=self._sleep)
 
     @cached_property
@@ -124,8 +143,14 @@ class PleoHook(BaseHook):
 
     def _call(self, method: str, endpoint: str, *, location_id: str | None = None, **kwargs: Any) -> Any:
         headers = {"Content-Type": JSON} if "json_body" in kwargs else None
-        return self.client.request(method, endpoint, headers=headers, location_id=location_id,
-                                   limiter_key=f"pleo:{self.client.base_url}", **kwargs)
+        return self.client.request(
+            method,
+            endpoint,
+            headers=headers,
+            location_id=location_id,
+            limiter_key=f"pleo:{self.client.base_url}",
+            **kwargs,
+        )
 
     @staticmethod
     def _data(body: Any, where: str) -> Any:
@@ -138,24 +163,46 @@ class PleoHook(BaseHook):
         body = self._call("GET", GROUPS, params={"company_id": company_id or self.company_id})
         return list(self._data(body, f"GET {GROUPS}"))
 
-    def create_group(self, code: str, name: str, *, metadata: dict[str, str] | None = None,
-                     company_id: str | None = None, location_id: str | None = None) -> dict:
+    def create_group(
+        self,
+        code: str,
+        name: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        company_id: str | None = None,
+        location_id: str | None = None,
+    ) -> dict:
         if self.dry_run:
-            return {"id": f"{PLANNED}group:{code}", "code": code, "name": name, "archived": False,
-                    "metadata": metadata or {}}
-        body = self._call("POST", GROUPS, params={"company_id": company_id or self.company_id},
-                          json_body={"code": code, "name": name, "archived": False, "metadata": metadata or {}},
-                          idempotent=False, location_id=location_id)
+            return {
+                "id": f"{PLANNED}group:{code}",
+                "code": code,
+                "name": name,
+                "archived": False,
+                "metadata": metadata or {},
+            }
+        body = self._call(
+            "POST",
+            GROUPS,
+            params={"company_id": company_id or self.company_id},
+            json_body={"code": code, "name": name, "archived": False, "metadata": metadata or {}},
+            idempotent=False,
+            location_id=location_id,
+        )
         return self._data(body, f"POST {GROUPS}")
 
     def update_group(self, group: dict, *, location_id: str | None = None) -> dict:
         """PUT the whole group (code, name, archived, metadata)."""
-        payload = {"code": group["code"], "name": group["name"], "archived": bool(group.get("archived")),
-                   "metadata": dict(group.get("metadata") or {})}
+        payload = {
+            "code": group["code"],
+            "name": group["name"],
+            "archived": bool(group.get("archived")),
+            "metadata": dict(group.get("metadata") or {}),
+        }
         if self.dry_run:
             return {**group, **payload}
-        body = self._call("PUT", GROUP, path_params={"groupId": group["id"]}, json_body=payload,
-                          location_id=location_id)
+        body = self._call(
+            "PUT", GROUP, path_params={"groupId": group["id"]}, json_body=payload, location_id=location_id
+        )
         return self._data(body, f"PUT {GROUP}")
 
     # Tags ---------------------------------------------------------------------------------
@@ -165,8 +212,13 @@ class PleoHook(BaseHook):
             return
 
         def fetch(params: dict[str, str]) -> Any:
-            return self._call("GET", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
-                              params={**params, "include_archived": "true"})
+            return self._call(
+                "GET",
+                GROUP_TAGS,
+                path_params={"groupId": group_id},
+                location_id=location_id,
+                params={**params, "include_archived": "true"},
+            )
 
         paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo GET {GROUP_TAGS} (group {group_id})")
         for data in paginate(fetch, paginator, lambda body: self._data(body, f"GET {GROUP_TAGS}")):
@@ -175,12 +227,19 @@ class PleoHook(BaseHook):
     def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
         if self.dry_run:
             return {"id": f"{PLANNED}tag:{code}", "code": code, "name": name, "archived": False}
-        body = self._call("POST", GROUP_TAGS, path_params={"groupId": group_id}, location_id=location_id,
-                          json_body={"code": code, "name": name, "archived": False}, idempotent=False)
+        body = self._call(
+            "POST",
+            GROUP_TAGS,
+            path_params={"groupId": group_id},
+            location_id=location_id,
+            json_body={"code": code, "name": name, "archived": False},
+            idempotent=False,
+        )
         return self._data(body, f"POST {GROUP_TAGS}")
 
-    def update_tag(self, tag_id: str, *, code: str, name: str | None, archived: bool,
-                   location_id: str | None = None) -> dict:
+    def update_tag(
+        self, tag_id: str, *, code: str, name: str | None, archived: bool, location_id: str | None = None
+    ) -> dict:
         payload: dict[str, Any] = {"code": code, "archived": archived}
         if name is not None:
             payload["name"] = name
@@ -196,34 +255,58 @@ class PleoHook(BaseHook):
         body = self._call("GET", GROUP_DIMENSIONS, path_params={"groupId": group_id}, location_id=location_id)
         return list(self._data(body, f"GET {GROUP_DIMENSIONS}"))
 
-    def create_dimension(self, group_id: str, *, code: str, name: str, display_order: int,
-                         visible: bool = True, location_id: str | None = None) -> dict:
+    def create_dimension(
+        self,
+        group_id: str,
+        *,
+        code: str,
+        name: str,
+        display_order: int,
+        visible: bool = True,
+        location_id: str | None = None,
+    ) -> dict:
         if self.dry_run:
-            return {"id": f"{PLANNED}dimension:{code}", "code": code, "name": name, "displayOrder": display_order,
-                    "visible": visible}
-        body = self._call("POST", GROUP_DIMENSIONS, path_params={"groupId": group_id}, location_id=location_id,
-                          json_body={"code": code, "name": name, "displayOrder": display_order,
-                                     "visible": visible}, idempotent=False)
+            return {
+                "id": f"{PLANNED}dimension:{code}",
+                "code": code,
+                "name": name,
+                "displayOrder": display_order,
+                "visible": visible,
+            }
+        body = self._call(
+            "POST",
+            GROUP_DIMENSIONS,
+            path_params={"groupId": group_id},
+            location_id=location_id,
+            json_body={"code": code, "name": name, "displayOrder": display_order, "visible": visible},
+            idempotent=False,
+        )
         return self._data(body, f"POST {GROUP_DIMENSIONS}")
 
-    def iter_aggregated_tags(self, tag_ids: list[str], *, company_id: str | None = None,
-                             location_id: str | None = None) -> Iterator[list[dict]]:
+    def iter_aggregated_tags(
+        self, tag_ids: list[str], *, company_id: str | None = None, location_id: str | None = None
+    ) -> Iterator[list[dict]]:
         """Tags with their dimension values (``POST /v0/aggregations/tags``), in batches of tag ids."""
         tag_ids = [t for t in tag_ids if not is_planned(t)]
         for start in range(0, len(tag_ids), AGGREGATION_BATCH):
-            batch = tag_ids[start:start + AGGREGATION_BATCH]
+            batch = tag_ids[start : start + AGGREGATION_BATCH]
 
             def fetch(params: dict[str, str], batch: list[str] = batch) -> Any:
-                return self._call("POST", AGGREGATED_TAGS, location_id=location_id,
-                                  params={"company_id": company_id or self.company_id, **params},
-                                  json_body={"tagIds": batch})
+                return self._call(
+                    "POST",
+                    AGGREGATED_TAGS,
+                    location_id=location_id,
+                    params={"company_id": company_id or self.company_id, **params},
+                    json_body={"tagIds": batch},
+                )
 
             paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo POST {AGGREGATED_TAGS}")
             for data in paginate(fetch, paginator, lambda body: self._data(body, f"POST {AGGREGATED_TAGS}")):
                 yield list(data)
 
-    def put_dimension_value(self, tag_id: str, dimension_id: str, value: str, *, exists: bool,
-                            location_id: str | None = None) -> dict:
+    def put_dimension_value(
+        self, tag_id: str, dimension_id: str, value: str, *, exists: bool, location_id: str | None = None
+    ) -> dict:
         """Create (POST) or update (PUT) one tag's value for one dimension.
 
         A create answered 409 (someone set the value since we read it) becomes an update.
@@ -231,8 +314,11 @@ class PleoHook(BaseHook):
         method = "PUT" if exists else "POST"
         if self.dry_run:
             return {"value": value}
-        kwargs = {"path_params": {"tagId": tag_id, "dimensionId": dimension_id}, "json_body": {"value": value},
-                  "location_id": location_id}
+        kwargs = {
+            "path_params": {"tagId": tag_id, "dimensionId": dimension_id},
+            "json_body": {"value": value},
+            "location_id": location_id,
+        }
         try:
             body = self._call(method, TAG_DIMENSION, **kwargs)
         except FatalAPIError as exc:

@@ -10,6 +10,7 @@ and exposes the stores:
 - ``tokens`` (:class:`TokenStore`): the agency OAuth tokens (encrypted).
 - ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
 """
+
 from __future__ import annotations
 
 from ghl_pleo.warehouse.core import CONN_ID, TS_FORMAT, Database, parse_ts, utcnow, warehouse_url
@@ -19,8 +20,22 @@ from ghl_pleo.warehouse.staging import StagingStore
 from ghl_pleo.warehouse.state import SyncStateStore
 from ghl_pleo.warehouse.tokens import TokenStore
 
-__all__ = ["CONN_ID", "TS_FORMAT", "Database", "LedgerStore", "RateSlotStore", "StagingStore", "SyncStateStore",
-           "TokenStore", "Warehouse", "change", "drift_flags", "parse_ts", "utcnow", "warehouse_url"]
+__all__ = [
+    "CONN_ID",
+    "TS_FORMAT",
+    "Database",
+    "LedgerStore",
+    "RateSlotStore",
+    "StagingStore",
+    "SyncStateStore",
+    "TokenStore",
+    "Warehouse",
+    "change",
+    "drift_flags",
+    "parse_ts",
+    "utcnow",
+    "warehouse_url",
+]
 
 
 class Warehouse:

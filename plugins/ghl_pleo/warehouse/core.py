@@ -3,15 +3,16 @@
 SQLAlchemy 2 Core with plain SQL from ``include/sql``, portable between SQLite (the embedded default) and
 PostgreSQL. Only the stores (``staging``, ``state``, ``ledger``, ``tokens``, ``rate_slots``) run SQL on it.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import threading
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 from sqlalchemy import create_engine, event, inspect, text
@@ -30,13 +31,13 @@ _applied_lock = threading.Lock()
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime(TS_FORMAT)
+    return datetime.now(UTC).strftime(TS_FORMAT)
 
 
 def parse_ts(value: str | None) -> datetime | None:
     if not isinstance(value, str) or not value:  # None, or NaN from a pandas column
         return None
-    return datetime.strptime(value, TS_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, TS_FORMAT).replace(tzinfo=UTC)
 
 
 def warehouse_url(conn_id: str = CONN_ID) -> str:
@@ -60,12 +61,20 @@ def warehouse_url(conn_id: str = CONN_ID) -> str:
     if conn.conn_type in ("postgres", "postgresql"):
         from sqlalchemy.engine import URL
 
-        return URL.create("postgresql+psycopg2", username=conn.login, password=conn.password, host=conn.host,
-                          port=conn.port, database=conn.schema).render_as_string(hide_password=False)
+        return URL.create(
+            "postgresql+psycopg2",
+            username=conn.login,
+            password=conn.password,
+            host=conn.host,
+            port=conn.port,
+            database=conn.schema,
+        ).render_as_string(hide_password=False)
     if conn.conn_type == "sqlite":
         return f"sqlite:///{conn.host}"
-    raise ConfigurationError(f"Connection {conn_id!r} (conn_type {conn.conn_type!r}) must carry "
-                             f"extra.sqlalchemy_url, or be a postgres or sqlite connection.")
+    raise ConfigurationError(
+        f"Connection {conn_id!r} (conn_type {conn.conn_type!r}) must carry "
+        f"extra.sqlalchemy_url, or be a postgres or sqlite connection."
+    )
 
 
 class Database:

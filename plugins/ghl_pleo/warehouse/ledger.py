@@ -2,11 +2,12 @@
 change log (``pleo_change_log``), rejected records, run notes (``sync_run_events``), the stale periods already
 alerted (``stale_alerts``) and their retention. Each method is one transaction.
 """
+
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -15,13 +16,26 @@ from sqlalchemy import text
 from ghl_pleo.warehouse.core import TS_FORMAT, Database, parse_ts, utcnow
 
 # A ledger row's Pleo writes: its change-log rows (bound as :d, :r, :l).
-RECORDS_SYNCED = ("(SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND "
-                  "c.location_id = :l)")
+RECORDS_SYNCED = "(SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND c.location_id = :l)"
 DRIFT_KINDS = {"schema_drift": "schema_drift", "data_quality": "quality_gate", "drift_guard": "archive_guard"}
 # Ledger columns that say how a location's run went (what the health numbers are computed from).
-LEDGER_COLUMNS = ["dag_id", "run_id", "location_id", "status", "started_at", "finished_at", "duration_s",
-                  "records_read", "records_synced", "records_rejected", "requests_total", "retries",
-                  "min_ratelimit_remaining", "drift_flags", "error_kind"]
+LEDGER_COLUMNS = [
+    "dag_id",
+    "run_id",
+    "location_id",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "records_read",
+    "records_synced",
+    "records_rejected",
+    "requests_total",
+    "retries",
+    "min_ratelimit_remaining",
+    "drift_flags",
+    "error_kind",
+]
 
 
 class LedgerStore:
@@ -29,43 +43,84 @@ class LedgerStore:
         self.db = db
 
     # location runs -----------------------------------------------------------------------
-    def start_location_run(self, dag_id: str, run_id: str, location_id: str, try_number: int,
-                           dry_run: bool = False) -> None:
+    def start_location_run(
+        self, dag_id: str, run_id: str, location_id: str, try_number: int, dry_run: bool = False
+    ) -> None:
         params = {"d": dag_id, "r": run_id, "l": location_id, "t": try_number, "at": utcnow(), "dry": int(dry_run)}
         with self.db.begin() as conn:
-            conn.execute(text("DELETE FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
-                         params)
-            conn.execute(text("INSERT INTO sync_location_runs (dag_id, run_id, location_id, status, try_number, "
-                              "started_at, dry_run) VALUES (:d, :r, :l, 'running', :t, :at, :dry)"), params)
+            conn.execute(
+                text("DELETE FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND location_id = :l"), params
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO sync_location_runs (dag_id, run_id, location_id, status, try_number, "
+                    "started_at, dry_run) VALUES (:d, :r, :l, 'running', :t, :at, :dry)"
+                ),
+                params,
+            )
 
-    def finish_location_run(self, dag_id: str, run_id: str, location_id: str, status: str, counts: dict,
-                            requests: dict, error_kind: str | None = None, error: str | None = None) -> None:
+    def finish_location_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        location_id: str,
+        status: str,
+        counts: dict,
+        requests: dict,
+        error_kind: str | None = None,
+        error: str | None = None,
+    ) -> None:
         """Close the ledger row: status, counts, requests, and the flat columns the dashboard aggregates."""
         key = {"d": dag_id, "r": run_id, "l": location_id}
         finished = utcnow()
         hooks = [v for v in requests.values() if isinstance(v, dict)]
         remaining = [h["min_ratelimit_remaining"] for h in hooks if h.get("min_ratelimit_remaining") is not None]
         with self.db.begin() as conn:
-            started = conn.execute(text("SELECT started_at FROM sync_location_runs WHERE dag_id = :d AND "
-                                        "run_id = :r AND location_id = :l"), key).scalar()
-            conn.execute(text(
-                "UPDATE sync_location_runs SET status = :s, finished_at = :at, counts = :c, requests = :q, "
-                "error_kind = :ek, error = :e, duration_s = :dur, records_read = :rd, records_rejected = :rj, "
-                "requests_total = :rt, retries = :rr, min_ratelimit_remaining = :mr, drift_flags = :df, "
-                f"records_synced = {RECORDS_SYNCED} WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
-                {**key, "s": status, "at": finished, "c": json.dumps(counts, sort_keys=True),
-                 "q": json.dumps(requests, sort_keys=True), "ek": error_kind, "e": error,
-                 "dur": _seconds_between(started, finished),
-                 "rd": _int(counts.get("read", counts.get("profiles"))), "rj": _int(counts.get("rejected")),
-                 "rt": sum(int(h.get("total_requests") or 0) for h in hooks),
-                 "rr": sum(int(h.get("retries") or 0) for h in hooks),
-                 "mr": min(remaining) if remaining else None, "df": drift_flags(counts, error_kind)})
+            started = conn.execute(
+                text(
+                    "SELECT started_at FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND location_id = :l"
+                ),
+                key,
+            ).scalar()
+            conn.execute(
+                text(
+                    "UPDATE sync_location_runs SET status = :s, finished_at = :at, counts = :c, requests = :q, "
+                    "error_kind = :ek, error = :e, duration_s = :dur, records_read = :rd, records_rejected = :rj, "
+                    "requests_total = :rt, retries = :rr, min_ratelimit_remaining = :mr, drift_flags = :df, "
+                    f"records_synced = {RECORDS_SYNCED} WHERE dag_id = :d AND run_id = :r AND location_id = :l"
+                ),
+                {
+                    **key,
+                    "s": status,
+                    "at": finished,
+                    "c": json.dumps(counts, sort_keys=True),
+                    "q": json.dumps(requests, sort_keys=True),
+                    "ek": error_kind,
+                    "e": error,
+                    "dur": _seconds_between(started, finished),
+                    "rd": _int(counts.get("read", counts.get("profiles"))),
+                    "rj": _int(counts.get("rejected")),
+                    "rt": sum(int(h.get("total_requests") or 0) for h in hooks),
+                    "rr": sum(int(h.get("retries") or 0) for h in hooks),
+                    "mr": min(remaining) if remaining else None,
+                    "df": drift_flags(counts, error_kind),
+                },
+            )
 
     def location_runs(self, dag_id: str, run_id: str) -> list[dict]:
         with self.db.connect() as conn:
-            rows = conn.execute(text("SELECT location_id, status, try_number, started_at, finished_at, error_kind, "
-                                     "error, counts, requests, dry_run FROM sync_location_runs WHERE dag_id = :d AND "
-                                     "run_id = :r ORDER BY location_id"), {"d": dag_id, "r": run_id}).mappings().all()
+            rows = (
+                conn.execute(
+                    text(
+                        "SELECT location_id, status, try_number, started_at, finished_at, error_kind, "
+                        "error, counts, requests, dry_run FROM sync_location_runs WHERE dag_id = :d AND "
+                        "run_id = :r ORDER BY location_id"
+                    ),
+                    {"d": dag_id, "r": run_id},
+                )
+                .mappings()
+                .all()
+            )
         out = []
         for r in rows:
             item = dict(r)
@@ -78,75 +133,116 @@ class LedgerStore:
         """Merge ``extra`` into a ledger row's counts (a later task adding to what the location task recorded)."""
         key = {"d": dag_id, "r": run_id, "l": location_id}
         with self.db.begin() as conn:
-            row = conn.execute(text("SELECT counts FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND "
-                                    "location_id = :l"), key).first()
+            row = conn.execute(
+                text("SELECT counts FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
+                key,
+            ).first()
             if row is None:
                 return
             counts = {**(json.loads(row[0]) if row[0] else {}), **extra}
-            conn.execute(text(f"UPDATE sync_location_runs SET counts = :c, records_synced = {RECORDS_SYNCED} "
-                              "WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
-                         {**key, "c": json.dumps(counts, sort_keys=True)})
+            conn.execute(
+                text(
+                    f"UPDATE sync_location_runs SET counts = :c, records_synced = {RECORDS_SYNCED} "
+                    "WHERE dag_id = :d AND run_id = :r AND location_id = :l"
+                ),
+                {**key, "c": json.dumps(counts, sort_keys=True)},
+            )
 
     def last_success_counts(self, dag_id: str, location_id: str, exclude_run_id: str) -> dict | None:
         """Counts of the location's latest successful run (the baseline for volume drift)."""
         with self.db.connect() as conn:
-            row = conn.execute(text("SELECT counts FROM sync_location_runs WHERE dag_id = :d AND location_id = :l AND "
-                                    "status = 'success' AND dry_run = 0 AND run_id <> :r "
-                                    "ORDER BY finished_at DESC LIMIT 1"),
-                               {"d": dag_id, "l": location_id, "r": exclude_run_id}).first()
+            row = conn.execute(
+                text(
+                    "SELECT counts FROM sync_location_runs WHERE dag_id = :d AND location_id = :l AND "
+                    "status = 'success' AND dry_run = 0 AND run_id <> :r "
+                    "ORDER BY finished_at DESC LIMIT 1"
+                ),
+                {"d": dag_id, "l": location_id, "r": exclude_run_id},
+            ).first()
         return json.loads(row[0]) if row and row[0] else None
 
     def latest_run_id(self, dag_id: str) -> str | None:
         with self.db.connect() as conn:
-            row = conn.execute(text("SELECT run_id FROM sync_location_runs WHERE dag_id = :d "
-                                    "ORDER BY started_at DESC LIMIT 1"), {"d": dag_id}).first()
+            row = conn.execute(
+                text("SELECT run_id FROM sync_location_runs WHERE dag_id = :d ORDER BY started_at DESC LIMIT 1"),
+                {"d": dag_id},
+            ).first()
         return row[0] if row else None
 
     # health reads --------------------------------------------------------------------------
     def runs_since(self, since: datetime) -> pd.DataFrame:
         """Real (not dry) ledger rows started since ``since``: the :data:`LEDGER_COLUMNS`, as stored."""
-        return self.db.frame(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM sync_location_runs WHERE dry_run = 0 "
-                             f"AND started_at >= :s", {"s": since.strftime(TS_FORMAT)})
+        return self.db.frame(
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM sync_location_runs WHERE dry_run = 0 AND started_at >= :s",
+            {"s": since.strftime(TS_FORMAT)},
+        )
 
     def last_successes(self) -> pd.DataFrame:
         """Per DAG and location: the last successful real sync, the first time it was seen, the last start."""
         return self.db.frame(
             "SELECT dag_id, location_id, MAX(CASE WHEN status IN ('success', 'skipped') THEN finished_at END) "
             "AS last_success_at, MIN(started_at) AS first_seen_at, MAX(started_at) AS last_run_at "
-            "FROM sync_location_runs WHERE dry_run = 0 GROUP BY dag_id, location_id")
+            "FROM sync_location_runs WHERE dry_run = 0 GROUP BY dag_id, location_id"
+        )
 
     # stale alerts --------------------------------------------------------------------------
     def stale_alerts(self) -> dict[tuple[str, str], str]:
         """(dag, location) -> the last success an alert was already sent for ("" when it never succeeded)."""
-        return {(r["dag_id"], r["location_id"]): r["last_success_at"]
-                for r in self.db.query("SELECT dag_id, location_id, last_success_at FROM stale_alerts")}
+        return {
+            (r["dag_id"], r["location_id"]): r["last_success_at"]
+            for r in self.db.query("SELECT dag_id, location_id, last_success_at FROM stale_alerts")
+        }
 
     def record_stale_alerts(self, alerted: list[tuple[str, str, str]], ended: list[tuple[str, str]]) -> None:
         """In one transaction: a new stale period ``(dag, location, last success)`` replaces its row; an ended
         one ``(dag, location)`` loses it."""
         with self.db.begin() as conn:
             for dag_id, location_id in [(d, loc) for d, loc, _ in alerted] + ended:
-                conn.execute(text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"),
-                             {"d": dag_id, "l": location_id})
+                conn.execute(
+                    text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"),
+                    {"d": dag_id, "l": location_id},
+                )
             for dag_id, location_id, last_success_at in alerted:
-                conn.execute(text("INSERT INTO stale_alerts (dag_id, location_id, last_success_at, alerted_at) "
-                                  "VALUES (:d, :l, :s, :at)"), {"d": dag_id, "l": location_id, "s": last_success_at,
-                                                                "at": utcnow()})
+                conn.execute(
+                    text(
+                        "INSERT INTO stale_alerts (dag_id, location_id, last_success_at, alerted_at) "
+                        "VALUES (:d, :l, :s, :at)"
+                    ),
+                    {"d": dag_id, "l": location_id, "s": last_success_at, "at": utcnow()},
+                )
 
     # events --------------------------------------------------------------------------------
     def add_event(self, dag_id: str, run_id: str, location_id: str, event_name: str, detail: str) -> None:
         params = {"d": dag_id, "r": run_id, "l": location_id, "e": event_name, "x": detail, "at": utcnow()}
         with self.db.begin() as conn:
-            conn.execute(text("DELETE FROM sync_run_events WHERE dag_id = :d AND run_id = :r AND location_id = :l "
-                              "AND event = :e"), params)
-            conn.execute(text("INSERT INTO sync_run_events (dag_id, run_id, location_id, event, detail, created_at) "
-                              "VALUES (:d, :r, :l, :e, :x, :at)"), params)
+            conn.execute(
+                text(
+                    "DELETE FROM sync_run_events WHERE dag_id = :d AND run_id = :r AND location_id = :l AND event = :e"
+                ),
+                params,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO sync_run_events (dag_id, run_id, location_id, event, detail, created_at) "
+                    "VALUES (:d, :r, :l, :e, :x, :at)"
+                ),
+                params,
+            )
 
     def events(self, dag_id: str, run_id: str) -> list[dict]:
         with self.db.connect() as conn:
-            return [dict(r) for r in conn.execute(
-                text("SELECT location_id, event, detail FROM sync_run_events WHERE dag_id = :d AND run_id = :r "
-                     "ORDER BY location_id, event"), {"d": dag_id, "r": run_id}).mappings().all()]
+            return [
+                dict(r)
+                for r in conn.execute(
+                    text(
+                        "SELECT location_id, event, detail FROM sync_run_events WHERE dag_id = :d AND run_id = :r "
+                        "ORDER BY location_id, event"
+                    ),
+                    {"d": dag_id, "r": run_id},
+                )
+                .mappings()
+                .all()
+            ]
 
     # change log ----------------------------------------------------------------------------
     def log_changes(self, changes: list[dict]) -> None:
@@ -164,10 +260,13 @@ class LedgerStore:
         if run_id:
             where.append("run_id = :r")
             params["r"] = run_id
-        rows = self.db.query("SELECT dag_id, run_id, try_number, location_id, entity, code, pleo_id, action, "
-                             "before_value, after_value, dry_run, changed_at FROM pleo_change_log"
-                             + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY changed_at, change_id",
-                             params)
+        rows = self.db.query(
+            "SELECT dag_id, run_id, try_number, location_id, entity, code, pleo_id, action, "
+            "before_value, after_value, dry_run, changed_at FROM pleo_change_log"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY changed_at, change_id",
+            params,
+        )
         for r in rows:
             r["before"] = json.loads(r.pop("before_value")) if r["before_value"] else None
             r["after"] = json.loads(r.pop("after_value")) if r["after_value"] else None
@@ -175,21 +274,46 @@ class LedgerStore:
 
     def change_counts(self, dag_id: str, run_id: str) -> list[dict]:
         """``{"entity", "action", "n"}`` per entity and action in one run's change log."""
-        return self.db.query("SELECT entity, action, COUNT(*) AS n FROM pleo_change_log WHERE dag_id = :d AND "
-                             "run_id = :r GROUP BY entity, action", {"d": dag_id, "r": run_id})
+        return self.db.query(
+            "SELECT entity, action, COUNT(*) AS n FROM pleo_change_log WHERE dag_id = :d AND "
+            "run_id = :r GROUP BY entity, action",
+            {"d": dag_id, "r": run_id},
+        )
 
     # rejected ------------------------------------------------------------------------------
     def save_rejected(self, dag_id: str, run_id: str, location_id: str, entity: str, rejected: pd.DataFrame) -> None:
         now = utcnow()
-        rows = [{"d": dag_id, "r": run_id, "l": location_id, "e": entity, "k": str(r.record_key), "rule": r.rule,
-                 "reason": r.reason, "raw": r.raw_value, "at": now} for r in rejected.itertuples(index=False)]
+        rows = [
+            {
+                "d": dag_id,
+                "r": run_id,
+                "l": location_id,
+                "e": entity,
+                "k": str(r.record_key),
+                "rule": r.rule,
+                "reason": r.reason,
+                "raw": r.raw_value,
+                "at": now,
+            }
+            for r in rejected.itertuples(index=False)
+        ]
         with self.db.begin() as conn:
-            conn.execute(text("DELETE FROM rejected_records WHERE dag_id = :d AND run_id = :r AND location_id = :l "
-                              "AND entity = :e"), {"d": dag_id, "r": run_id, "l": location_id, "e": entity})
+            conn.execute(
+                text(
+                    "DELETE FROM rejected_records WHERE dag_id = :d AND run_id = :r AND location_id = :l "
+                    "AND entity = :e"
+                ),
+                {"d": dag_id, "r": run_id, "l": location_id, "e": entity},
+            )
             if rows:
-                conn.execute(text("INSERT INTO rejected_records (dag_id, run_id, location_id, entity, record_key, "
-                                  "rule, reason, raw_value, rejected_at) VALUES (:d, :r, :l, :e, :k, :rule, :reason, "
-                                  ":raw, :at)"), rows)
+                conn.execute(
+                    text(
+                        "INSERT INTO rejected_records (dag_id, run_id, location_id, entity, record_key, "
+                        "rule, reason, raw_value, rejected_at) VALUES (:d, :r, :l, :e, :k, :rule, :reason, "
+                        ":raw, :at)"
+                    ),
+                    rows,
+                )
 
     # retention -----------------------------------------------------------------------------
     def cleanup(self, retention_days: float, now: datetime | None = None) -> dict[str, int]:
@@ -198,39 +322,72 @@ class LedgerStore:
         Each DAG's latest successful (real) run per location is kept whatever its age: it is the baseline of the
         volume guard and of the stale-sync check. Sync state (what Pleo holds, statistics history) is never touched.
         """
-        cut = ((now or datetime.now(timezone.utc)) - timedelta(days=retention_days)).strftime(TS_FORMAT)
+        cut = ((now or datetime.now(UTC)) - timedelta(days=retention_days)).strftime(TS_FORMAT)
         deleted = {}
         with self.db.begin() as conn:
-            deleted["sync_location_runs"] = conn.execute(text(
-                "DELETE FROM sync_location_runs WHERE started_at < :cut AND NOT (status = 'success' AND dry_run = 0 "
-                "AND finished_at = (SELECT MAX(s.finished_at) FROM sync_location_runs s WHERE s.dag_id = "
-                "sync_location_runs.dag_id AND s.location_id = sync_location_runs.location_id AND "
-                "s.status = 'success' AND s.dry_run = 0))"), {"cut": cut}).rowcount
-            for table, column in (("pleo_change_log", "changed_at"), ("rejected_records", "rejected_at"),
-                                  ("sync_run_events", "created_at")):
-                deleted[table] = conn.execute(text(f"DELETE FROM {table} WHERE {column} < :cut"),
-                                              {"cut": cut}).rowcount
+            deleted["sync_location_runs"] = conn.execute(
+                text(
+                    "DELETE FROM sync_location_runs WHERE started_at < :cut "
+                    "AND NOT (status = 'success' AND dry_run = 0 AND finished_at = ("
+                    "SELECT MAX(s.finished_at) FROM sync_location_runs s WHERE s.dag_id = "
+                    "sync_location_runs.dag_id AND s.location_id = sync_location_runs.location_id AND "
+                    "s.status = 'success' AND s.dry_run = 0))"
+                ),
+                {"cut": cut},
+            ).rowcount
+            for table, column in (
+                ("pleo_change_log", "changed_at"),
+                ("rejected_records", "rejected_at"),
+                ("sync_run_events", "created_at"),
+            ):
+                deleted[table] = conn.execute(text(f"DELETE FROM {table} WHERE {column} < :cut"), {"cut": cut}).rowcount
         return deleted
 
 
-def change(dag_id: str, run_id: str, try_number: int, location_id: str, entity: str, action: str, *,
-           code: str | None = None, pleo_id: str | None = None, before: Any = None, after: Any = None,
-           dry_run: bool = False, at: datetime | None = None) -> dict:
+def change(
+    dag_id: str,
+    run_id: str,
+    try_number: int,
+    location_id: str,
+    entity: str,
+    action: str,
+    *,
+    code: str | None = None,
+    pleo_id: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    dry_run: bool = False,
+    at: datetime | None = None,
+) -> dict:
     """One change-log row (see include/sql/006_ledger.sql), stamped ``at`` (default: now)."""
-    return {"change_id": uuid.uuid4().hex, "dag_id": dag_id, "run_id": run_id, "try_number": try_number,
-            "location_id": location_id, "entity": entity, "code": code, "pleo_id": pleo_id, "action": action,
-            "before_value": None if before is None else json.dumps(before, sort_keys=True, ensure_ascii=False),
-            "after_value": None if after is None else json.dumps(after, sort_keys=True, ensure_ascii=False),
-            "dry_run": int(bool(dry_run)),
-            "changed_at": at.strftime(TS_FORMAT) if at else utcnow()}
+    return {
+        "change_id": uuid.uuid4().hex,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "try_number": try_number,
+        "location_id": location_id,
+        "entity": entity,
+        "code": code,
+        "pleo_id": pleo_id,
+        "action": action,
+        "before_value": None if before is None else json.dumps(before, sort_keys=True, ensure_ascii=False),
+        "after_value": None if after is None else json.dumps(after, sort_keys=True, ensure_ascii=False),
+        "dry_run": int(bool(dry_run)),
+        "changed_at": at.strftime(TS_FORMAT) if at else utcnow(),
+    }
 
 
 def insert_changes(conn, changes: list[dict]) -> None:
     """Insert :func:`change` rows on ``conn``: in the caller's transaction, beside the write they record."""
-    conn.execute(text("INSERT INTO pleo_change_log (change_id, dag_id, run_id, try_number, location_id, entity, "
-                      "code, pleo_id, action, before_value, after_value, dry_run, changed_at) VALUES (:change_id, "
-                      ":dag_id, :run_id, :try_number, :location_id, :entity, :code, :pleo_id, :action, "
-                      ":before_value, :after_value, :dry_run, :changed_at)"), changes)
+    conn.execute(
+        text(
+            "INSERT INTO pleo_change_log (change_id, dag_id, run_id, try_number, location_id, entity, "
+            "code, pleo_id, action, before_value, after_value, dry_run, changed_at) VALUES (:change_id, "
+            ":dag_id, :run_id, :try_number, :location_id, :entity, :code, :pleo_id, :action, "
+            ":before_value, :after_value, :dry_run, :changed_at)"
+        ),
+        changes,
+    )
 
 
 def drift_flags(counts: dict, error_kind: str | None) -> str | None:

@@ -1,9 +1,10 @@
 """Shared request rates (``ghl_pleo_rate_slots``): one row per key holding the earliest time (epoch seconds) the
 next request may go; :meth:`RateSlotStore.reserve` takes the next free slot atomically (GCRA)."""
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import text
 
@@ -24,13 +25,21 @@ class RateSlotStore:
         """
         with self.db.begin() as conn:
             if key not in self._known:
-                conn.execute(text("INSERT INTO ghl_pleo_rate_slots (rate_key, next_at) VALUES (:k, 0) "
-                                  "ON CONFLICT (rate_key) DO NOTHING"), {"k": key})
+                conn.execute(
+                    text(
+                        "INSERT INTO ghl_pleo_rate_slots (rate_key, next_at) VALUES (:k, 0) "
+                        "ON CONFLICT (rate_key) DO NOTHING"
+                    ),
+                    {"k": key},
+                )
             now = clock()
             next_at = conn.execute(
-                text("UPDATE ghl_pleo_rate_slots SET next_at = (CASE WHEN next_at > :now THEN next_at ELSE :now END)"
-                     " + :i WHERE rate_key = :k RETURNING next_at"),
-                {"now": now, "i": interval_s, "k": key}).scalar_one()
+                text(
+                    "UPDATE ghl_pleo_rate_slots SET next_at = (CASE WHEN next_at > :now THEN next_at ELSE :now END)"
+                    " + :i WHERE rate_key = :k RETURNING next_at"
+                ),
+                {"now": now, "i": interval_s, "k": key},
+            ).scalar_one()
         # Known only once committed: until then another thread's UPDATE cannot see the row (PostgreSQL), and a
         # rolled-back INSERT leaves none.
         self._known.add(key)

@@ -1,9 +1,11 @@
 """Staging: the raw tag pages of each location's latest read (``ghl_tags_staged``) and the tag details
 (``ghl_tag_details``, with the fingerprint of the record they belong to). Each method is one transaction."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import bindparam, text
@@ -22,50 +24,84 @@ class StagingStore:
 
     def stage_page(self, location_id: str, run_id: str, page_no: int, tags: list[Any]) -> None:
         now = utcnow()
-        rows = [{"l": location_id, "r": run_id, "p": page_no, "i": i,
-                 "t": t.get("_id") if isinstance(t, dict) and isinstance(t.get("_id"), str) else None,
-                 "payload": json.dumps(t, ensure_ascii=False), "f": now} for i, t in enumerate(tags)]
+        rows = [
+            {
+                "l": location_id,
+                "r": run_id,
+                "p": page_no,
+                "i": i,
+                "t": t.get("_id") if isinstance(t, dict) and isinstance(t.get("_id"), str) else None,
+                "payload": json.dumps(t, ensure_ascii=False),
+                "f": now,
+            }
+            for i, t in enumerate(tags)
+        ]
         if not rows:
             return
         with self.db.begin() as conn:
-            conn.execute(text("INSERT INTO ghl_tags_staged (location_id, run_id, page_no, position, tag_id, payload, "
-                              "fetched_at) VALUES (:l, :r, :p, :i, :t, :payload, :f)"), rows)
+            conn.execute(
+                text(
+                    "INSERT INTO ghl_tags_staged (location_id, run_id, page_no, position, tag_id, payload, "
+                    "fetched_at) VALUES (:l, :r, :p, :i, :t, :payload, :f)"
+                ),
+                rows,
+            )
 
     def iter_staged(self, location_id: str, chunk: int = 1000) -> Iterator[tuple[str, int, int, Any]]:
         """``(location_id, page_no, position, payload)`` in read order, streamed (payloads parsed one by one)."""
         with self.db.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-                text("SELECT location_id, page_no, position, payload FROM ghl_tags_staged WHERE location_id = :l "
-                     "ORDER BY page_no, position"), {"l": location_id})
+                text(
+                    "SELECT location_id, page_no, position, payload FROM ghl_tags_staged WHERE location_id = :l "
+                    "ORDER BY page_no, position"
+                ),
+                {"l": location_id},
+            )
             for r in result:
                 yield r[0], r[1], r[2], json.loads(r[3])
 
     # details -----------------------------------------------------------------------------
     def detail_fingerprints(self, location_id: str) -> dict[str, str]:
         with self.db.connect() as conn:
-            rows = conn.execute(text("SELECT tag_id, fingerprint FROM ghl_tag_details WHERE location_id = :l"),
-                                {"l": location_id}).all()
+            rows = conn.execute(
+                text("SELECT tag_id, fingerprint FROM ghl_tag_details WHERE location_id = :l"), {"l": location_id}
+            ).all()
         return {r[0]: r[1] for r in rows}
 
     def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, str]) -> None:
         now = utcnow()
-        rows = [{"l": location_id, "t": d["_id"], "fp": fingerprints.get(d["_id"], ""),
-                 "payload": json.dumps(d, ensure_ascii=False), "f": now}
-                for d in details if isinstance(d.get("_id"), str)]
+        rows = [
+            {
+                "l": location_id,
+                "t": d["_id"],
+                "fp": fingerprints.get(d["_id"], ""),
+                "payload": json.dumps(d, ensure_ascii=False),
+                "f": now,
+            }
+            for d in details
+            if isinstance(d.get("_id"), str)
+        ]
         if not rows:
             return
         with self.db.begin() as conn:
             conn.execute(text("DELETE FROM ghl_tag_details WHERE location_id = :l AND tag_id = :t"), rows)
-            conn.execute(text("INSERT INTO ghl_tag_details (location_id, tag_id, fingerprint, payload, fetched_at) "
-                              "VALUES (:l, :t, :fp, :payload, :f)"), rows)
+            conn.execute(
+                text(
+                    "INSERT INTO ghl_tag_details (location_id, tag_id, fingerprint, payload, fetched_at) "
+                    "VALUES (:l, :t, :fp, :payload, :f)"
+                ),
+                rows,
+            )
 
     def details_for(self, location_id: str, tag_ids: list[str]) -> pd.DataFrame:
         """Stored details of some tags (one batch at a time keeps memory flat at 100,000 tags)."""
         if not tag_ids:
             return pd.DataFrame(columns=["tag_id", "payload"])
-        stmt = text("SELECT tag_id, payload FROM ghl_tag_details WHERE location_id = :l AND tag_id IN :ids"
-                    ).bindparams(bindparam("ids", expanding=True))
+        stmt = text("SELECT tag_id, payload FROM ghl_tag_details WHERE location_id = :l AND tag_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
         with self.db.connect() as conn:
             rows = conn.execute(stmt, {"l": location_id, "ids": list(tag_ids)}).all()
-        return pd.DataFrame([{"tag_id": r[0], "payload": json.loads(r[1])} for r in rows],
-                            columns=["tag_id", "payload"])
+        return pd.DataFrame(
+            [{"tag_id": r[0], "payload": json.loads(r[1])} for r in rows], columns=["tag_id", "payload"]
+        )
