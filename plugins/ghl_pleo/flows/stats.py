@@ -48,19 +48,7 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
         log.warning("Location %s: no connected social accounts; skipped", location_id)
         return {"location_id": location_id, "status": "skipped"}
     bodies = request_bodies(profiles, window)
-    results, problems = [], []
-    for i, body in enumerate(bodies, 1):
-        clean, found = sanitize_results(ghl.statistics(location_id, body))
-        results.append(clean)
-        problems.extend({**p, "path": f"batch {i} {p['path']}"} for p in found)
-        log.info(
-            "Location %s: statistics batch %d/%d (%d profiles) for %s",
-            location_id,
-            i,
-            len(bodies),
-            len(body["profileIds"]),
-            window.day,
-        )
+    results, problems = fetch_batches(run, ghl, bodies, window)
     record_problems(run, stat_id(location_id, window), problems)
     counts["rejected"] = sum(1 for p in problems if p["rule"] != "unknown_platform")
     combined = combine_batches(results)
@@ -91,6 +79,24 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
     counts.update(batches=len(bodies), **totals)
     log.info("Location %s: %s totals %s", location_id, window.day, totals)
     return {"location_id": location_id, "status": "success", "batches": len(bodies)}
+
+
+def fetch_batches(run: LocationRun, ghl, bodies: list[dict], window: Window) -> tuple[list[dict], list[dict]]:
+    """One statistics request per batch of profiles: the sanitized results, and the problems found in them."""
+    results, problems = [], []
+    for i, body in enumerate(bodies, 1):
+        clean, found = sanitize_results(ghl.statistics(run.location_id, body))
+        results.append(clean)
+        problems.extend({**p, "path": f"batch {i} {p['path']}"} for p in found)
+        log.info(
+            "Location %s: statistics batch %d/%d (%d profiles) for %s",
+            run.location_id,
+            i,
+            len(bodies),
+            len(body["profileIds"]),
+            window.day,
+        )
+    return results, problems
 
 
 def record_problems(run: LocationRun, key: str, problems: list[dict]) -> None:
