@@ -66,7 +66,7 @@ NUMERIC = [
 
 def load_ledger(warehouse: Warehouse, since: datetime) -> pd.DataFrame:
     """Real (not dry) ledger rows started since ``since``, typed: ``start``/``end`` timestamps, numbers."""
-    return prepare(warehouse.ledger.runs_since(since))
+    return prepare(warehouse.health.runs_since(since))
 
 
 def prepare(ledger: pd.DataFrame) -> pd.DataFrame:
@@ -85,7 +85,7 @@ def prepare(ledger: pd.DataFrame) -> pd.DataFrame:
 
 def load_last_success(warehouse: Warehouse) -> pd.DataFrame:
     """Per DAG and location: the last successful real sync, the first time it was seen, the last status."""
-    return warehouse.ledger.last_successes()
+    return warehouse.health.last_successes()
 
 
 # pure computations -----------------------------------------------------------------------------
@@ -372,7 +372,7 @@ def check_stale(
     """Alert (through ``send(subject, body)``) the locations that went stale since the last check; once each."""
     now = now or datetime.now(UTC)
     fresh = freshness(load_last_success(warehouse), now, hours or stale_hours())
-    alerted = warehouse.ledger.stale_alerts()
+    alerted = warehouse.health.stale_alerts()
     new, over = stale_to_alert(fresh, alerted, configured)
     channels: list[str] = []
     if new:
@@ -380,7 +380,7 @@ def check_stale(
         log.warning("%s", body)
         channels = send(subject, body) if send else []
     # a new period replaces its row; an ended one loses it
-    warehouse.ledger.record_stale_alerts(
+    warehouse.health.record_stale_alerts(
         [(f["dag_id"], f["location_id"], f["last_success_at"] or "") for f in new], over
     )
     still = sum(1 for f in fresh if f["stale"]) - len(new)

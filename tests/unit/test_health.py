@@ -1,6 +1,6 @@
 """The health numbers on a seeded ledger (known success rates and percentiles) and the stale-sync check (one alert
 per stale period), on a real SQLite warehouse. The dashboard serving them is tested in test_dashboard.py; the
-retention cleanup with the ledger (tests/warehouse/test_ledger.py)."""
+retention cleanup with the health store (tests/warehouse/test_health.py)."""
 
 from __future__ import annotations
 
