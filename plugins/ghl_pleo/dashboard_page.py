@@ -1,6 +1,6 @@
-"""The health dashboard's HTML page: one function per section, and the SVG charts drawn here (no script, nothing
-loaded from elsewhere). Pure: takes the health document (:func:`ghl_pleo.health.health`), returns text. The app and
-its routes are in :mod:`ghl_pleo.dashboard`.
+"""The health dashboard's HTML page: one function per section, and the series of its SVG charts (drawn by
+:mod:`ghl_pleo.dashboard_charts`; no script, nothing loaded from elsewhere). Pure: takes the health document
+(:func:`ghl_pleo.health.health`), returns text. The app and its routes are in :mod:`ghl_pleo.dashboard`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
+from ghl_pleo.dashboard_charts import chart
 
 COLORS = {TAGS_DAG_ID: "#2563eb", STATISTICS_DAG_ID: "#d97706"}
 
@@ -31,96 +32,6 @@ def _ts(value: str | None) -> float | None:
     if not value:
         return None
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
-def chart(
-    name: str,
-    title: str,
-    series: list[dict],
-    x0: float,
-    x1: float,
-    *,
-    kind: str = "line",
-    y_max: float | None = None,
-    unit: str = "",
-    refs: list[tuple[str, float]] | None = None,
-    width: int = 560,
-    height: int = 220,
-) -> str:
-    """A small SVG chart. ``series``: ``[{"name", "color", "points": [(epoch seconds, value)]}]``."""
-    left, right, top, bottom = 48, 12, 28, 30
-    pw, ph = width - left - right, height - top - bottom
-    values = [y for s in series for _, y in s["points"] if y is not None] + [v for _, v in (refs or [])]
-    top_value = y_max if y_max is not None else max(values + [1.0]) * 1.1
-    span = max(x1 - x0, 1.0)
-
-    def sx(x: float) -> float:
-        return left + (x - x0) / span * pw
-
-    def sy(y: float) -> float:
-        return top + ph - (y / top_value) * ph if top_value else top + ph
-
-    parts = [
-        f'<svg class="chart" data-chart="{name}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
-        f'<text x="{left}" y="16" class="title">{html.escape(title)}</text>',
-    ]
-    for i in range(5):  # grid and y labels
-        y = top_value * i / 4
-        label = f"{y:.0f}" if top_value >= 4 else f"{y:.1f}"
-        parts.append(
-            f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" class="grid"/>'
-            f'<text x="{left - 4}" y="{sy(y) + 4:.1f}" class="axis" text-anchor="end">{label}{unit}</text>'
-        )
-    for i, anchor in ((0, "start"), (2, "middle"), (4, "end")):  # x labels: start, middle, end of the window
-        ts = x0 + span * i / 4
-        parts.append(
-            f'<text x="{sx(ts):.1f}" y="{height - 10}" class="axis" text-anchor="{anchor}">{_fmt_x(ts)}</text>'
-        )
-    n_series = max(len(series), 1)
-    for k, s in enumerate(series):
-        pts = [(x, y) for x, y in s["points"] if y is not None and x0 <= x <= x1]
-        if kind == "bar":
-            bw = max(2.0, min(18.0, pw / max(len(pts), 1) * 0.8 / n_series))
-            for x, y in pts:
-                bx = min(max(sx(x) - bw * n_series / 2 + k * bw, left), left + pw - bw)
-                parts.append(
-                    f'<rect class="bar" x="{bx:.1f}" y="{sy(y):.1f}" width="{bw:.1f}" '
-                    f'height="{max(sy(0) - sy(y), 0.5):.1f}" fill="{s["color"]}"><title>'
-                    f"{html.escape(s['name'])}: {y:g}{unit}</title></rect>"
-                )
-        elif pts:
-            path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(pts))
-            parts.append(f'<path d="{path}" fill="none" stroke="{s["color"]}" stroke-width="1.5"/>')
-            parts += [
-                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{s["color"]}"><title>'
-                f"{html.escape(s['name'])}: {y:g}{unit}</title></circle>"
-                for x, y in pts
-            ]
-    for label, value in refs or []:
-        parts.append(
-            f'<line x1="{left}" x2="{left + pw}" y1="{sy(value):.1f}" y2="{sy(value):.1f}" class="ref"/>'
-            f'<text x="{left + pw - 2}" y="{sy(value) - 3:.1f}" class="axis" text-anchor="end">'
-            f"{html.escape(label)}</text>"
-        )
-    legend_x = left + pw - sum(18 + 6 * len(s["name"]) for s in series)  # top right, beside the title
-    for s in series:
-        parts.append(
-            f'<rect x="{legend_x}" y="7" width="9" height="9" fill="{s["color"]}"/>'
-            f'<text x="{legend_x + 12}" y="15" class="axis">{html.escape(s["name"])}</text>'
-        )
-        legend_x += 18 + 6 * len(s["name"])
-    if not any(s["points"] for s in series):
-        parts.append(
-            f'<text x="{left + pw / 2}" y="{top + ph / 2}" class="axis" text-anchor="middle">'
-            f"no runs in this window</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _fmt_x(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%b %d %H:%M")
 
 
 def _ago(hours: float | None) -> str:

@@ -41,16 +41,34 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
     rows = {r["location_id"]: r for r in warehouse.ledger.location_runs(dag_id, run_id)}
     dry = any(r.get("dry_run") for r in rows.values())
-    head = (
+    table, totals, failed, docs = _location_table(rows, expected, columns)
+    lines = [_title(dag_id, run_id, dry), _head(columns), *table, _totals_line(totals, columns)]
+    lines += [_writes_line(dag_id, totals, dry), change_line(warehouse, dag_id, run_id, dry)]
+    lines += _notes(warehouse, dag_id, run_id, docs)
+    lines += _failure_lines(failed)
+    return "\n".join(lines), failed
+
+
+def _title(dag_id: str, run_id: str, dry: bool) -> str:
+    return f"Run summary for {dag_id} {run_id}" + (
+        " (DRY RUN: nothing was written to Pleo; the counts are what the run would have written)" if dry else ""
+    )
+
+
+def _head(columns: list[tuple[str, str]]) -> str:
+    return (
         f"{'location':<24} {'status':<8} "
         + " ".join(f"{h:>10}" for h, _ in columns)
         + f" {'GHL req':>8} {'Pleo req':>8}"
     )
-    lines = [
-        f"Run summary for {dag_id} {run_id}"
-        + (" (DRY RUN: nothing was written to Pleo; the counts are what the run would have written)" if dry else ""),
-        head,
-    ]
+
+
+def _location_table(
+    rows: dict[str, dict], expected: list[str], columns: list[tuple[str, str]]
+) -> tuple[list[str], Counter, list[dict], set[str]]:
+    """A line per location (``expected``, or every one that ran), the totals of the columns and requests, the
+    failed locations (those that did not run included) and the Data Docs pages the runs wrote."""
+    lines: list[str] = []
     totals: Counter = Counter()
     failed = []
     docs = set()
@@ -60,48 +78,61 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
             lines.append(f"{location_id:<24} {'not run':<8}")
             failed.append({"location_id": location_id, "error_kind": "not_run", "error": "task did not run"})
             continue
-        c, q = r["counts"], r["requests"]
-        if c.get("data_docs"):
-            docs.add(c["data_docs"])
-        ghl_n = q.get("ghl", {}).get("total_requests", 0)
-        pleo_n = q.get("pleo", {}).get("total_requests", 0)
-        values = [c.get(k, 0) or 0 for _, k in columns]
-        lines.append(
-            f"{location_id:<24} {r['status']:<8} "
-            + " ".join(f"{_fmt(v):>10}" for v in values)
-            + f" {ghl_n:>8} {pleo_n:>8}"
-        )
-        totals.update({k: v for (_, k), v in zip(columns, values, strict=True)})
-        totals["ghl"] += ghl_n
-        totals["pleo"] += pleo_n
+        if r["counts"].get("data_docs"):
+            docs.add(r["counts"]["data_docs"])
+        lines.append(_location_line(location_id, r, columns, totals))
         if r["status"] == "failed":
             failed.append(
                 {
                     "location_id": location_id,
                     "error_kind": r["error_kind"],
                     "error": r["error"],
-                    "counts": c,
-                    "requests": q,
+                    "counts": r["counts"],
+                    "requests": r["requests"],
                 }
             )
-    lines.append(
+    return lines, totals, failed, docs
+
+
+def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], totals: Counter) -> str:
+    """One location's line of the table; its counts and requests are added to ``totals``."""
+    c, q = r["counts"], r["requests"]
+    ghl_n = q.get("ghl", {}).get("total_requests", 0)
+    pleo_n = q.get("pleo", {}).get("total_requests", 0)
+    values = [c.get(k, 0) or 0 for _, k in columns]
+    totals.update({k: v for (_, k), v in zip(columns, values, strict=True)})
+    totals["ghl"] += ghl_n
+    totals["pleo"] += pleo_n
+    return (
+        f"{location_id:<24} {r['status']:<8} " + " ".join(f"{_fmt(v):>10}" for v in values) + f" {ghl_n:>8} {pleo_n:>8}"
+    )
+
+
+def _totals_line(totals: Counter, columns: list[tuple[str, str]]) -> str:
+    return (
         f"{'TOTAL':<24} {'':<8} "
         + " ".join(f"{_fmt(totals[k]):>10}" for _, k in columns)
         + f" {totals['ghl']:>8} {totals['pleo']:>8}"
     )
+
+
+def _writes_line(dag_id: str, totals: Counter, dry: bool) -> str:
+    """The writes the counts add up to: tags and dimension values (tags DAG), or group metadata (statistics)."""
     if dag_id == TAGS_DAG_ID:
         tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived", "gone"))
-        lines.append(
+        return (
             f"{'Planned changes' if dry else 'Changes'}: {tag_writes} tag writes, "
             f"{totals['values_written']} dimension-value writes"
             + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else "")
         )
-    else:
-        lines.append(
-            f"{'Planned changes' if dry else 'Changes'}: {totals['metadata_written']} group metadata writes"
-            + (" (no changes)" if totals["metadata_written"] == 0 else "")
-        )
-    lines.append(change_line(warehouse, dag_id, run_id, dry))
+    return f"{'Planned changes' if dry else 'Changes'}: {totals['metadata_written']} group metadata writes" + (
+        " (no changes)" if totals["metadata_written"] == 0 else ""
+    )
+
+
+def _notes(warehouse: Warehouse, dag_id: str, run_id: str, docs: set[str]) -> list[str]:
+    """Where the Data Docs are, then the run's notes (events) per location."""
+    lines = []
     if docs:
         from ghl_pleo.alerts import docs_url_for
 
@@ -109,9 +140,11 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
             lines.append(f"Data Docs: {docs_url_for(d)} (on this machine: {d})")
     for e in warehouse.ledger.events(dag_id, run_id):
         lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
-    for f in failed:
-        lines.append(f"FAILED: location {f['location_id']} ({f['error_kind']}): {f['error']}")
-    return "\n".join(lines), failed
+    return lines
+
+
+def _failure_lines(failed: list[dict]) -> list[str]:
+    return [f"FAILED: location {f['location_id']} ({f['error_kind']}): {f['error']}" for f in failed]
 
 
 ENTITY_TITLES = (

@@ -219,6 +219,6 @@ def cleanup_ledger() -> dict:
     from ghl_pleo.health import retention_days
 
     days = retention_days()
-    deleted = Warehouse().ledger.cleanup(days)
+    deleted = Warehouse().health.cleanup(days)
     log.info("Ledger retention %g days: deleted %s", days, deleted)
     return deleted

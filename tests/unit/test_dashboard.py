@@ -1,6 +1,6 @@
-"""The health dashboard (plugins/ghl_pleo/dashboard.py and dashboard_page.py): its JSON, its page with the charts
-and the location table, the login check and the Data Docs route, on a real SQLite warehouse seeded as in
-test_health.py."""
+"""The health dashboard (plugins/ghl_pleo/dashboard.py, dashboard_page.py and dashboard_charts.py): its JSON, its
+page with the charts and the location table, the login check and the Data Docs route, on a real SQLite warehouse
+seeded as in test_health.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The health numbers on a seeded ledger (known success rates and percentiles) and the stale-sync check (one alert
-per stale period), on a real SQLite warehouse. The dashboard serving them is tested in test_dashboard.py; the
-retention cleanup with the ledger (tests/warehouse/test_ledger.py)."""
+"""The stale-sync check (one alert per stale period) on a real SQLite warehouse, and the seeded ledger the health
+numbers (test_health_numbers.py) and the dashboard (test_dashboard.py) are tested on; the retention cleanup is
+tested with the health store (tests/warehouse/test_health.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, check_stale, health
+from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, check_stale
 from ghl_pleo.warehouse import Warehouse
 from tests.warehouse.ledger_rows import add_row
 
@@ -47,33 +47,6 @@ def seed(wh: Warehouse, now: datetime) -> None:
 @pytest.fixture()
 def wh(tmp_path) -> Warehouse:
     return Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
-
-
-def test_success_rates_and_percentiles_on_a_seeded_ledger(wh):
-    seed(wh, NOW)
-    doc = health(wh, now=NOW, hours=HOURS)
-    tags = doc["windows"]["24h"]["dags"][TAGS_DAG_ID]
-    # 20 runs + L3's two runs; runs 5, 10 and L3's last one failed; the dry run is not counted
-    assert tags["runs"] == 22 and tags["runs_succeeded"] == 19
-    assert tags["success_rate"] == round(19 / 22, 4)
-    assert tags["location_runs"] == 42 and tags["location_success_rate"] == round(39 / 42, 4)
-    # run latencies: 1..20 s and 4, 4 (L3): p50 and p95 with linear interpolation
-    lat = sorted(list(range(1, 21)) + [4, 4])
-    assert tags["latency_p50_s"] == pytest.approx((lat[10] + lat[11]) / 2)
-    assert tags["latency_p95_s"] == pytest.approx(lat[19] + 0.95 * (lat[20] - lat[19]))
-    assert tags["records_synced"] == 60 and tags["records_synced_per_run"] == pytest.approx(60 / 22, abs=0.01)
-    assert tags["rejected_share"] == round(20 / 4000, 4)
-    assert tags["drift_events"] == {"schema_drift": 1}
-    assert tags["min_ratelimit_remaining"] == 70
-    week = doc["windows"]["30d"]["dags"][TAGS_DAG_ID]
-    assert week["runs"] == 27 and week["success_rate"] == round(19 / 27, 4)
-    assert doc["windows"]["7d"]["dags"][TAGS_DAG_ID]["runs"] == 22
-    loc1 = next(
-        r for r in doc["windows"]["24h"]["locations"] if r["location_id"] == "L1" and r["dag_id"] == TAGS_DAG_ID
-    )
-    assert loc1["success_rate"] == 1.0 and loc1["duration_p50_s"] == 10.5 and loc1["records_synced"] == 60
-    stale = {(f["dag_id"], f["location_id"]) for f in doc["stale"]}
-    assert stale == {(TAGS_DAG_ID, "L3"), (STATISTICS_DAG_ID, "L1")}
 
 
 def test_a_stale_location_is_alerted_once_per_stale_period(wh):

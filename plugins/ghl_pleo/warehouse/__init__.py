@@ -6,15 +6,18 @@ and exposes the stores:
 - ``db`` (:class:`Database`): the engine and query helpers; only the stores run SQL on it.
 - ``staging`` (:class:`StagingStore`): staged tag pages and tag details.
 - ``state`` (:class:`SyncStateStore`): what Pleo confirmed, the statistics history, the field sets seen.
-- ``ledger`` (:class:`LedgerStore`): run ledger, change log, rejected records, events, stale alerts, retention.
+- ``ledger`` (:class:`LedgerStore`): run ledger, change log, rejected records, events.
+- ``health`` (:class:`HealthStore`): the ledger's health reads, the stale alerts sent, retention.
 - ``tokens`` (:class:`TokenStore`): the agency OAuth tokens (encrypted).
 - ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
 """
 
 from __future__ import annotations
 
+from ghl_pleo.warehouse.change_log import change
 from ghl_pleo.warehouse.core import CONN_ID, TS_FORMAT, Database, parse_ts, utcnow, warehouse_url
-from ghl_pleo.warehouse.ledger import LedgerStore, change, drift_flags
+from ghl_pleo.warehouse.health import HealthStore
+from ghl_pleo.warehouse.ledger import LedgerStore, drift_flags
 from ghl_pleo.warehouse.rate_slots import RateSlotStore
 from ghl_pleo.warehouse.staging import StagingStore
 from ghl_pleo.warehouse.state import SyncStateStore
@@ -24,6 +27,7 @@ __all__ = [
     "CONN_ID",
     "TS_FORMAT",
     "Database",
+    "HealthStore",
     "LedgerStore",
     "RateSlotStore",
     "StagingStore",
@@ -48,6 +52,7 @@ class Warehouse:
         self.staging = StagingStore(self.db)
         self.state = SyncStateStore(self.db)
         self.ledger = LedgerStore(self.db)
+        self.health = HealthStore(self.db)
         self.tokens = TokenStore(self.db)
         self.rate_slots = RateSlotStore(self.db)
 

@@ -1,41 +1,23 @@
 """The run ledger (include/sql/006_ledger.sql): one row per run and location (``sync_location_runs``), the
-change log (``pleo_change_log``), rejected records, run notes (``sync_run_events``), the stale periods already
-alerted (``stale_alerts``) and their retention. Each method is one transaction.
+change log (``pleo_change_log``; its rows are built in :mod:`ghl_pleo.warehouse.change_log`), rejected records
+and run notes (``sync_run_events``). Each method is one transaction. The health reads of the ledger, the stale
+alerts and the retention are in :mod:`ghl_pleo.warehouse.health`.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import text
 
-from ghl_pleo.warehouse.core import TS_FORMAT, Database, parse_ts, utcnow
+from ghl_pleo.warehouse.change_log import insert_changes
+from ghl_pleo.warehouse.core import Database, parse_ts, utcnow
 
 # A ledger row's Pleo writes: its change-log rows (bound as :d, :r, :l).
 RECORDS_SYNCED = "(SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND c.location_id = :l)"
 DRIFT_KINDS = {"schema_drift": "schema_drift", "data_quality": "quality_gate", "drift_guard": "archive_guard"}
-# Ledger columns that say how a location's run went (what the health numbers are computed from).
-LEDGER_COLUMNS = [
-    "dag_id",
-    "run_id",
-    "location_id",
-    "status",
-    "started_at",
-    "finished_at",
-    "duration_s",
-    "records_read",
-    "records_synced",
-    "records_rejected",
-    "requests_total",
-    "retries",
-    "min_ratelimit_remaining",
-    "drift_flags",
-    "error_kind",
-]
 
 
 class LedgerStore:
@@ -169,48 +151,6 @@ class LedgerStore:
             ).first()
         return row[0] if row else None
 
-    # health reads --------------------------------------------------------------------------
-    def runs_since(self, since: datetime) -> pd.DataFrame:
-        """Real (not dry) ledger rows started since ``since``: the :data:`LEDGER_COLUMNS`, as stored."""
-        return self.db.frame(
-            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM sync_location_runs WHERE dry_run = 0 AND started_at >= :s",
-            {"s": since.strftime(TS_FORMAT)},
-        )
-
-    def last_successes(self) -> pd.DataFrame:
-        """Per DAG and location: the last successful real sync, the first time it was seen, the last start."""
-        return self.db.frame(
-            "SELECT dag_id, location_id, MAX(CASE WHEN status IN ('success', 'skipped') THEN finished_at END) "
-            "AS last_success_at, MIN(started_at) AS first_seen_at, MAX(started_at) AS last_run_at "
-            "FROM sync_location_runs WHERE dry_run = 0 GROUP BY dag_id, location_id"
-        )
-
-    # stale alerts --------------------------------------------------------------------------
-    def stale_alerts(self) -> dict[tuple[str, str], str]:
-        """(dag, location) -> the last success an alert was already sent for ("" when it never succeeded)."""
-        return {
-            (r["dag_id"], r["location_id"]): r["last_success_at"]
-            for r in self.db.query("SELECT dag_id, location_id, last_success_at FROM stale_alerts")
-        }
-
-    def record_stale_alerts(self, alerted: list[tuple[str, str, str]], ended: list[tuple[str, str]]) -> None:
-        """In one transaction: a new stale period ``(dag, location, last success)`` replaces its row; an ended
-        one ``(dag, location)`` loses it."""
-        with self.db.begin() as conn:
-            for dag_id, location_id in [(d, loc) for d, loc, _ in alerted] + ended:
-                conn.execute(
-                    text("DELETE FROM stale_alerts WHERE dag_id = :d AND location_id = :l"),
-                    {"d": dag_id, "l": location_id},
-                )
-            for dag_id, location_id, last_success_at in alerted:
-                conn.execute(
-                    text(
-                        "INSERT INTO stale_alerts (dag_id, location_id, last_success_at, alerted_at) "
-                        "VALUES (:d, :l, :s, :at)"
-                    ),
-                    {"d": dag_id, "l": location_id, "s": last_success_at, "at": utcnow()},
-                )
-
     # events --------------------------------------------------------------------------------
     def add_event(self, dag_id: str, run_id: str, location_id: str, event_name: str, detail: str) -> None:
         params = {"d": dag_id, "r": run_id, "l": location_id, "e": event_name, "x": detail, "at": utcnow()}
@@ -314,80 +254,6 @@ class LedgerStore:
                     ),
                     rows,
                 )
-
-    # retention -----------------------------------------------------------------------------
-    def cleanup(self, retention_days: float, now: datetime | None = None) -> dict[str, int]:
-        """Delete ledger, change-log, rejected-record and event rows older than ``retention_days``.
-
-        Each DAG's latest successful (real) run per location is kept whatever its age: it is the baseline of the
-        volume guard and of the stale-sync check. Sync state (what Pleo holds, statistics history) is never touched.
-        """
-        cut = ((now or datetime.now(UTC)) - timedelta(days=retention_days)).strftime(TS_FORMAT)
-        deleted = {}
-        with self.db.begin() as conn:
-            deleted["sync_location_runs"] = conn.execute(
-                text(
-                    "DELETE FROM sync_location_runs WHERE started_at < :cut "
-                    "AND NOT (status = 'success' AND dry_run = 0 AND finished_at = ("
-                    "SELECT MAX(s.finished_at) FROM sync_location_runs s WHERE s.dag_id = "
-                    "sync_location_runs.dag_id AND s.location_id = sync_location_runs.location_id AND "
-                    "s.status = 'success' AND s.dry_run = 0))"
-                ),
-                {"cut": cut},
-            ).rowcount
-            for table, column in (
-                ("pleo_change_log", "changed_at"),
-                ("rejected_records", "rejected_at"),
-                ("sync_run_events", "created_at"),
-            ):
-                deleted[table] = conn.execute(text(f"DELETE FROM {table} WHERE {column} < :cut"), {"cut": cut}).rowcount
-        return deleted
-
-
-def change(
-    dag_id: str,
-    run_id: str,
-    try_number: int,
-    location_id: str,
-    entity: str,
-    action: str,
-    *,
-    code: str | None = None,
-    pleo_id: str | None = None,
-    before: Any = None,
-    after: Any = None,
-    dry_run: bool = False,
-    at: datetime | None = None,
-) -> dict:
-    """One change-log row (see include/sql/006_ledger.sql), stamped ``at`` (default: now)."""
-    return {
-        "change_id": uuid.uuid4().hex,
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "try_number": try_number,
-        "location_id": location_id,
-        "entity": entity,
-        "code": code,
-        "pleo_id": pleo_id,
-        "action": action,
-        "before_value": None if before is None else json.dumps(before, sort_keys=True, ensure_ascii=False),
-        "after_value": None if after is None else json.dumps(after, sort_keys=True, ensure_ascii=False),
-        "dry_run": int(bool(dry_run)),
-        "changed_at": at.strftime(TS_FORMAT) if at else utcnow(),
-    }
-
-
-def insert_changes(conn, changes: list[dict]) -> None:
-    """Insert :func:`change` rows on ``conn``: in the caller's transaction, beside the write they record."""
-    conn.execute(
-        text(
-            "INSERT INTO pleo_change_log (change_id, dag_id, run_id, try_number, location_id, entity, "
-            "code, pleo_id, action, before_value, after_value, dry_run, changed_at) VALUES (:change_id, "
-            ":dag_id, :run_id, :try_number, :location_id, :entity, :code, :pleo_id, :action, "
-            ":before_value, :after_value, :dry_run, :changed_at)"
-        ),
-        changes,
-    )
 
 
 def drift_flags(counts: dict, error_kind: str | None) -> str | None:

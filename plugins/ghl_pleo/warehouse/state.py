@@ -11,8 +11,8 @@ import json
 import pandas as pd
 from sqlalchemy import text
 
+from ghl_pleo.warehouse.change_log import insert_changes
 from ghl_pleo.warehouse.core import Database, utcnow
-from ghl_pleo.warehouse.ledger import insert_changes
 
 STATISTICS_COLUMNS = [
     "location_id",

@@ -1,0 +1,42 @@
+"""The health numbers (plugins/ghl_pleo/health_numbers.py) on a seeded ledger: known success rates and
+percentiles, per DAG, per location and per window, on a real SQLite warehouse seeded as in test_health.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, health
+from ghl_pleo.warehouse import Warehouse
+from tests.unit.test_health import HOURS, NOW, seed
+
+
+@pytest.fixture()
+def wh(tmp_path) -> Warehouse:
+    return Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
+
+
+def test_success_rates_and_percentiles_on_a_seeded_ledger(wh):
+    seed(wh, NOW)
+    doc = health(wh, now=NOW, hours=HOURS)
+    tags = doc["windows"]["24h"]["dags"][TAGS_DAG_ID]
+    # 20 runs + L3's two runs; runs 5, 10 and L3's last one failed; the dry run is not counted
+    assert tags["runs"] == 22 and tags["runs_succeeded"] == 19
+    assert tags["success_rate"] == round(19 / 22, 4)
+    assert tags["location_runs"] == 42 and tags["location_success_rate"] == round(39 / 42, 4)
+    # run latencies: 1..20 s and 4, 4 (L3): p50 and p95 with linear interpolation
+    lat = sorted(list(range(1, 21)) + [4, 4])
+    assert tags["latency_p50_s"] == pytest.approx((lat[10] + lat[11]) / 2)
+    assert tags["latency_p95_s"] == pytest.approx(lat[19] + 0.95 * (lat[20] - lat[19]))
+    assert tags["records_synced"] == 60 and tags["records_synced_per_run"] == pytest.approx(60 / 22, abs=0.01)
+    assert tags["rejected_share"] == round(20 / 4000, 4)
+    assert tags["drift_events"] == {"schema_drift": 1}
+    assert tags["min_ratelimit_remaining"] == 70
+    week = doc["windows"]["30d"]["dags"][TAGS_DAG_ID]
+    assert week["runs"] == 27 and week["success_rate"] == round(19 / 27, 4)
+    assert doc["windows"]["7d"]["dags"][TAGS_DAG_ID]["runs"] == 22
+    loc1 = next(
+        r for r in doc["windows"]["24h"]["locations"] if r["location_id"] == "L1" and r["dag_id"] == TAGS_DAG_ID
+    )
+    assert loc1["success_rate"] == 1.0 and loc1["duration_p50_s"] == 10.5 and loc1["records_synced"] == 60
+    stale = {(f["dag_id"], f["location_id"]) for f in doc["stale"]}
+    assert stale == {(TAGS_DAG_ID, "L3"), (STATISTICS_DAG_ID, "L1")}
