@@ -2,7 +2,8 @@
 
 Bearer token (one for all, or per location, or an OAuth access token), the ``Version``
 header each endpoint's document requires, and the burst limit per location with
-``X-RateLimit-*`` headers and 429.
+``X-RateLimit-*`` headers and 429. The OAuth handlers are in ``sandbox.ghl_oauth``, the
+error answers and parameter checks in ``sandbox.ghl_params``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-import uuid
 from collections import deque
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from sandbox.ghl_oauth import location_token, oauth_token
+from sandbox.ghl_params import ghl_error, int_param, location_or_404, unprocessable
 from sandbox.ghl_stats import Invalid, statistics
-from sandbox.pipeline import Api, Call, Reply, Route, finish, mount, sliding_window
-from sandbox.seed import COMPANY_ID
+from sandbox.pipeline import Api, Call, Reply, Route, mount, sliding_window
 from sandbox.state import SandboxState
 
 V2 = "2021-07-28"
@@ -36,30 +37,6 @@ GHL_VERSIONS = {
     "GET /locations/{locationId}": (V2,),
     "GET /locations/search": (V2,),
 }
-
-
-def ghl_error(status: int, message: Any, error: str | None = None) -> Reply:
-    body = {"statusCode": status, "message": message}
-    if error:
-        body["error"] = error
-    return Reply(status, body)
-
-
-def unprocessable(message: str) -> Reply:
-    return ghl_error(422, [message], "Unprocessable Entity")
-
-
-def _int_param(request: Request, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise unprocessable(f"{name} must be a number string") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        raise unprocessable(f"{name} must be between {minimum} and {maximum}")
-    return value
 
 
 # pipeline policy -------------------------------------------------------------------------------
@@ -111,18 +88,11 @@ GHL = Api("ghl", "GHL", "application/json", _admit, _throttle, DATA_FAULTS, body
 # handlers --------------------------------------------------------------------------------------
 
 
-def location_or_404(state: SandboxState, location_id: str) -> dict:
-    loc = state.ghl["locations"].get(location_id)
-    if not loc:
-        raise ghl_error(404, f"Location {location_id} not found", "Not Found")
-    return loc
-
-
 def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
     location_id, request, fault = call.location_id, call.request, call.data_fault
     location_or_404(state, location_id)
-    limit = _int_param(request, "limit", 10, 1, 100)
-    skip = _int_param(request, "skip", 0, 0)
+    limit = int_param(request, "limit", 10, 1, 100)
+    skip = int_param(request, "skip", 0, 0)
     search = (request.query_params.get("searchText") or "").lower()
     with state.lock:
         tags = state.ghl["tags"][location_id]
@@ -196,8 +166,8 @@ def post_statistics(state: SandboxState, call: Call) -> tuple[int, Any]:
 
 def search_locations(state: SandboxState, call: Call) -> tuple[int, Any]:
     company = call.request.query_params.get("companyId")
-    skip = _int_param(call.request, "skip", 0, 0)
-    limit = _int_param(call.request, "limit", 10, 1, 1000)
+    skip = int_param(call.request, "skip", 0, 0)
+    limit = int_param(call.request, "limit", 10, 1, 1000)
     with state.lock:
         locs = [
             copy.deepcopy(loc)
@@ -209,80 +179,6 @@ def search_locations(state: SandboxState, call: Call) -> tuple[int, Any]:
 
 def get_location(state: SandboxState, call: Call) -> tuple[int, Any]:
     return 200, {"location": copy.deepcopy(location_or_404(state, call.location_id))}
-
-
-# OAuth -----------------------------------------------------------------------------------------
-
-
-def _issue(state: SandboxState, kind: str, company_id: str, location_id: str | None) -> dict:
-    token = f"sbx-{kind}-" + uuid.uuid4().hex
-    ttl = float(state.config["oauth_ttl_s"])
-    state.oauth["access"][token] = {
-        "kind": kind,
-        "company_id": company_id,
-        "location_id": location_id,
-        "expires_at": time.time() + ttl,
-    }
-    state.oauth["issued"].append(token)
-    state.mark_dirty()
-    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
-
-
-def _refresh(state: SandboxState, form: dict) -> Reply:
-    """Trade a refresh token for an agency access token and a new refresh token (the old one dies)."""
-    cfg = state.config
-    with state.lock:
-        if form.get("client_id") != cfg["oauth_client_id"] or form.get("client_secret") != cfg["oauth_client_secret"]:
-            return ghl_error(401, "Invalid client credentials", "Unauthorized")
-        if form.get("grant_type") != "refresh_token":
-            return unprocessable("grant_type must be refresh_token here")
-        if state.oauth["refresh"].get(form.get("refresh_token")) != "valid":
-            return ghl_error(401, "Invalid refresh token: it was used already or revoked", "Unauthorized")
-        state.oauth["refresh"][form["refresh_token"]] = "used"  # rotation: the old one is dead now
-        new_refresh = "sbx-refresh-" + uuid.uuid4().hex
-        state.oauth["refresh"][new_refresh] = "valid"
-        state.oauth["issued"].append(new_refresh)
-        state.oauth["refreshes"] += 1
-        return Reply(
-            200,
-            {
-                **_issue(state, "agency", COMPANY_ID, None),
-                "refresh_token": new_refresh,
-                "scope": "socialplanner/tag.readonly",
-                "userType": "Company",
-                "companyId": COMPANY_ID,
-                "userId": "sbx-user",
-            },
-        )
-
-
-async def oauth_token(state: SandboxState, request: Request) -> Response:
-    """``POST /oauth/token`` outside the pipeline: counted and logged (secrets masked), nothing else."""
-    await request.body()  # cache the raw body first: form() after a consumed stream would fail
-    form = dict(await request.form())
-    state.requests["GHL POST /oauth/token"] += 1
-    reply = _refresh(state, form)
-    masked = {k: ("***" if "secret" in k or "token" in k else v) for k, v in form.items()}
-    return finish(state, "ghl", request, masked, reply, {})
-
-
-def location_token(state: SandboxState, call: Call) -> tuple[int, Any]:
-    company, location = call.form.get("companyId"), call.form.get("locationId")
-    if not company or not location:
-        raise unprocessable("companyId and locationId are required")
-    auth = call.request.headers.get("authorization", "")
-    grant = state.oauth["access"].get(auth[7:]) or {}
-    if grant.get("kind") != "agency":
-        raise ghl_error(401, "An agency access token is required", "Unauthorized")
-    location_or_404(state, location)
-    with state.lock:
-        state.oauth["mints"] += 1
-        return 200, {
-            **_issue(state, "location", company, location),
-            "scope": "socialplanner/tag.readonly",
-            "locationId": location,
-            "userId": "sbx-user",
-        }
 
 
 ROUTES = [

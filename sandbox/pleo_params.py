@@ -1,4 +1,4 @@
-"""Pleo's answers to bad input (errors, query parameters, body fields) and its cursor paging."""
+"""Pleo's answers to bad input (errors, query parameters, body fields, unknown ids), cursor paging, timestamps."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from sandbox.pipeline import Reply
+from sandbox.state import SandboxState, utcnow
 
 PLEO_JSON = "application/json;charset=UTF-8"
 
@@ -81,3 +82,22 @@ def company_param(request: Request, required: bool = True) -> str | None:
             raise pleo_error(400, "company_id or organization_id is required")
         return None
     return _uuid_or_400(company, "company_id") if company else None
+
+
+def group_or_404(state: SandboxState, group_id: str) -> dict:
+    group = state.pleo["groups"].get(group_id)
+    if not group:
+        raise pleo_error(404, f"Tag group {group_id} not found")
+    return group
+
+
+def tag_or_404(state: SandboxState, tag_id: str) -> dict:
+    tag = state.pleo["tags"].get(tag_id)
+    if not tag:
+        raise pleo_error(404, f"Tag {tag_id} not found")
+    return tag
+
+
+def stamp() -> str:
+    """Now, as Pleo writes ``createdAt`` / ``updatedAt``."""
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")

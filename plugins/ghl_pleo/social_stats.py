@@ -1,24 +1,19 @@
-"""Pure transforms for the statistics sync: windows, combining profile batches, Pleo metadata.
+"""Pure transforms for the statistics sync: the day window, request bodies, sanitizing and combining profile batches.
 
-No Airflow, no network: each function is tested on hand-written payloads.
+No Airflow, no network: each function is tested on hand-written payloads. What becomes of the combined
+numbers (the ``metrics`` JSON, the statistics record, Pleo's group metadata) is in :mod:`ghl_pleo.stats_metadata`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
 # Metric -> where it lives in a v3 ``results`` payload.
 METRICS = ("posts", "likes", "followers", "impressions", "comments", "reach", "shares")
 CHANGE_METRICS = ("posts", "impressions", "reach")  # the vendor gives a totalChange for these
-OWNED_KEYS = ("metrics", "stat_id", "stats_window", "stats_timestamp", "ghl_location_id")
-STAT_COLUMNS = ["statId", "locationId", "metrics", "timestamp"]
 
 
 def fmt_ms(ts: datetime) -> str:
@@ -65,6 +60,10 @@ def request_bodies(profile_ids: list[str], window: Window, batch: int = 100) -> 
         {"profileIds": ids[i : i + batch], "currentRange": window.as_range(), "prevRange": window.previous().as_range()}
         for i in range(0, len(ids), batch)
     ]
+
+
+def stat_id(location_id: str, window: Window) -> str:
+    return f"{location_id}-{window.start.strftime('%Y%m%d')}"
 
 
 KNOWN_PLATFORMS = {
@@ -140,21 +139,6 @@ def sanitize_results(results: Any) -> tuple[dict, list[dict]]:
     for p in sorted(seen - KNOWN_PLATFORMS):
         problems.append({"path": f"platform {p}", "raw": p, "rule": "unknown_platform"})
     return clean, problems
-
-
-def record_frame(location_id: str, window: Window, metrics: str) -> pd.DataFrame:
-    """One statistics record as a frame (``statId, locationId, timestamp`` and one column per total)."""
-    doc = json.loads(metrics)
-    return pd.DataFrame(
-        [
-            {
-                "statId": stat_id(location_id, window),
-                "locationId": location_id,
-                "timestamp": fmt_ms(window.end),
-                **doc["totals"],
-            }
-        ]
-    )
 
 
 def _num(value: Any) -> float | None:
@@ -257,67 +241,3 @@ def combine_batches(batches: list[dict]) -> dict[str, Any]:
                 if k != "platform" and v is not None:
                     acc[k] = acc.get(k, 0.0) + v
     return {"totals": totals, "change": change, "platforms": [plat[k] for k in sorted(plat)]}
-
-
-def _clean_number(v: float) -> int | float:
-    return int(v) if float(v).is_integer() else round(v, 4)
-
-
-def metrics_json(window: Window, combined: dict, metrics: Iterable[str], defaults: dict[str, Any]) -> str:
-    """The ``metrics`` metadata value: compact JSON with sorted keys, byte-stable for the same input."""
-    wanted = list(metrics)
-    totals = {}
-    for m in wanted:
-        if m in combined["totals"]:
-            totals[m] = _clean_number(combined["totals"][m])
-        elif m in defaults:
-            totals[m] = defaults[m]
-    change = {m: (None if v is None else _clean_number(v)) for m, v in combined["change"].items() if m in wanted}
-    doc = {"window": {"start": fmt_ms(window.start), "end": fmt_ms(window.end)}, "totals": totals, "change": change}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def stat_id(location_id: str, window: Window) -> str:
-    return f"{location_id}-{window.start.strftime('%Y%m%d')}"
-
-
-def statistics_frame(history: pd.DataFrame) -> pd.DataFrame:
-    """The seed's statistics record per location, from the newest history row of each location.
-
-    Args:
-        history: columns ``location_id``, ``day``, ``stat_id``, ``window_start``,
-            ``window_end``, ``metrics``.
-
-    Returns:
-        ``statId, locationId, metrics, timestamp`` (timestamp = the window end).
-    """
-    if history.empty:
-        return pd.DataFrame(columns=STAT_COLUMNS)
-    latest = history.sort_values(["location_id", "day"]).groupby("location_id", as_index=False).tail(1)
-    return pd.DataFrame(
-        {
-            "statId": latest["stat_id"].values,
-            "locationId": latest["location_id"].values,
-            "metrics": latest["metrics"].values,
-            "timestamp": latest["window_end"].values,
-            "window_start": latest["window_start"].values,
-        }
-    ).reset_index(drop=True)
-
-
-def owned_metadata(record: dict) -> dict[str, str]:
-    """The group-metadata keys the statistics DAG owns, as strings."""
-    return {
-        "metrics": record["metrics"],
-        "stat_id": record["statId"],
-        "stats_window": f"{record['window_start']}/{record['timestamp']}",
-        "stats_timestamp": record["timestamp"],
-        "ghl_location_id": record["locationId"],
-    }
-
-
-def merge_metadata(current: dict | None, owned: dict[str, str]) -> dict[str, str] | None:
-    """Merge our keys into what Pleo holds; keys we do not own are kept. None when nothing would change."""
-    current = dict(current or {})
-    merged = {**current, **owned}
-    return None if merged == current else merged

@@ -1,14 +1,12 @@
 """Pure transforms from GHL records to Pleo records (pandas; no Airflow, no network).
 
 Each function takes a small frame and returns a frame, so each is tested on a
-few hand-written rows.
+few hand-written rows. The rules for one value or one record (names, booleans,
+timestamps, fingerprints, rejection records) are in :mod:`ghl_pleo.tag_rules`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +15,16 @@ from typing import Any
 import pandas as pd
 
 from ghl_pleo.config import MappingConfig
+from ghl_pleo.tag_rules import (
+    clean_name,
+    coerce_bool,
+    fingerprint,
+    iso_utc,
+    name_reason,
+    rejection,
+    timestamp_rule,
+)
 
-ZWJ = "\u200d"
 TAG_COLUMNS = [
     "location_id",
     "tag_id",
@@ -34,82 +40,6 @@ REJECT_COLUMNS = ["location_id", "record_key", "rule", "reason", "raw_value"]
 VALUE_COLUMNS = ["code", "dimension", "value"]
 
 
-def _is_emoji(ch: str) -> bool:
-    cp = ord(ch)
-    return (
-        unicodedata.category(ch) in ("So", "Sk")
-        or 0x1F000 <= cp <= 0x1FAFF
-        or 0x2600 <= cp <= 0x27BF
-        or cp in (0xFE0F, 0x20E3)
-        or 0x1F3FB <= cp <= 0x1F3FF
-        or 0xE0020 <= cp <= 0xE007F
-    )
-
-
-def clean_name(raw: Any, max_length: int) -> tuple[str | None, str | None]:
-    """Normalise a GHL tag name for Pleo; return ``(name, None)`` or ``(None, rule)``.
-
-    NFC; every whitespace character (tabs, newlines, no-break spaces) becomes a
-    space; control (Cc) and format (Cf) characters are removed, except a
-    zero-width joiner between two emoji; runs of spaces collapse to one; the
-    ends are trimmed. Rules: ``name_not_text``, ``empty_name``, ``name_too_long``.
-    """
-    if not isinstance(raw, str):
-        return None, "name_not_text"
-    text = unicodedata.normalize("NFC", raw)
-    out: list[str] = []
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            out.append(" ")
-            continue
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in (ZWJ,):
-            continue
-        if ch == ZWJ:
-            prev = out[-1] if out else ""
-            nxt = text[i + 1] if i + 1 < len(text) else ""
-            if not (prev and nxt and _is_emoji(prev) and _is_emoji(nxt)):
-                continue
-        out.append(ch)
-    name = " ".join(part for part in "".join(out).split(" ") if part)
-    if not name:
-        return None, "empty_name"
-    if len(name) > max_length:
-        return None, "name_too_long"
-    return name, None
-
-
-def coerce_bool(value: Any) -> bool | None:
-    """``deleted`` as GHL should send it (bool), or as a "true"/"false" string; None when it is neither."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
-def iso_utc(value: Any) -> str | None:
-    """A GHL timestamp as ISO-8601 UTC with a ``Z`` and whole seconds (``2026-11-01T08:00:00Z``), or None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fingerprint(record: dict) -> str:
-    """Changes when anything we map from a tag changes: drives the "new or changed" detail fetch."""
-    keys = ("tag", "deleted", "createdBy", "createdAt", "updatedAt", "locationId")
-    blob = json.dumps({k: record.get(k) for k in keys}, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
-
-
 @dataclass
 class PreparedTags:
     tags: pd.DataFrame  # TAG_COLUMNS, one row per (location, tag), ready to load
@@ -118,24 +48,19 @@ class PreparedTags:
     duplicates: int  # rows dropped as repeats of an _id seen in the same read
 
 
-def _raw_excerpt(value: Any, limit: int = 500) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text[:limit]
-
-
-def _timestamp_rule(value: Any, now: datetime, tolerance_s: float, field: str) -> tuple[str, str] | None:
-    iso = iso_utc(value)
-    if iso is None:
-        return "invalid_timestamp", f"{field} is {value!r}, not an ISO-8601 date-time"
-    if datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() > now.timestamp() + tolerance_s:
-        return "future_timestamp", f"{field} {iso} is in the future"
-    return None
-
-
 def _records(raw: pd.DataFrame | Iterable[tuple]) -> Iterable[tuple]:
     if isinstance(raw, pd.DataFrame):
         return raw[["location_id", "page_no", "position", "payload"]].itertuples(index=False, name=None)
     return raw
+
+
+def _unusable(location_id: str, page_no: Any, position: Any, payload: Any, rule: str) -> dict:
+    """A record rejected before dedup (keyed by where it was read): not an object, or no usable ``_id``."""
+    if rule == "not_an_object":
+        reason = f"tag is {type(payload).__name__}, not an object"
+    else:
+        reason = "tag has no _id (the upsert key)"
+    return rejection(location_id, f"page {page_no} item {position}", rule, reason, payload)
 
 
 def _prepare_one(
@@ -150,38 +75,17 @@ def _prepare_one(
     """One record with a usable id: a row tuple (``TAG_COLUMNS``) ready to load, or a rejection dict."""
     deleted = coerce_bool(p.get("deleted"))
     if deleted is None:
-        return {
-            "location_id": location_id,
-            "record_key": tag_id,
-            "rule": "invalid_deleted",
-            "reason": f"deleted is {p.get('deleted')!r}, expected true or false",
-            "raw_value": _raw_excerpt(p.get("deleted")),
-        }
-    bad_time = _timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt") or (
-        _timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt") if p.get("createdAt") is not None else None
+        reason = f"deleted is {p.get('deleted')!r}, expected true or false"
+        return rejection(location_id, tag_id, "invalid_deleted", reason, p.get("deleted"))
+    bad_time = timestamp_rule(p.get("updatedAt"), now, tolerance_s, "updatedAt") or (
+        timestamp_rule(p.get("createdAt"), now, tolerance_s, "createdAt") if p.get("createdAt") is not None else None
     )
     if bad_time:
-        return {
-            "location_id": location_id,
-            "record_key": tag_id,
-            "rule": bad_time[0],
-            "reason": bad_time[1],
-            "raw_value": _raw_excerpt(p.get("updatedAt")),
-        }
+        return rejection(location_id, tag_id, bad_time[0], bad_time[1], p.get("updatedAt"))
     name, rule = clean_name(p.get("tag"), config.max_name_length)
     if rule:
-        reason = {
-            "name_not_text": f"name is {type(p.get('tag')).__name__}, not text",
-            "empty_name": "nothing visible is left of the name after normalisation",
-            "name_too_long": f"name is longer than {config.max_name_length} characters",
-        }[rule]
-        return {
-            "location_id": location_id,
-            "record_key": tag_id,
-            "rule": rule,
-            "reason": reason,
-            "raw_value": _raw_excerpt(p.get("tag")),
-        }
+        reason = name_reason(rule, p.get("tag"), config.max_name_length)
+        return rejection(location_id, tag_id, rule, reason, p.get("tag"))
     created_by = p.get("createdBy") if isinstance(p.get("createdBy"), str) else None
     return (
         location_id,
@@ -256,27 +160,11 @@ def _read_records(
     for order, (location_id, page_no, position, payload) in enumerate(_records(raw)):
         read += 1
         if not isinstance(payload, dict):
-            early.append(
-                {
-                    "location_id": location_id,
-                    "record_key": f"page {page_no} item {position}",
-                    "rule": "not_an_object",
-                    "reason": f"tag is {type(payload).__name__}, not an object",
-                    "raw_value": _raw_excerpt(payload),
-                }
-            )
+            early.append(_unusable(location_id, page_no, position, payload, "not_an_object"))
             continue
         tag_id = payload.get("_id")
         if not isinstance(tag_id, str) or not tag_id.strip():
-            early.append(
-                {
-                    "location_id": location_id,
-                    "record_key": f"page {page_no} item {position}",
-                    "rule": "missing_id",
-                    "reason": "tag has no _id (the upsert key)",
-                    "raw_value": _raw_excerpt(payload),
-                }
-            )
+            early.append(_unusable(location_id, page_no, position, payload, "missing_id"))
             continue
         tag_id = tag_id.strip()
         updated = iso_utc(payload.get("updatedAt"))

@@ -1,4 +1,4 @@
-"""Statistics: the day window, a full v3 payload, combining batches, byte-stable metadata merges."""
+"""Statistics: the day window, a full v3 payload, combining batches."""
 
 from __future__ import annotations
 
@@ -6,55 +6,13 @@ import copy
 import json
 from datetime import UTC, datetime
 
-import pandas as pd
 import pytest
 
-from ghl_pleo.social_stats import (
-    Window,
-    combine_batches,
-    merge_metadata,
-    metrics_json,
-    owned_metadata,
-    request_bodies,
-    stat_id,
-    statistics_frame,
-)
+from ghl_pleo.social_stats import Window, combine_batches, request_bodies, stat_id
+from ghl_pleo.stats_metadata import metrics_json
+from tests.unit.stats_payloads import DAY, FULL
 
 UTC = UTC
-DAY = Window.for_interval(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
-FULL = {  # every part of a v3 results payload, two platforms
-    "dayRange": ["Sun"],
-    "totals": {"posts": 3, "likes": 40, "followers": 12, "impressions": 900, "comments": 7},
-    "postPerformance": {
-        "posts": {"facebook": [1], "instagram": [2]},
-        "impressions": [900],
-        "likes": [40],
-        "comments": [7],
-    },
-    "breakdowns": {
-        "posts": {
-            "total": 3,
-            "totalChange": 50.0,
-            "platforms": {"facebook": {"value": 1, "change": 0}, "instagram": {"value": 2, "change": 100}},
-        },
-        "impressions": {
-            "total": 900,
-            "totalChange": -10.0,
-            "platforms": {"facebook": {"value": 400, "change": 0}, "instagram": {"value": 500, "change": 0}},
-        },
-        "reach": {
-            "total": 500,
-            "totalChange": 25.0,
-            "platforms": {"facebook": {"value": 200, "change": 0}, "instagram": {"value": 300, "change": 0}},
-        },
-        "engagement": {
-            "facebook": {"likes": 10, "comments": 2, "shares": 1, "change": 5},
-            "instagram": {"likes": 30, "comments": 5, "shares": 4, "change": -5},
-        },
-    },
-    "platformTotals": {"impressions": {"facebook": {"total": 400, "series": [400]}}},
-    "demographics": {"gender": {"totals": {"male": {"total": 1, "percentage": 100}}}},
-}
 
 
 def test_the_window_is_the_utc_day_with_an_inclusive_end_and_the_day_before():
@@ -131,51 +89,3 @@ def test_a_change_that_cannot_be_recovered_is_none_not_guessed():
     a = {"breakdowns": {"reach": {"total": 0, "totalChange": -100.0}}}
     b = {"breakdowns": {"reach": {"total": 10, "totalChange": 0.0}}}
     assert combine_batches([a, b])["change"]["reach"] is None
-
-
-def test_metrics_json_is_compact_sorted_and_byte_stable():
-    one = metrics_json(DAY, combine_batches([FULL]), ["posts", "likes", "reach"], {})
-    two = metrics_json(DAY, combine_batches([copy.deepcopy(FULL)]), ["reach", "likes", "posts"], {})
-    assert one == two
-    assert one == (
-        '{"change":{"posts":50,"reach":25},"totals":{"likes":40,"posts":3,"reach":500},'
-        '"window":{"end":"2026-11-01T23:59:59.999Z","start":"2026-11-01T00:00:00.000Z"}}'
-    )
-
-
-def history(*days):
-    return pd.DataFrame(
-        [
-            {
-                "location_id": "L1",
-                "day": d,
-                "stat_id": f"L1-{d.replace('-', '')}",
-                "window_start": f"{d}T00:00:00.000Z",
-                "window_end": f"{d}T23:59:59.999Z",
-                "metrics": "{}",
-            }
-            for d in days
-        ]
-    )
-
-
-def test_pleo_gets_the_newest_day_the_warehouse_holds():
-    frame = statistics_frame(history("2026-11-03", "2026-11-01", "2026-11-02"))
-    assert frame[["statId", "locationId", "timestamp"]].to_dict("records") == [
-        {"statId": "L1-20261103", "locationId": "L1", "timestamp": "2026-11-03T23:59:59.999Z"}
-    ]
-
-
-def test_metadata_merge_keeps_foreign_keys_and_is_a_no_op_when_unchanged():
-    rec = statistics_frame(history("2026-11-01")).to_dict("records")[0]
-    owned = owned_metadata(rec)
-    assert owned == {
-        "metrics": "{}",
-        "stat_id": "L1-20261101",
-        "stats_window": "2026-11-01T00:00:00.000Z/2026-11-01T23:59:59.999Z",
-        "stats_timestamp": "2026-11-01T23:59:59.999Z",
-        "ghl_location_id": "L1",
-    }
-    merged = merge_metadata({"finance_owner": "ana", "stat_id": "old"}, owned)
-    assert merged["finance_owner"] == "ana" and merged["stat_id"] == "L1-20261101"
-    assert merge_metadata(merged, owned) is None

@@ -12,19 +12,8 @@ from ghl_pleo.groups import ensure_groups, group_code
 from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.quality import require, run_suite, statistics_expectations
 from ghl_pleo.run_context import Hooks, LocationRun, SyncRun
-from ghl_pleo.social_stats import (
-    Window,
-    combine_batches,
-    fmt_ms,
-    merge_metadata,
-    metrics_json,
-    owned_metadata,
-    record_frame,
-    request_bodies,
-    sanitize_results,
-    stat_id,
-    statistics_frame,
-)
+from ghl_pleo.social_stats import Window, combine_batches, fmt_ms, request_bodies, sanitize_results, stat_id
+from ghl_pleo.stats_metadata import merge_metadata, metrics_json, owned_metadata, record_frame, statistics_frame
 
 log = logging.getLogger(__name__)
 

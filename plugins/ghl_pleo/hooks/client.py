@@ -29,8 +29,10 @@ from requests.auth import AuthBase
 
 from ghl_pleo.hooks.classify import (
     Call,
+    Decision,
     Done,
     Fail,
+    Retry,
     RetryPolicy,
     classify,
     parse_retry_after,  # noqa: F401 - importable from here, as before
@@ -221,35 +223,43 @@ class ApiClient:
             attempt = 0
             while True:
                 attempt += 1
-                answer = self._send(meter, method, send)
-                decision = classify(
-                    answer,
-                    call,
-                    attempt,
-                    policy=self.retry,
-                    read_timeout=self.timeout[1],
-                    secrets=self.secrets(),
-                    refresh_declined=getattr(auth, "declined", False),
-                )
+                decision = self._try(meter, call, send, attempt, auth)
                 if isinstance(decision, Done):
                     return decision.body
                 if isinstance(decision, Fail):
                     raise decision.error
-                if attempt >= self.retry.max_attempts:
-                    raise decision.give_up(call, attempt)
-                with self._stats_lock:
-                    self.stats.retries += 1
-                log.warning(
-                    "%s: %s; retry %d/%d in %.2fs",
-                    call.where,
-                    decision.reason,
-                    attempt,
-                    self.retry.max_attempts - 1,
-                    decision.wait,
-                )
-                self.sleep(decision.wait)
+                self._wait_to_retry(call, decision, attempt)
         finally:
             _METER.reset(context)
+
+    def _try(self, meter: Meter, call: Call, send: dict[str, Any], attempt: int, auth: AuthBase | None) -> Decision:
+        """One send of the request and what its answer means: done, fail, or retry after a wait."""
+        answer = self._send(meter, call.method, send)
+        return classify(
+            answer,
+            call,
+            attempt,
+            policy=self.retry,
+            read_timeout=self.timeout[1],
+            secrets=self.secrets(),
+            refresh_declined=getattr(auth, "declined", False),
+        )
+
+    def _wait_to_retry(self, call: Call, decision: Retry, attempt: int) -> None:
+        """The retry step: give up when the attempts are spent; otherwise count the retry, log it and wait."""
+        if attempt >= self.retry.max_attempts:
+            raise decision.give_up(call, attempt)
+        with self._stats_lock:
+            self.stats.retries += 1
+        log.warning(
+            "%s: %s; retry %d/%d in %.2fs",
+            call.where,
+            decision.reason,
+            attempt,
+            self.retry.max_attempts - 1,
+            decision.wait,
+        )
+        self.sleep(decision.wait)
 
     def _send(self, meter: Meter, method: str, send: dict[str, Any]) -> requests.Response | requests.RequestException:
         """One try: the response, or the transport error that stopped it (anything else propagates).

@@ -1,10 +1,16 @@
-"""Connection helpers shared by the hooks."""
+"""Connection helpers shared by the hooks: the base URL, numeric extras, the retry policy, the Pleo rate limiter."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ghl_pleo.errors import ConfigurationError
+from ghl_pleo.hooks.classify import RetryPolicy
+from ghl_pleo.ratelimit import RateLimiter, SharedRateLimiter, SlidingWindowLimiter
+
+if TYPE_CHECKING:
+    from ghl_pleo.warehouse import RateSlotStore
 
 
 def base_url_from(conn: Any, default: str, conn_id: str) -> str:
@@ -35,3 +41,38 @@ def extra_number(extras: dict, key: str, default: float, conn_id: str, *, minimu
     if number < minimum:
         raise ConfigurationError(f"Connection {conn_id!r}: extra {key!r} must be >= {minimum}, got {value!r}.")
     return number
+
+
+def retry_policy_from(extras: dict, conn_id: str) -> RetryPolicy:
+    """The HTTP retry policy from a connection's extras ``max_attempts``, ``backoff_base_s``, ``backoff_max_s``."""
+    return RetryPolicy(
+        max_attempts=int(extra_number(extras, "max_attempts", 6, conn_id, minimum=1)),
+        backoff_base_s=extra_number(extras, "backoff_base_s", 1.0, conn_id),
+        backoff_max_s=extra_number(extras, "backoff_max_s", 30.0, conn_id),
+    )
+
+
+def pleo_rate_limiter(
+    extras: dict,
+    rps: float,
+    conn_id: str,
+    *,
+    rate_slots: RateSlotStore | None,
+    sleep: Callable[[float], None],
+) -> RateLimiter:
+    """The Pleo rate is one budget for every task: shared through the warehouse unless ``shared_rate`` is false."""
+    if extras.get("shared_rate", True) in (False, "false", "False", 0):
+        limit, window = (int(rps), 1.0) if rps >= 1 else (1, 1.0 / rps)
+        return SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=sleep)
+    if rate_slots is None:
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: Pleo's rate is shared by every task through the warehouse; "
+            f"build the hook with rate_slots=Warehouse().rate_slots (or set extra.shared_rate to false)."
+        )
+    headroom = extra_number(extras, "rate_headroom", 0.05, conn_id)
+    if headroom >= 1:
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: extra 'rate_headroom' must be below 1 "
+            f"(a fraction of the rate kept free), got {headroom!r}."
+        )
+    return SharedRateLimiter(rate_slots, rps, headroom=headroom, sleep=sleep)

@@ -13,7 +13,7 @@ from airflow.sdk import BaseHook
 from ghl_pleo.errors import ConfigurationError, FatalAPIError
 from ghl_pleo.hooks.auth import GhlAuth
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
-from ghl_pleo.hooks.common import base_url_from, extra_number
+from ghl_pleo.hooks.common import base_url_from, extra_number, retry_policy_from
 from ghl_pleo.paginators import LocationPaginator, SkipPaginator, paginate
 from ghl_pleo.quality import check_location_id
 from ghl_pleo.ratelimit import SlidingWindowLimiter
@@ -95,11 +95,7 @@ class GhlHook(BaseHook):
             sleep=self._sleep,
         )
         timeout = extra_number(extras, "timeout_s", 30.0, self.ghl_conn_id, minimum=0.001)
-        retry = self._retry or RetryPolicy(
-            max_attempts=int(extra_number(extras, "max_attempts", 6, self.ghl_conn_id, minimum=1)),
-            backoff_base_s=extra_number(extras, "backoff_base_s", 1.0, self.ghl_conn_id),
-            backoff_max_s=extra_number(extras, "backoff_max_s", 30.0, self.ghl_conn_id),
-        )
+        retry = self._retry or retry_policy_from(extras, self.ghl_conn_id)
         client = ApiClient(
             "GHL",
             base_url_from(self.connection, "https://services.leadconnectorhq.com", self.ghl_conn_id),

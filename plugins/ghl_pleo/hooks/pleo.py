@@ -11,9 +11,17 @@ from airflow.sdk import BaseHook
 
 from ghl_pleo.errors import ConfigurationError, FatalAPIError
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
-from ghl_pleo.hooks.common import base_url_from, extra_number
+from ghl_pleo.hooks.common import base_url_from, extra_number, pleo_rate_limiter, retry_policy_from
+from ghl_pleo.hooks.pleo_dry_run import (
+    is_planned,
+    planned_dimension,
+    planned_group,
+    planned_tag,
+    planned_value,
+    updated_group,
+    updated_tag,
+)
 from ghl_pleo.paginators import CursorPaginator, paginate
-from ghl_pleo.ratelimit import SharedRateLimiter, SlidingWindowLimiter
 
 if TYPE_CHECKING:
     from ghl_pleo.warehouse import RateSlotStore
@@ -28,11 +36,6 @@ AGGREGATED_TAGS = "/v0/aggregations/tags"
 JSON = "application/json;charset=UTF-8"
 PAGE_LIMIT = 100
 AGGREGATION_BATCH = 100
-PLANNED = "planned:"  # id prefix of what a dry run would have created (never sent to Pleo)
-
-
-def is_planned(pleo_id: str | None) -> bool:
-    return isinstance(pleo_id, str) and pleo_id.startswith(PLANNED)
 
 
 class PleoHook(BaseHook):
@@ -50,7 +53,7 @@ class PleoHook(BaseHook):
 
     With ``dry_run=True`` every read goes to Pleo and no write does: each write method returns what Pleo
     would have answered (created objects get ``planned:`` ids, which later reads treat as empty), so the
-    sync code runs unchanged and its change log becomes the plan.
+    sync code runs unchanged and its change log becomes the plan (:mod:`ghl_pleo.hooks.pleo_dry_run`).
     """
 
     conn_name_attr = "pleo_conn_id"
@@ -101,40 +104,20 @@ class PleoHook(BaseHook):
             raise ConfigurationError(f"Connection {self.pleo_conn_id!r} has no password (the Pleo API token).")
         rps = extra_number(self.extras, "max_requests_per_second", 10, self.pleo_conn_id, minimum=0.01)
         timeout = extra_number(self.extras, "timeout_s", 30.0, self.pleo_conn_id, minimum=0.001)
-        retry = self._retry or RetryPolicy(
-            max_attempts=int(extra_number(self.extras, "max_attempts", 6, self.pleo_conn_id, minimum=1)),
-            backoff_base_s=extra_number(self.extras, "backoff_base_s", 1.0, self.pleo_conn_id),
-            backoff_max_s=extra_number(self.extras, "backoff_max_s", 30.0, self.pleo_conn_id),
-        )
+        retry = self._retry or retry_policy_from(self.extras, self.pleo_conn_id)
+        base_url = base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id)
+        limiter = pleo_rate_limiter(self.extras, rps, self.pleo_conn_id, rate_slots=self.rate_slots, sleep=self._sleep)
         client = ApiClient(
             "Pleo",
-            base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id),
+            base_url,
             timeout=(min(10.0, timeout), timeout),
             retry=retry,
-            limiter=self._limiter(rps),
+            limiter=limiter,
             secrets=lambda: [conn.password],
             sleep=self._sleep,
         )
         client.session.headers.update({"Authorization": f"Bearer {conn.password}", "Accept": JSON})
         return client
-
-    def _limiter(self, rps: float):
-        """The Pleo rate is one budget for every task: shared through the warehouse unless ``shared_rate`` is false."""
-        if self.extras.get("shared_rate", True) in (False, "false", "False", 0):
-            limit, window = (int(rps), 1.0) if rps >= 1 else (1, 1.0 / rps)
-            return SlidingWindowLimiter(limit, window, margin_s=0.01, sleep=self._sleep)
-        if self.rate_slots is None:
-            raise ConfigurationError(
-                f"Connection {self.pleo_conn_id!r}: Pleo's rate is shared by every task through the warehouse; "
-                f"build the hook with rate_slots=Warehouse().rate_slots (or set extra.shared_rate to false)."
-            )
-        headroom = extra_number(self.extras, "rate_headroom", 0.05, self.pleo_conn_id)
-        if headroom >= 1:
-            raise ConfigurationError(
-                f"Connection {self.pleo_conn_id!r}: extra 'rate_headroom' must be below 1 "
-                f"(a fraction of the rate kept free), got {headroom!r}."
-            )
-        return SharedRateLimiter(self.rate_slots, rps, headroom=headroom, sleep=self._sleep)
 
     @cached_property
     def concurrency(self) -> int:
@@ -173,13 +156,7 @@ class PleoHook(BaseHook):
         location_id: str | None = None,
     ) -> dict:
         if self.dry_run:
-            return {
-                "id": f"{PLANNED}group:{code}",
-                "code": code,
-                "name": name,
-                "archived": False,
-                "metadata": metadata or {},
-            }
+            return planned_group(code, name, metadata)
         body = self._call(
             "POST",
             GROUPS,
@@ -199,7 +176,7 @@ class PleoHook(BaseHook):
             "metadata": dict(group.get("metadata") or {}),
         }
         if self.dry_run:
-            return {**group, **payload}
+            return updated_group(group, payload)
         body = self._call(
             "PUT", GROUP, path_params={"groupId": group["id"]}, json_body=payload, location_id=location_id
         )
@@ -226,7 +203,7 @@ class PleoHook(BaseHook):
 
     def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
         if self.dry_run:
-            return {"id": f"{PLANNED}tag:{code}", "code": code, "name": name, "archived": False}
+            return planned_tag(code, name)
         body = self._call(
             "POST",
             GROUP_TAGS,
@@ -244,7 +221,7 @@ class PleoHook(BaseHook):
         if name is not None:
             payload["name"] = name
         if self.dry_run:
-            return {"id": tag_id, **payload}
+            return updated_tag(tag_id, payload)
         body = self._call("PUT", TAG, path_params={"tagId": tag_id}, json_body=payload, location_id=location_id)
         return self._data(body, f"PUT {TAG}")
 
@@ -266,13 +243,7 @@ class PleoHook(BaseHook):
         location_id: str | None = None,
     ) -> dict:
         if self.dry_run:
-            return {
-                "id": f"{PLANNED}dimension:{code}",
-                "code": code,
-                "name": name,
-                "displayOrder": display_order,
-                "visible": visible,
-            }
+            return planned_dimension(code, name, display_order, visible)
         body = self._call(
             "POST",
             GROUP_DIMENSIONS,
@@ -313,7 +284,7 @@ class PleoHook(BaseHook):
         """
         method = "PUT" if exists else "POST"
         if self.dry_run:
-            return {"value": value}
+            return planned_value(value)
         kwargs = {
             "path_params": {"tagId": tag_id, "dimensionId": dimension_id},
             "json_body": {"value": value},
