@@ -12,8 +12,6 @@ from ghl_pleo.social_stats import Window, combine_batches, request_bodies, stat_
 from ghl_pleo.stats_metadata import metrics_json
 from tests.unit.stats_payloads import DAY, FULL
 
-UTC = UTC
-
 
 def test_the_window_is_the_utc_day_with_an_inclusive_end_and_the_day_before():
     assert DAY.as_range() == {"startDate": "2026-11-01T00:00:00.000Z", "endDate": "2026-11-01T23:59:59.999Z"}
