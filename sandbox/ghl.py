@@ -27,7 +27,8 @@ V2 = "2021-07-28"
 V3 = "v3"
 
 # Faults that change what a GHL tag listing says instead of failing it.
-DATA_FAULTS = frozenset({"count_lies", "ignore_skip", "duplicate_ids", "rename_field"})
+# stops_early: pages after the first `after` rows (default 100) come back empty while the count says more.
+DATA_FAULTS = frozenset({"count_lies", "ignore_skip", "duplicate_ids", "rename_field", "stops_early"})
 
 GHL_VERSIONS = {
     "GET /social-media-posting/{locationId}/tags": (V2, V3),
@@ -100,6 +101,8 @@ def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
             tags = [t for t in tags if search in str(t.get("tag", "")).lower()]
         start = 0 if fault == "ignore_skip" else skip
         page = copy.deepcopy(tags[start : start + limit])
+        if fault == "stops_early" and skip >= int(call.fault.get("after", 100)):
+            page = []
     count = len(tags) + (1000 if fault == "count_lies" else 0)
     if fault == "duplicate_ids" and page:
         page = page + copy.deepcopy(page[:3])  # an id repeated within the page
@@ -124,6 +127,8 @@ def tag_details(state: SandboxState, call: Call) -> tuple[int, Any]:
     with state.lock:
         index = state.ghl_tag_index(call.location_id)
         tags = [copy.deepcopy(index[i]) for i in dict.fromkeys(ids) if i in index]
+    if call.data_fault == "duplicate_ids" and tags:
+        tags = tags + copy.deepcopy(tags[:2])  # the same tag twice in one details answer
     return 201, {
         "success": True,
         "statusCode": 201,

@@ -54,7 +54,10 @@ def _throttle(state: SandboxState, call: Call) -> None:
 
 
 # ``twin`` (a tag create) and ``reset_after`` (any write) change what happens instead of failing.
-PLEO = Api("pleo", "Pleo", PLEO_JSON, _admit, _throttle, frozenset({"twin", "reset_after"}), locked=True)
+# Faults that change an answer's data: a twin created between our read and write, a reset after the write,
+# and a tag listing whose paging breaks the contract (hasNextPage not a boolean; true with no rows).
+DATA_FAULTS = frozenset({"twin", "reset_after", "odd_has_next", "empty_has_next"})
+PLEO = Api("pleo", "Pleo", PLEO_JSON, _admit, _throttle, DATA_FAULTS, locked=True)
 
 
 def _metadata(meta: Any) -> dict:
@@ -148,7 +151,12 @@ def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
     tags = state.group_tags(group_id)
     if not archived:
         tags = [t for t in tags if not t["archived"]]
-    return 200, copy.deepcopy(cursor_page(call.request, tags))
+    page = copy.deepcopy(cursor_page(call.request, tags))
+    if call.data_fault == "odd_has_next":
+        page["pagination"]["hasNextPage"] = str(page["pagination"]["hasNextPage"]).lower()
+    elif call.data_fault == "empty_has_next":
+        page["data"], page["pagination"]["hasNextPage"] = [], True
+    return 200, page
 
 
 def _add_tag(state: SandboxState, group_id: str, code: str, name: Any, archived: bool) -> dict:

@@ -23,10 +23,18 @@ log = logging.getLogger("ghl_pleo.alerts")
 SMTP_CONN = "ghl_pleo_smtp"
 SLACK_CONN = "ghl_pleo_slack"
 RUNBOOK = "README.md#runbook-{kind}"
+# After this many incomplete reads in a row the alert stops calling it a glitch.
+INCOMPLETE_STREAK = 3
+INCOMPLETE_ADVICE = (
+    "  {n} incomplete reads in a row: GHL's results.count may mean something else than the rows its listing "
+    "serves (deleted or hidden tags counted, say). Compare the count in the sync_location runs' notes with what "
+    "GET /social-media-posting/{{locationId}}/tags serves page by page; see the runbook."
+)
 KIND_TITLES = {
     "authentication": "authentication",
     "rate_limit": "rate limit",
     "upstream_outage": "upstream outage",
+    "incomplete_read": "incomplete read",
     "upstream_contract": "upstream contract",
     "data_quality": "data quality",
     "drift_guard": "drift guard",
@@ -84,6 +92,8 @@ def build_alert(
             f"- location {f['location_id']}: {KIND_TITLES.get(f['error_kind'], f['error_kind'])}",
             f"  error: {f['error']}",
         ]
+        if f.get("streak", 0) >= INCOMPLETE_STREAK:
+            lines.append(INCOMPLETE_ADVICE.format(n=f["streak"]))
         if last:
             lines.append(f"  last HTTP: {'; '.join(last)}")
         lines.append(f"  counts so far: {shown or 'none'}")

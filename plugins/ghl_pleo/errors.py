@@ -44,6 +44,12 @@ class RetryableAPIError(APIError):
     kind = "upstream_outage"
 
 
+class IncompleteReadError(RetryableAPIError):
+    """A listing ended before it said it would (fewer rows than its ``count``): archives were held."""
+
+    kind = "incomplete_read"
+
+
 class RateLimitError(RetryableAPIError):
     """429 responses outlasted the retry budget."""
 

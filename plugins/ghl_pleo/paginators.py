@@ -45,11 +45,14 @@ class SkipPaginator:
 
     * ``skip`` reaching the total ``count`` the service reported;
     * an empty page;
+    * without a ``count``, a page shorter than ``limit``;
     * a page that brings no id not already seen (a service that ignores
       ``skip`` or whose ``count`` is larger than what it serves would otherwise
       keep us looping forever).
 
-    ``stop_reason`` says which one ended the read (it goes into the logs).
+    ``stop_reason`` says which one ended the read (it goes into the logs), and
+    :attr:`complete` whether the read saw the whole listing: what was not read
+    must never be taken for gone.
     """
 
     def __init__(self, limit: int = 100) -> None:
@@ -72,9 +75,11 @@ class SkipPaginator:
         count = results.get("count") if isinstance(results, dict) else None
         self.update([t.get("_id") if isinstance(t, dict) else None for t in items], count)
 
-    def update(self, ids: Iterable[object], count: object) -> None:
-        """Record one page: the ids it held (None allowed) and the total ``count`` it reported."""
+    def update(self, ids: Iterable[object], count: object, page_len: int | None = None) -> None:
+        """Record one page: the ids it held (None allowed), the total ``count`` it reported, and its length
+        as sent (when it differs from the ids kept)."""
         ids = list(ids)
+        page_len = len(ids) if page_len is None else page_len
         self.pages += 1
         if isinstance(count, (int, float)) and not isinstance(count, bool) and count >= 0:
             self.count = int(count)
@@ -87,6 +92,20 @@ class SkipPaginator:
             self.stop_reason = "page with no new ids"
         elif self.count is not None and self.skip >= self.count:
             self.stop_reason = "reached count"
+        elif self.count is None and page_len < self.limit:
+            self.stop_reason = "short page"
+
+    @property
+    def complete(self) -> bool:
+        """True when the read saw the whole listing.
+
+        With a ``count``: at least ``count`` distinct ids were seen. Without one: the read
+        ended on a non-empty page shorter than ``limit`` (an empty page or a page of repeats
+        proves nothing).
+        """
+        if self.count is not None:
+            return len(self.seen) >= self.count
+        return self.stop_reason == "short page"
 
 
 class LocationPaginator(SkipPaginator):
@@ -94,9 +113,7 @@ class LocationPaginator(SkipPaginator):
 
     def record(self, body: Any, items: Any) -> None:
         """``items`` are the page's ``locations``, as GHL sent them."""
-        self.update([loc.get("id") for loc in items if isinstance(loc, dict)], None)
-        if self.stop_reason is None and len(items) < self.limit:
-            self.stop_reason = "short page"
+        self.update([loc.get("id") for loc in items if isinstance(loc, dict)], None, page_len=len(items))
 
 
 class CursorPaginator:
@@ -135,9 +152,16 @@ class CursorPaginator:
                 f"{where}: response has no 'pagination' object; cannot tell if the listing is complete."
             )
         end = pagination.get("endCursor")
-        if not pagination.get("hasNextPage") or not body.get("data"):
+        has_next = pagination.get("hasNextPage")
+        if not isinstance(has_next, bool):
+            raise FatalAPIError(
+                f"{where}: hasNextPage is {has_next!r}, not true or false; cannot tell if the listing is complete."
+            )
+        if not has_next:
             self.done = True
             return
+        if not body.get("data"):
+            raise FatalAPIError(f"{where}: hasNextPage is true but the page has no rows; refusing a partial listing.")
         if not end:
             raise FatalAPIError(f"{where}: hasNextPage is true but endCursor is missing; refusing a partial listing.")
         if end in self.cursors:

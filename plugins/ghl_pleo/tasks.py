@@ -175,7 +175,11 @@ def summarize(locations_task: str) -> dict:
     dag_id, run_id = ctx["dag"].dag_id, ctx["run_id"]
     locations = ctx["ti"].xcom_pull(task_ids=locations_task, default=None)
     expected = [loc["location_id"] for loc in (locations or [])]
-    text, failed = run_summary(Warehouse(), dag_id, run_id, expected)
+    warehouse = Warehouse()
+    text, failed = run_summary(warehouse, dag_id, run_id, expected)
+    for f in failed:
+        if f["error_kind"] == "incomplete_read":
+            f["streak"] = warehouse.ledger.error_streak(dag_id, f["location_id"], "incomplete_read")
     print(text)
     if locations is None:
         failed = [

@@ -90,3 +90,39 @@ def test_cursor_paginator_names_its_listing_in_errors():
     p = CursorPaginator(10, where="Pleo GET /v0/tag-groups/{groupId}/tags (group g1)")
     with pytest.raises(FatalAPIError, match=r"^Pleo GET /v0/tag-groups/\{groupId\}/tags \(group g1\): response has no"):
         p.record({"data": [1]}, [1])
+
+
+def test_a_read_is_complete_only_when_it_saw_count_distinct_ids():
+    p = SkipPaginator(limit=2)
+    p.update(["a", "b"], 5)
+    p.update(["c", "c"], 5)  # a repeated id is one tag
+    p.update([], 5)
+    assert p.stop_reason == "empty page" and not p.complete
+    whole = SkipPaginator(limit=2)
+    whole.update(["a", "b"], 3)
+    whole.update(["c"], 3)
+    assert whole.stop_reason == "reached count" and whole.complete
+
+
+def test_without_a_count_only_a_short_non_empty_page_ends_a_complete_read():
+    p = SkipPaginator(limit=2)
+    p.update(["a", "b"], None)
+    p.update(["c"], None)
+    assert p.stop_reason == "short page" and p.complete
+    empty = SkipPaginator(limit=2)
+    empty.update(["a", "b"], None)
+    empty.update([], None)
+    assert not empty.complete
+
+
+@pytest.mark.parametrize(
+    "pagination, data",
+    [
+        ({"hasNextPage": "false", "endCursor": "x"}, [{"id": 1}]),
+        ({"hasNextPage": None}, [{"id": 1}]),
+        ({"hasNextPage": True, "endCursor": "x"}, []),
+    ],
+)
+def test_pleo_paging_that_breaks_the_contract_is_an_error_not_a_short_listing(pagination, data):
+    with pytest.raises(FatalAPIError, match="hasNextPage"):
+        CursorPaginator(2).update({"data": data, "pagination": pagination}, where="Pleo tags")

@@ -29,6 +29,7 @@ def add_row(
     remaining: int | None = None,
     retries: int = 0,
     dry_run: int = 0,
+    error_kind: str | None = None,
 ) -> None:
     with wh.db.begin() as conn:
         conn.execute(
@@ -53,6 +54,6 @@ def add_row(
                 "rr": retries,
                 "mr": remaining,
                 "df": flags,
-                "ek": "upstream_outage" if status == "failed" else None,
+                "ek": error_kind or ("upstream_outage" if status == "failed" else None),
             },
         )

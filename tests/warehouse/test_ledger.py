@@ -164,3 +164,20 @@ def test_the_change_log_by_run_and_its_counts(wh):
     )
     counts = sorted((r["entity"], r["action"], int(r["n"])) for r in wh.ledger.change_counts("dag", "run1"))
     assert counts == [("tag", "create", 2), ("tag", "rename", 1)]
+
+
+def test_error_streak_counts_the_latest_real_runs_that_failed_the_same_way(wh):
+    from tests.warehouse.ledger_rows import add_row
+
+    kind = "incomplete_read"
+    add_row(wh, "dag", "r0", "L1", NOW - timedelta(hours=5), 1, "failed", error_kind=kind)
+    add_row(wh, "dag", "r1", "L1", NOW - timedelta(hours=4), 1)  # a success breaks the streak
+    for i in (3, 2, 1):
+        add_row(wh, "dag", f"s{i}", "L1", NOW - timedelta(hours=i), 1, "failed", error_kind=kind)
+    add_row(wh, "dag", "dry", "L1", NOW, 1, "failed", dry_run=1)  # dry runs do not count
+    add_row(wh, "dag", "o1", "L2", NOW, 1, "failed")  # another location, another kind
+    assert wh.ledger.error_streak("dag", "L1", kind) == 3
+    assert wh.ledger.error_streak("dag", "L1", kind, limit=2) == 2
+    assert wh.ledger.error_streak("dag", "L2", kind) == 0
+    add_row(wh, "dag", "s0", "L1", NOW + timedelta(hours=1), 1, "failed")  # the newest failed otherwise
+    assert wh.ledger.error_streak("dag", "L1", kind) == 0

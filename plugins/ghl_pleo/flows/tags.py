@@ -16,7 +16,7 @@ import pandas as pd
 
 from ghl_pleo import memory
 from ghl_pleo.config import MappingConfig
-from ghl_pleo.errors import DataValidationError, DriftGuardError, SchemaDriftError
+from ghl_pleo.errors import DataValidationError, DriftGuardError, IncompleteReadError, SchemaDriftError
 from ghl_pleo.flows.tag_load import load_dimensions, load_tags
 from ghl_pleo.hooks.ghl import TAGS, GhlHook
 from ghl_pleo.quality import (
@@ -66,17 +66,18 @@ def sync_location_tags(
     memory.reset_peak()
     counts = run.counts
     counts.update(dict.fromkeys(ROW_BUCKETS, 0), start_rss_mb=memory.rss_mb())
-    counts["read"] = extract(run, hooks.ghl)
+    incomplete = extract(run, hooks.ghl)
     prepared = check(run, config, now)
     active = int((~prepared.tags["archived"]).sum()) if len(prepared.tags) else 0
-    hold = volume_guard(run, config, prepared.read, active, release_archive_guard)
+    guard = volume_guard(run, config, prepared.read, active, release_archive_guard)
     counts["details_fetched"] = refresh_details(run, hooks.ghl, prepared.tags, full=full_refresh)
     summary = tag_summary(prepared.tags, location_id)
     # The load needs only these; dropping the timestamps and fingerprints keeps 100,000 tags lighter.
     tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
     prepared.tags = None
     held = [str(k) for k in prepared.rejected["record_key"]]
-    tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold_archives=bool(hold))
+    hold = bool(guard or incomplete)
+    tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold_archives=hold)
     dim_counts = load_dimensions(
         run,
         hooks.pleo,
@@ -89,22 +90,39 @@ def sync_location_tags(
         created_ids,
     )
     _count_writes(counts, tag_counts, dim_counts, active=active, summary=summary)
-    if hold:
-        raise DriftGuardError(
-            f"Location {location_id}: the tag count {hold} since the last good run. Archiving was held: "
-            f"{counts['archives_held']} tag(s) that would have been archived in Pleo were left as they are; "
-            f"other changes were written. If GHL really lost these tags, release the guard once: trigger "
-            f'{run.run.dag_id} with conf {{"release_archive_guard": ["{location_id}"]}}.'
-        )
+    _raise_if_held(run, incomplete, guard)
     _log_done(run)
     return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
 
 
-def extract(run: LocationRun, ghl: GhlHook) -> int:
-    """Stream the location's GHL tag pages into the staging table; return the rows read."""
+def _raise_if_held(run: LocationRun, incomplete: str | None, guard: str | None) -> None:
+    """Fail the location when its archives were held: an incomplete read first (a retry may read it all)."""
+    location_id, held = run.location_id, run.counts["archives_held"]
+    if incomplete:
+        run.event("incomplete_read", incomplete)
+        raise IncompleteReadError(
+            f"Location {location_id}: {incomplete}. Archiving was held ({held} tag(s) not read were left as they "
+            f"are in Pleo); other changes were written. Airflow retries the location; see the runbook if it "
+            f"keeps happening."
+        )
+    if guard:
+        raise DriftGuardError(
+            f"Location {location_id}: the tag count {guard} since the last good run. Archiving was held: "
+            f"{held} tag(s) that would have been archived in Pleo were left as they are; "
+            f"other changes were written. If GHL really lost these tags, release the guard once: trigger "
+            f'{run.run.dag_id} with conf {{"release_archive_guard": ["{location_id}"]}}.'
+        )
+
+
+def extract(run: LocationRun, ghl: GhlHook) -> str | None:
+    """Stream the location's GHL tag pages into the staging table (``read`` in the counts).
+
+    Returns why the read is incomplete (fewer distinct tags than GHL's ``count``, or no short last page
+    without one), or None when it saw the whole listing.
+    """
     staging, location_id = run.warehouse.staging, run.location_id
     staging.clear_staged(location_id)
-    total = 0
+    total, paginator = 0, None
     for page_no, tags, paginator in ghl.iter_tag_pages(location_id):
         staging.stage_page(location_id, run.run.run_id, page_no, tags)
         total += len(tags)
@@ -123,7 +141,15 @@ def extract(run: LocationRun, ghl: GhlHook) -> int:
                 paginator.pages,
                 paginator.stop_reason,
             )
-    return total
+    run.counts["read"] = total
+    if paginator.complete:
+        return None
+    expected = f"GHL's count said {paginator.count}" if paginator.count is not None else "GHL gave no count"
+    return (
+        f"the GHL tag listing ended early ({paginator.stop_reason} after {paginator.pages} page(s)): "
+        f"expected {paginator.count if paginator.count is not None else 'a short last page'}, "
+        f"saw {len(paginator.seen)} distinct tags in {total} rows ({expected})"
+    )
 
 
 def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> PreparedTags:
@@ -206,10 +232,14 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     wanted = {r.tag_id: r.fingerprint for r in tags.itertuples(index=False) if known.get(r.tag_id) != r.fingerprint}
     if not wanted:
         return 0
-    returned = 0
+    returned = repeats = 0
     for batch in ghl.iter_tag_details(location_id, list(wanted)):  # saved batch by batch: memory stays flat
-        staging.save_details(location_id, batch, wanted)
+        repeats += staging.save_details(location_id, batch, wanted)
         returned += len(batch)
+    if repeats:
+        run.counts["detail_repeats"] = repeats
+        run.event("duplicate_details", f"GHL sent {repeats} tag(s) twice in tag-details answers; one copy kept")
+        log.warning("Location %s: %d repeated tag(s) in tag-details answers; one copy kept", location_id, repeats)
     log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(wanted), returned)
     return len(wanted)
 

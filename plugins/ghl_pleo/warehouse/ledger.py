@@ -111,6 +111,23 @@ class LedgerStore:
             out.append(item)
         return out
 
+    def error_streak(self, dag_id: str, location_id: str, kind: str, limit: int = 3) -> int:
+        """How many of the location's latest real runs (newest first, up to ``limit``) failed with ``kind``."""
+        with self.db.connect() as conn:
+            kinds = conn.execute(
+                text(
+                    "SELECT error_kind FROM sync_location_runs WHERE dag_id = :d AND location_id = :l AND "
+                    "dry_run = 0 AND status <> 'running' ORDER BY started_at DESC LIMIT :n"
+                ),
+                {"d": dag_id, "l": location_id, "n": limit},
+            ).scalars()
+            streak = 0
+            for k in kinds:
+                if k != kind:
+                    break
+                streak += 1
+        return streak
+
     def update_location_counts(self, dag_id: str, run_id: str, location_id: str, extra: dict) -> None:
         """Merge ``extra`` into a ledger row's counts (a later task adding to what the location task recorded)."""
         key = {"d": dag_id, "r": run_id, "l": location_id}

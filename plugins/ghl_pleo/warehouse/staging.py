@@ -68,10 +68,11 @@ class StagingStore:
             ).all()
         return {r[0]: r[1] for r in rows}
 
-    def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, str]) -> None:
+    def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, str]) -> int:
+        """Store one details answer (the last copy of a tag sent twice wins); returns the repeats dropped."""
         now = utcnow()
-        rows = [
-            {
+        by_id = {
+            d["_id"]: {
                 "l": location_id,
                 "t": d["_id"],
                 "fp": fingerprints.get(d["_id"], ""),
@@ -80,9 +81,11 @@ class StagingStore:
             }
             for d in details
             if isinstance(d.get("_id"), str)
-        ]
+        }
+        rows = list(by_id.values())
+        repeats = sum(1 for d in details if isinstance(d.get("_id"), str)) - len(rows)
         if not rows:
-            return
+            return repeats
         with self.db.begin() as conn:
             conn.execute(text("DELETE FROM ghl_tag_details WHERE location_id = :l AND tag_id = :t"), rows)
             conn.execute(
@@ -92,6 +95,7 @@ class StagingStore:
                 ),
                 rows,
             )
+        return repeats
 
     def details_for(self, location_id: str, tag_ids: list[str]) -> pd.DataFrame:
         """Stored details of some tags (one batch at a time keeps memory flat at 100,000 tags)."""
