@@ -41,6 +41,7 @@ KIND_TITLES = {
     "schema_drift": "schema drift",
     "configuration": "configuration",
     "internal": "internal error",
+    "interrupted": "interrupted",
     "not_run": "not run",
 }
 

@@ -81,17 +81,22 @@ def _location_table(
         if r["counts"].get("data_docs"):
             docs.add(r["counts"]["data_docs"])
         lines.append(_location_line(location_id, r, columns, totals))
-        if r["status"] == "failed":
-            failed.append(
-                {
-                    "location_id": location_id,
-                    "error_kind": r["error_kind"],
-                    "error": r["error"],
-                    "counts": r["counts"],
-                    "requests": r["requests"],
-                }
-            )
+        if r["status"] in ("failed", "running"):
+            failed.append(_failure(location_id, r))
     return lines, totals, failed, docs
+
+
+def _failure(location_id: str, r: dict) -> dict:
+    """A failed location for the alert. A row still at ``running`` once its task ended (the summary runs after
+    every location task) belongs to a try that was killed before it could close the row: a failure too."""
+    killed = r["status"] == "running"
+    return {
+        "location_id": location_id,
+        "error_kind": "interrupted" if killed else r["error_kind"],
+        "error": "the task ended without closing its ledger row (killed?); see its log" if killed else r["error"],
+        "counts": r["counts"],
+        "requests": r["requests"],
+    }
 
 
 def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], totals: Counter) -> str:
