@@ -28,7 +28,7 @@ V3 = "v3"
 
 # Faults that change what a GHL tag listing says instead of failing it.
 # stops_early: pages after the first `after` rows (default 100) come back empty while the count says more.
-DATA_FAULTS = frozenset({"count_lies", "ignore_skip", "duplicate_ids", "rename_field", "stops_early"})
+DATA_FAULTS = frozenset({"count_lies", "ignore_skip", "duplicate_ids", "rename_field", "stops_early", "no_breakdowns"})
 
 GHL_VERSIONS = {
     "GET /social-media-posting/{locationId}/tags": (V2, V3),
@@ -164,9 +164,12 @@ def post_statistics(state: SandboxState, call: Call) -> tuple[int, Any]:
         raise unprocessable("locationId is required")
     location_or_404(state, call.location_id)
     try:
-        return statistics(state, call.location_id, call.body, call.version == V3)
+        status, body = statistics(state, call.location_id, call.body, call.version == V3)
     except Invalid as exc:
         raise unprocessable(str(exc)) from None
+    if call.data_fault == "no_breakdowns" and isinstance(body.get("results"), dict):
+        body["results"].pop("breakdowns", None)  # reach and engagement left out, as GHL may
+    return status, body
 
 
 def search_locations(state: SandboxState, call: Call) -> tuple[int, Any]:

@@ -3,6 +3,7 @@ each Pleo group's metadata; a location without accounts is skipped, not failed."
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -53,3 +54,20 @@ def test_a_dry_run_stores_the_day_but_writes_nothing_to_pleo(flows):
     assert box.requests().get(GROUP_PUT, 0) == 0
     assert all(c["dry_run"] for c in flows.changes(plan)) and flows.changes(plan)
     assert all("stat_id" not in m for m in metadata(box).values())
+
+
+def test_a_day_without_breakdowns_is_stored_without_reach_not_failed(flows):
+    """GHL may leave out ``breakdowns`` (reach, engagement): absent is not invalid (issue 14, item 6)."""
+    box = flows.box
+    with_accounts = flows.locations[:2]
+    box.fault(api="ghl", endpoint="POST /social-media-posting/statistics", body_kind="no_breakdowns")
+    result = flows.statistics(datetime(2026, 11, 2, tzinfo=UTC))
+    box.clear_faults()
+    assert result.errors == {} and result.failed == []
+    ledger = flows.ledger(result)
+    assert {ledger[x]["status"] for x in with_accounts} == {"success"}
+    assert set(ledger[with_accounts[0]]["counts"]["absent_metrics"]) >= {"reach", "shares"}
+    days = flows.warehouse.state.statistics_history(with_accounts)
+    totals = [json.loads(m)["totals"] for m in days["metrics"]]
+    assert all("reach" not in t and "shares" not in t and t["impressions"] >= 0 for t in totals)
+    assert {metadata(box)[x]["stat_id"] for x in with_accounts} == {f"{x}-20261102" for x in with_accounts}

@@ -42,10 +42,11 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
     counts["rejected"] = sum(1 for p in problems if p["rule"] != "unknown_platform")
     combined = combine_batches(results)
     metrics = metrics_json(window, combined, config.metrics, config.defaults)
+    present = present_metrics(run, config, metrics)
     gate = run_suite(
         "ghl_statistics",
         record_frame(location_id, window, metrics),
-        statistics_expectations(config.metrics),
+        statistics_expectations(present),
         run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}",
     )
     counts["data_docs"] = gate.docs
@@ -68,6 +69,19 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
     counts.update(batches=len(bodies), **totals)
     log.info("Location %s: %s totals %s", location_id, window.day, totals)
     return {"location_id": location_id, "status": "success", "batches": len(bodies)}
+
+
+def present_metrics(run: LocationRun, config: MappingConfig, metrics: str) -> list[str]:
+    """The configured metrics GHL's answer held (or that have a default): only these are validated. An absent
+    metric is left out of ``metrics`` and noted, not taken for an invalid value."""
+    totals = json.loads(metrics)["totals"]
+    present = [m for m in config.metrics if m in totals]
+    absent = [m for m in config.metrics if m not in totals]
+    if absent:
+        run.counts["absent_metrics"] = absent
+        run.event("metrics_absent", f"GHL's answer held no {', '.join(absent)}: left out of the day's metrics")
+        log.warning("Location %s: no %s in GHL's statistics; left out", run.location_id, ", ".join(absent))
+    return present
 
 
 def fetch_batches(run: LocationRun, ghl, bodies: list[dict], window: Window) -> tuple[list[dict], list[dict]]:
