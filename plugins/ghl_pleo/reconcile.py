@@ -3,8 +3,8 @@
 Pleo does not enforce unique codes, so the plan follows Pleo's guidance for tag
 syncs: list everything (archived too), match codes case-insensitively, create
 what is new, rename what changed, unarchive what came back, archive what is
-gone; where several tags share a code keep one (the one whose name matches,
-else the oldest) and archive the rest; never delete.
+gone; where several tags share a code keep an active one (the one whose name
+matches, else the oldest) and archive the other active copies; never delete.
 """
 
 from __future__ import annotations
@@ -48,13 +48,16 @@ def code_key(code: str) -> str:
 
 
 def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
-    """Among Pleo tags sharing a code: the oldest whose name matches, else the oldest."""
+    """Among Pleo tags (or groups) sharing a code, the one to keep: an active one when there is one (the oldest
+    active whose name matches, else the oldest active), so an old archived copy is never brought back while a
+    live one exists; with none active, the oldest whose name matches, else the oldest."""
     ordered = sorted(candidates, key=lambda t: (str(t.get("createdAt") or ""), str(t.get("id"))))
+    pool = [t for t in ordered if not t.get("archived")] or ordered
     if desired_name is not None:
-        for tag in ordered:
+        for tag in pool:
             if tag.get("name") == desired_name:
                 return tag
-    return ordered[0]
+    return pool[0]
 
 
 def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterable[str] = ()) -> TagPlan:

@@ -95,3 +95,32 @@ def test_dimension_values_written_only_where_they_differ():
         ("T1", "D2", "y", True),
         ("T2", "D1", "z", False),
     ]
+
+
+def test_an_old_archived_copy_is_never_unarchived_while_an_active_copy_exists():
+    """Issue 14, item 7: the keeper is the live one, even when an archived copy has the wanted name."""
+    current = [
+        pleo("1", "a", "Right", archived=True, created="2026-01-01"),
+        pleo("2", "a", "Other", created="2026-02-01"),
+        pleo("3", "a", "Third", created="2026-03-01"),
+    ]
+    plan = plan_tags(desired(("a", "Right", False)), current)
+    assert kinds(plan) == [("archive_duplicate", "a", "3"), ("rename", "a", "2")]
+    assert plan.keepers["a"]["id"] == "2"
+
+
+def test_with_every_copy_archived_the_one_whose_name_matches_comes_back():
+    current = [pleo("1", "a", "Old", archived=True), pleo("2", "a", "Right", archived=True, created="2026-02-01")]
+    assert kinds(plan_tags(desired(("a", "Right", False)), current)) == [("unarchive", "a", "2")]
+
+
+def test_of_several_groups_with_our_code_the_oldest_active_one_is_used():
+    from ghl_pleo.reconcile import choose_keeper
+
+    groups = [
+        {"id": "g1", "code": "c", "archived": True, "createdAt": "2026-01-01"},
+        {"id": "g3", "code": "c", "archived": False, "createdAt": "2026-03-01"},
+        {"id": "g2", "code": "c", "archived": False, "createdAt": "2026-02-01"},
+    ]
+    assert choose_keeper(groups, None)["id"] == "g2"
+    assert choose_keeper(groups[:1], None)["id"] == "g1"  # none active: the oldest comes back
