@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,10 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.pop("AIRFLOW_VAR_GHL_LOCATION_IDS", None)
 for key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
     os.environ.pop(key)
+# The warehouse has no fallback: tests that do not set their own share this one (set explicitly, as make does).
+os.environ["AIRFLOW_CONN_GHL_PLEO_DB"] = json.dumps(
+    {"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{_HOME / 'ghl_pleo.db'}"}}
+)
 
 from tests.sandbox_client import Sandbox  # noqa: E402
 

@@ -145,3 +145,13 @@ def test_timestamps_round_trip_and_parse_ts_takes_missing_values():
     assert parsed.tzinfo is UTC and abs((datetime.now(UTC) - parsed).total_seconds()) < 5
     assert parsed.strftime(core.TS_FORMAT) == stamp
     assert core.parse_ts(None) is None and core.parse_ts(float("nan")) is None and core.parse_ts("") is None
+
+
+def test_a_missing_warehouse_connection_is_a_configuration_error_naming_it(monkeypatch):
+    """No silent per-machine SQLite file (issue 14, item 9)."""
+    from ghl_pleo.errors import ConfigurationError
+    from ghl_pleo.warehouse import warehouse_url
+
+    monkeypatch.delenv("AIRFLOW_CONN_GHL_PLEO_DB", raising=False)
+    with pytest.raises(ConfigurationError, match="ghl_pleo_db"):
+        warehouse_url()

@@ -44,8 +44,10 @@ def warehouse_url(conn_id: str = CONN_ID) -> str:
     """The SQLAlchemy URL of the warehouse.
 
     The connection ``ghl_pleo_db`` may carry ``extra.sqlalchemy_url``, or be a
-    ``postgres``/``sqlite`` connection; without it, a SQLite file
-    ``ghl_pleo.db`` under ``AIRFLOW_HOME``.
+    ``postgres``/``sqlite`` connection. There is no fallback: a missing
+    connection is a configuration error naming it (a silent per-machine SQLite
+    file would split the ledger, the sync state and the shared rate between
+    machines without a word).
     """
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -53,8 +55,11 @@ def warehouse_url(conn_id: str = CONN_ID) -> str:
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-        return f"sqlite:///{os.path.join(home, 'ghl_pleo.db')}"
+        raise ConfigurationError(
+            f"Airflow connection {conn_id!r} (the warehouse) is not set. Create it, e.g. "
+            f'AIRFLOW_CONN_{conn_id.upper()}=\'{{"conn_type": "generic", "extra": {{"sqlalchemy_url": '
+            f'"sqlite:////path/to/ghl_pleo.db"}}}}\' or a postgres connection; see the README.'
+        ) from None
     extra = conn.extra_dejson or {}
     if extra.get("sqlalchemy_url"):
         return str(extra["sqlalchemy_url"])
