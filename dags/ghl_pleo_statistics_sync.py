@@ -94,7 +94,7 @@ def ghl_pleo_statistics_sync():
         """Log metrics per location; fail if any location failed."""
         from ghl_pleo import tasks
 
-        return tasks.summarize("list_locations")
+        return tasks.summarize("list_locations", required=("write_metadata",))
 
     locations = list_locations()
     fetched = fetch_statistics.expand(location=locations)

@@ -9,7 +9,7 @@ read its Social Planner tags (and tag details for new or changed tags), stage th
 * `list_locations`: the location list, with names.
 * `ensure_groups` (pool `ghl_pleo_group_writes`, one slot): find or create each location's tag group.
 * `sync_location` (one mapped task per location): extract, stage, transform, load.
-* `summarize`: the run summary; fails the run if any location failed, naming them.
+* `summarize`: the run summary; fails the run if any location (or `ensure_groups`) failed, naming them.
 
 Data-quality gates hold a location (and fail its task without retries) when a mapped field vanished
 from GHL's answer, too many rows were rejected, or the tag count fell too far since the last good run
@@ -118,7 +118,7 @@ def ghl_pleo_tags_sync():
         """Log what each location read, changed, rejected and skipped; fail if any location failed."""
         from ghl_pleo import tasks
 
-        return tasks.summarize("ensure_groups")
+        return tasks.summarize("list_locations", required=("ensure_groups",))
 
     groups = ensure_groups(list_locations())
     [groups, sync_location.expand(location=groups)] >> summarize()

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ghl_pleo.config import MappingConfig
+from ghl_pleo.errors import AuthenticationError, FatalAPIError
 from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.reconcile import choose_keeper
 from ghl_pleo.run_context import SyncRun
@@ -47,6 +48,7 @@ def ensure_groups(
     rename: bool = True,
     with_group: bool = False,
     report_orphans: bool = True,
+    isolate_failures: bool = False,
 ) -> list[dict]:
     """Find or create each location's Pleo tag group; rename and unarchive as needed.
 
@@ -61,6 +63,9 @@ def ensure_groups(
             read-modify-write of its metadata).
         report_orphans: report our groups whose location is not in ``locations``
             (off when ``locations`` is only a subset of the location list).
+        isolate_failures: a group write Pleo refuses for one location (a 4xx other than
+            401/403) fails that location alone: its ledger row is closed as failed and it is
+            left out of the result, so the other locations still sync. Other errors fail all.
 
     Every group write gets a change-log row (a dry-run hook's planned ones too).
     """
@@ -72,7 +77,11 @@ def ensure_groups(
         location_id = loc["location_id"]
         company = config.company_for(location_id) or pleo.company_id
         wanted.setdefault(company, set()).add(group_code(location_id).casefold())
-        group = _ensure_one(run, pleo, config, listings.groups(company), loc, company, rename, counts)
+        try:
+            group = _ensure_one(run, pleo, config, listings.groups(company), loc, company, rename, counts)
+        except FatalAPIError as exc:
+            _isolate(run, location_id, exc, isolate_failures, counts)
+            continue
         item = {"location_id": location_id, "name": loc.get("name"), "group_id": group["id"], "company_id": company}
         if with_group:
             item["group"] = group
@@ -85,6 +94,15 @@ def ensure_groups(
         pleo.client.stats.as_dict()["total_requests"],
     )
     return out
+
+
+def _isolate(run: SyncRun, location_id: str, exc: FatalAPIError, isolate: bool, counts: Counter) -> None:
+    """A group write Pleo refused for one location fails that location alone (else the error goes on)."""
+    if not isolate or isinstance(exc, AuthenticationError):
+        raise exc
+    run.record_failure(location_id, exc)
+    counts["failed"] += 1
+    log.error("Location %s: its tag group could not be written (%s); the other locations go on", location_id, exc)
 
 
 def _ensure_one(

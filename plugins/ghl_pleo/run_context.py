@@ -83,6 +83,14 @@ class SyncRun:
         """A note on the run (duplicate groups, schema drift, a released guard...), shown in the summary."""
         self.warehouse.ledger.add_event(self.dag_id, self.run_id, location_id, name, detail)
 
+    def record_failure(self, location_id: str, exc: BaseException) -> None:
+        """Record a location as failed with ``exc`` by a run-level step (its ledger row, opened and closed)."""
+        try:
+            with self.location(location_id, Hooks()):
+                raise exc
+        except type(exc):
+            pass
+
     def location(self, location_id: str, hooks: Hooks) -> LocationRun:
         """One location's sync in this run; the ``hooks`` it uses give the request counts at close."""
         return LocationRun(self, location_id, hooks)

@@ -94,9 +94,9 @@ def ensure_groups(locations: list[dict]) -> list[dict]:
 
     params = run_params()
     run = sync_run(params)
-    return _fail_fast(
-        ensure, run, _pleo(params, run.warehouse), load_mapping(), locations, report_orphans=not params["locations"]
-    )
+    pleo = _pleo(params, run.warehouse)
+    only = bool(params["locations"])
+    return _fail_fast(ensure, run, pleo, load_mapping(), locations, report_orphans=not only, isolate_failures=True)
 
 
 def _run_location(run: SyncRun, location_id: str, hooks: Hooks, step, *args, **kwargs) -> dict:
@@ -165,15 +165,20 @@ def write_statistics_metadata() -> dict:
     return write(run, _pleo(params, run.warehouse), load_mapping(), locations)
 
 
-def summarize(locations_task: str) -> dict:
-    """Print the run summary; fail the run, naming every failed location, if any failed."""
+def summarize(locations_task: str, required: tuple[str, ...] = ()) -> dict:
+    """Print the run summary; fail the run, naming every failed location, if any failed.
+
+    ``locations_task`` gives the locations the run was to sync; each of ``required`` (a run-level step such as
+    ensure_groups or the metadata write) must have finished, or the run fails too: a run whose work failed is
+    never green.
+    """
     from airflow.sdk import get_current_context
 
     from ghl_pleo.summary import run_summary
 
     ctx = get_current_context()
-    dag_id, run_id = ctx["dag"].dag_id, ctx["run_id"]
-    locations = ctx["ti"].xcom_pull(task_ids=locations_task, default=None)
+    dag_id, run_id, ti = ctx["dag"].dag_id, ctx["run_id"], ctx["ti"]
+    locations = ti.xcom_pull(task_ids=locations_task, default=None)
     expected = [loc["location_id"] for loc in (locations or [])]
     warehouse = Warehouse()
     text, failed = run_summary(warehouse, dag_id, run_id, expected)
@@ -181,28 +186,39 @@ def summarize(locations_task: str) -> dict:
         if f["error_kind"] == "incomplete_read":
             f["streak"] = warehouse.ledger.error_streak(dag_id, f["location_id"], "incomplete_read")
     print(text)
+    steps = [t for t in required if ti.xcom_pull(task_ids=t, default=None) is None]
     if locations is None:
-        failed = [
-            {
-                "location_id": "*",
-                "error_kind": "not_run",
-                "error": f"task {locations_task} failed: no location was synced; see its log",
-            }
-        ]
+        steps.insert(0, locations_task)
+        failed = []
+    failed += [{"location_id": "*", "error_kind": "not_run", "error": _step_failed(t)} for t in steps]
     if failed:
-        from ghl_pleo.alerts import build_alert, log_url_for, send_alert
-
-        subject, body = build_alert(dag_id, run_id, failed, len(expected), log_url_for(dag_id, run_id))
-        channels = send_alert(subject, body)
-        log.info("Alert sent through %s", ", ".join(channels) or "no channel")
+        _alert(dag_id, run_id, failed, len(expected))
     if locations is None:
         raise RuntimeError(f"No locations were synced: task {locations_task} failed; see its log.")
     if failed:
         raise RuntimeError(
-            f"{len(failed)} of {len(expected)} locations failed: "
+            f"{len(failed) - len(steps)} of {len(expected)} locations failed"
+            + (f" and {len(steps)} step(s) did not finish" if steps else "")
+            + ": "
             + "; ".join(f"{f['location_id']} ({f['error_kind']})" for f in failed)
         )
     return {"locations": len(expected), "failed": 0}
+
+
+def _step_failed(task_id: str) -> str:
+    what = {
+        "ensure_groups": "no tag group was checked, so no location synced",
+        "write_metadata": "Pleo's group metadata was not written",
+    }.get(task_id, "no location was synced")
+    return f"task {task_id} failed: {what}; see its log"
+
+
+def _alert(dag_id: str, run_id: str, failed: list[dict], total: int) -> None:
+    from ghl_pleo.alerts import build_alert, log_url_for, send_alert
+
+    subject, body = build_alert(dag_id, run_id, failed, total, log_url_for(dag_id, run_id))
+    channels = send_alert(subject, body)
+    log.info("Alert sent through %s", ", ".join(channels) or "no channel")
 
 
 def check_stale_syncs() -> dict:

@@ -119,3 +119,21 @@ def test_a_backfilled_older_day_fills_history_but_never_moves_pleo_back(runner):
         for loc, g in groups_by_location(box).items()
         if loc in runner.locations[:2]
     } == {"20261103"}
+
+
+def test_a_failed_metadata_write_fails_the_run_and_the_rerun_shows_the_day(runner):
+    """Issue 14, item 5: Pleo refusing the group-metadata write must not end in a green run."""
+    box = runner.box
+    box.fault(api="pleo", endpoint="PUT /v0/tag-groups/{groupId}", status=400)
+    try:
+        out = runner.run("2026-11-05", expect_ok=False)
+    finally:
+        box.clear_faults()
+    assert "task write_metadata failed" in out
+    runner.run("2026-11-05")
+    shown = {
+        g["metadata"].get("stat_id", "").rsplit("-", 1)[-1]
+        for loc, g in groups_by_location(box).items()
+        if loc in runner.locations[:2]
+    }
+    assert shown == {"20261104"}

@@ -87,7 +87,8 @@ class FlowRunner:
         """One tags run: every location in turn, each with its own hooks (as its own task would have)."""
         run, config = self._run(TAGS_DAG_ID, dry_run), load_mapping()
         setup = self.hooks(dry_run)
-        groups = ensure_groups(run, setup.pleo, config, self._locations(setup, only), report_orphans=not only)
+        locations = self._locations(setup, only)
+        groups = ensure_groups(run, setup.pleo, config, locations, report_orphans=not only, isolate_failures=True)
         result = FlowResult(run.dag_id, run.run_id)
         for location in groups:
             location_id, hooks = location["location_id"], self.hooks(dry_run)
@@ -104,7 +105,7 @@ class FlowRunner:
                     )
             except Exception as exc:  # noqa: BLE001 - a failed location is an outcome the test judges
                 result.errors[location_id] = exc
-        return self._summarize(run, result, [g["location_id"] for g in groups])
+        return self._summarize(run, result, [loc["location_id"] for loc in locations])
 
     def statistics(self, day: datetime, *, only: list[str] | None = None, dry_run: bool = False) -> FlowResult:
         """One statistics run for the UTC day that starts at ``day``: fetch per location, then the metadata."""

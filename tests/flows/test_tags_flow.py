@@ -90,3 +90,18 @@ def test_a_dry_run_writes_nothing_and_plans_what_the_real_run_then_does(flows):
     assert len(done) == len(planned) == sum(writes(box.requests()).values())
     key = lambda c: (c["location_id"], c["entity"], c["code"], c["action"])  # noqa: E731
     assert sorted(map(key, done)) == sorted(map(key, planned))
+
+
+def test_a_group_pleo_refuses_for_one_location_fails_that_location_alone(flows):
+    """Issue 14, item 5: one location's own group failure in ensure_groups does not stop the others."""
+    box = flows.box
+    box.fault(api="pleo", endpoint="POST /v0/tag-groups", status=400, times=1)  # the first group create
+    result = flows.tags()
+    box.clear_faults()
+    ledger = flows.ledger(result)
+    failed = [loc for loc, row in ledger.items() if row["status"] == "failed"]
+    assert len(failed) == 1 and ledger[failed[0]]["error_kind"] == "upstream_contract"
+    assert {row["status"] for loc, row in ledger.items() if loc != failed[0]} == {"success"}
+    assert [f["location_id"] for f in result.failed] == failed
+    assert flows.tags().errors == {}
+    assert_pleo_matches_ghl(box)
