@@ -63,10 +63,15 @@ def test_cleanup_removes_old_rejected_records_and_events_and_spares_sync_state(w
     wh.ledger.save_rejected("dag", "run1", "L1", "tag", rejected)
     wh.ledger.add_event("dag", "run1", "L1", "no_accounts", "x")
     wh.state.record_push("L1", "c", "p", "n", False, "create", "run1")
-    with wh.db.begin() as conn:  # age the rejected record and the sync state, not the event
-        for table, column in (("rejected_records", "rejected_at"), ("pleo_tags_pushed", "pushed_at")):
-            conn.execute(text(f"UPDATE {table} SET {column} = :t"), {"t": old.strftime(TS_FORMAT)})
+    recent = NOW - timedelta(days=3)
+    with wh.db.begin() as conn:  # age the rejected record and the sync state; the event stays recent
+        for table, column, at in (
+            ("rejected_records", "rejected_at", old),
+            ("pleo_tags_pushed", "pushed_at", old),
+            ("sync_run_events", "created_at", recent),
+        ):
+            conn.execute(text(f"UPDATE {table} SET {column} = :t"), {"t": at.strftime(TS_FORMAT)})
     deleted = wh.health.cleanup(90, now=NOW)
-    assert deleted["rejected_records"] == 1 and deleted["sync_run_events"] == 0  # the event is from today
+    assert deleted["rejected_records"] == 1 and deleted["sync_run_events"] == 0  # the event is 3 days old
     assert len(wh.db.query("SELECT * FROM pleo_tags_pushed")) == 1
-    assert wh.health.cleanup(90, now=datetime.now(UTC) + timedelta(days=91))["sync_run_events"] == 1
+    assert wh.health.cleanup(90, now=recent + timedelta(days=91))["sync_run_events"] == 1
