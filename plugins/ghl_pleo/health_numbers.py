@@ -11,19 +11,11 @@ import pandas as pd
 
 from ghl_pleo.constants import SYNC_DAG_IDS
 from ghl_pleo.warehouse import TS_FORMAT, parse_ts
+from ghl_pleo.warehouse.health import NUMERIC_COLUMNS
 
 DAG_IDS = SYNC_DAG_IDS
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 OK_STATUSES = ("success", "skipped")  # skipped: a location with nothing to sync (no social accounts) is not stale
-NUMERIC = [
-    "duration_s",
-    "records_read",
-    "records_synced",
-    "records_rejected",
-    "requests_total",
-    "retries",
-    "min_ratelimit_remaining",
-]
 RUN_COLUMNS = [
     "dag_id",
     "run_id",
@@ -82,7 +74,7 @@ def prepare(ledger: pd.DataFrame) -> pd.DataFrame:
     frame = ledger.copy()
     frame["start"] = pd.to_datetime(frame["started_at"], format=TS_FORMAT, utc=True, errors="coerce")
     frame["end"] = pd.to_datetime(frame["finished_at"], format=TS_FORMAT, utc=True, errors="coerce")
-    for column in NUMERIC:
+    for column in NUMERIC_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame["done"] = frame["status"] != "running"
     frame["ok"] = frame["status"].isin(OK_STATUSES)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ghl_pleo.errors import ConfigurationError, DataValidationError
+from ghl_pleo.transform import TAG_COLUMNS
 
 log = logging.getLogger("ghl_pleo.quality")
 LOCATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -167,20 +168,7 @@ def tags_expectations(max_name_length: int) -> list[Any]:
 
     E = gx.expectations
     return [
-        E.ExpectTableColumnsToMatchSet(
-            column_set=[
-                "location_id",
-                "tag_id",
-                "code",
-                "name",
-                "archived",
-                "created_by",
-                "created_at",
-                "updated_at",
-                "fingerprint",
-            ],
-            exact_match=True,
-        ),
+        E.ExpectTableColumnsToMatchSet(column_set=list(TAG_COLUMNS), exact_match=True),
         E.ExpectColumnValuesToNotBeNull(column="location_id"),
         E.ExpectColumnValuesToNotBeNull(column="tag_id"),
         E.ExpectColumnValuesToNotBeNull(column="name"),

@@ -12,14 +12,8 @@ from sqlalchemy import text
 
 from ghl_pleo.warehouse.core import TS_FORMAT, Database, utcnow
 
-# Ledger columns that say how a location's run went (what the health numbers are computed from).
-LEDGER_COLUMNS = [
-    "dag_id",
-    "run_id",
-    "location_id",
-    "status",
-    "started_at",
-    "finished_at",
+# The ledger's numeric columns (what the health numbers add up), and every column they are computed from.
+NUMERIC_COLUMNS = [
     "duration_s",
     "records_read",
     "records_synced",
@@ -27,6 +21,15 @@ LEDGER_COLUMNS = [
     "requests_total",
     "retries",
     "min_ratelimit_remaining",
+]
+LEDGER_COLUMNS = [
+    "dag_id",
+    "run_id",
+    "location_id",
+    "status",
+    "started_at",
+    "finished_at",
+    *NUMERIC_COLUMNS,
     "drift_flags",
     "error_kind",
 ]
