@@ -111,10 +111,6 @@ class LocationRun:
     status: str | None = None
 
     @property
-    def dry_run(self) -> bool:
-        return self.run.dry_run
-
-    @property
     def warehouse(self) -> Warehouse:
         return self.run.warehouse
 
