@@ -12,8 +12,8 @@ read its Social Planner tags (and tag details for new or changed tags), stage th
 * `summarize`: the run summary; fails the run if any location (or `ensure_groups`) failed, naming them.
 
 Data-quality gates hold a location (and fail its task without retries) when a mapped field vanished
-from GHL's answer, too many rows were rejected, or the tag count fell too far since the last good run
-(then nothing is archived). To release the volume guard once, trigger with
+from GHL's answer, too many rows were rejected, or the tag count fell too far below its recent baseline or
+too many tags would be archived (then nothing is archived). To release the volume guard once, trigger with
 `{"release_archive_guard": ["<locationId>"]}`.
 
 A current-state sync: a backfilled run syncs today's state again. On failure, open the `summarize`

@@ -37,6 +37,9 @@ class MappingConfig:
         defaults: value for a source field GHL left out: a metric (number) or a dimension (string).
         location_companies: Pleo ``company_id`` per location, for agencies whose clients keep
             separate Pleo companies; other locations use the connection's company.
+        volume_drop_threshold / volume_baseline_days / max_archives_per_run: the archive guard (README,
+            "Data quality"): the largest fall of the tag count below the highest count of the good runs of the
+            last ``volume_baseline_days`` (or since the last release), and the most archives one run may make.
         source: the file this came from (for messages).
     """
 
@@ -49,6 +52,8 @@ class MappingConfig:
     location_companies: dict = field(default_factory=dict, hash=False)
     max_rejected_share: float = 0.05
     volume_drop_threshold: float = 0.30
+    volume_baseline_days: float = 7.0
+    max_archives_per_run: int = 200
     future_tolerance_minutes: int = 10
     source: str = field(default="<defaults>", compare=False)
 
@@ -154,6 +159,8 @@ def _parse_locations(locations: Any, source: str) -> dict[str, Any]:
 _QUALITY_LIMITS = {
     "max_rejected_share": (0.0, 1.0, float),
     "volume_drop_threshold": (0.0, 1.0, float),
+    "volume_baseline_days": (0.0, 365.0, float),
+    "max_archives_per_run": (0, 1_000_000, int),
     "future_tolerance_minutes": (0, 10080, int),
 }
 

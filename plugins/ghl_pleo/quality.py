@@ -136,6 +136,41 @@ def volume_drop(previous: int | None, current: int, threshold: float) -> str | N
     return None
 
 
+def archive_hold_reason(
+    baseline: dict | None,
+    *,
+    read: int,
+    active: int,
+    pleo_live: int,
+    archives: int,
+    threshold: float,
+    max_archives: int,
+) -> str | None:
+    """Why a location's archives must be held this run, or None.
+
+    ``baseline`` is the highest ``read`` and ``active`` of the location's recent good runs (see
+    :class:`ghl_pleo.warehouse.guard.GuardStore`); without one (a new or restored warehouse) Pleo's live tags
+    in the group are the baseline, so an empty answer against a populated group archives nothing.
+    ``archives`` counts the tags the plan would archive (duplicate clean-ups not included).
+    """
+    if baseline:
+        since = f"the highest of {baseline['runs']} good run(s) since {baseline['since']}"
+        for key, label in (("read", "rows read"), ("active", "live tags")):
+            reason = volume_drop(baseline.get(key), read if key == "read" else active, threshold)
+            if reason:
+                return f"tag count ({label}) {reason}; baseline: {since}"
+    else:
+        reason = volume_drop(pleo_live, active, threshold)
+        if reason:
+            return (
+                f"tag count (live tags) {reason}; baseline: the live tags in the Pleo group (no good run in the "
+                f"warehouse to compare with)"
+            )
+    if archives > max_archives:
+        return f"{archives} tags would be archived, more than quality.max_archives_per_run ({max_archives})"
+    return None
+
+
 # ----------------------------------------------------------------------------------------------
 # Great Expectations
 # ----------------------------------------------------------------------------------------------

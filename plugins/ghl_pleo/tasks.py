@@ -133,6 +133,7 @@ def sync_location_tags(location: dict) -> dict:
         load_mapping(),
         location,
         release_archive_guard=released,
+        released_by=getattr(ctx.get("dag_run"), "triggering_user_name", None) if released else None,
         full_refresh=params["full_refresh"],
     )
 

@@ -79,6 +79,11 @@ def test_ghl_suddenly_returning_40_percent_archives_nothing_and_says_why(runner)
 
     # The data team confirms the drop is real and releases the guard once.
     runner.run("-c", json.dumps({"release_archive_guard": [loc]}))
+    notes = runner.warehouse().db.query(
+        "SELECT detail FROM sync_run_events WHERE event = 'archive_guard_released' AND location_id = :l", {"l": loc}
+    )
+    # who: the run's triggering user as Airflow records it (`airflow dags test` records "dag_test"); and when
+    assert len(notes) == 1 and "released by dag_test at 20" in notes[0]["detail"], notes
     live = {t["_id"] for t in box.ghl_tags(loc) if not t["deleted"]}
     for t in pleo_tags_of(box, loc):
         assert t["archived"] == (t["code"] not in live), t

@@ -81,6 +81,7 @@ class FlowRunner:
         only: list[str] | None = None,
         dry_run: bool = False,
         release: tuple[str, ...] = (),
+        released_by: str | None = None,
         full_refresh: bool = False,
         now: datetime | None = None,
     ) -> FlowResult:
@@ -100,6 +101,7 @@ class FlowRunner:
                         config,
                         location,
                         release_archive_guard=location_id in release,
+                        released_by=released_by,
                         full_refresh=full_refresh,
                         now=now,
                     )

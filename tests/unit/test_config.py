@@ -66,3 +66,12 @@ def test_per_location_companies_and_defaults_load():
     )
     assert cfg.company_for("L1") == "7d2a8f5e-1c3b-4e6f-9a0d-5b4c3e2f1a00" and cfg.company_for("L2") is None
     assert cfg.metrics == ("posts",) and cfg.defaults["reach"] == 0
+
+
+def test_the_archive_guard_settings_load_and_are_checked():
+    cfg = parse_mapping({"quality": {"max_archives_per_run": 50, "volume_baseline_days": 3}}, "m.yaml")
+    assert (cfg.max_archives_per_run, cfg.volume_baseline_days) == (50, 3.0)
+    assert (MappingConfig().max_archives_per_run, MappingConfig().volume_baseline_days) == (200, 7.0)
+    for bad in ({"max_archives_per_run": 2.5}, {"max_archives_per_run": -1}, {"volume_baseline_days": "7"}):
+        with pytest.raises(ConfigurationError, match=f"key 'quality.{next(iter(bad))}'"):
+            parse_mapping({"quality": bad}, "m.yaml")

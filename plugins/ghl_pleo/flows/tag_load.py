@@ -61,16 +61,20 @@ def load_tags(
     tags: pd.DataFrame,
     held_codes: list[str],
     *,
-    hold_archives: bool = False,
+    hold: Callable[[int, int], str | None] | None = None,
 ) -> tuple[Counter, dict[str, str], set[str]]:
-    """Apply the plan. With ``hold_archives`` (the drift guard tripped) no tag is archived; the rest is written.
+    """Apply the plan. ``hold(pleo_live, archives)`` sees how many live tags the Pleo group holds and how many
+    tags the plan would archive (duplicate clean-ups not included); when it gives a reason (an incomplete read,
+    the archive guard) no tag is archived and the rest is written.
 
     Returns the counts, ``code key -> Pleo id`` of every live tag (for the dimension step) and the ids created.
     """
     location_id = run.location_id
     current = [PleoTag(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
-    log.info("Location %s: Pleo group %s holds %d tags (archived included)", location_id, group_id, len(current))
+    pleo_live = sum(1 for t in current if not t.archived)
+    log.info("Location %s: Pleo group %s holds %d tags (%d live)", location_id, group_id, len(current), pleo_live)
     plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
+    hold_archives = bool(hold and hold(pleo_live, plan.count(ARCHIVE)))
     counts = Counter(dict.fromkeys(WRITE_KINDS, 0))
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
     # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags).

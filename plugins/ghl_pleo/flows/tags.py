@@ -17,6 +17,7 @@ import pandas as pd
 from ghl_pleo import memory
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import DataValidationError, DriftGuardError, IncompleteReadError, SchemaDriftError
+from ghl_pleo.flows.archive_gate import ArchiveGate
 from ghl_pleo.flows.tag_load import load_dimensions, load_tags
 from ghl_pleo.hooks.ghl import TAGS, GhlHook
 from ghl_pleo.quality import (
@@ -27,7 +28,6 @@ from ghl_pleo.quality import (
     run_suite,
     schema_drift,
     tags_expectations,
-    volume_drop,
 )
 from ghl_pleo.reconcile import ARCHIVE, ARCHIVE_DUPLICATE, CREATE, RENAME, UNARCHIVE
 from ghl_pleo.run_context import Hooks, LocationRun
@@ -46,6 +46,7 @@ def sync_location_tags(
     location: dict,
     *,
     release_archive_guard: bool = False,
+    released_by: str | None = None,
     full_refresh: bool = False,
     now: datetime | None = None,
 ) -> dict:
@@ -69,15 +70,14 @@ def sync_location_tags(
     incomplete = extract(run, hooks.ghl)
     prepared = check(run, config, now)
     active = int((~prepared.tags["archived"]).sum()) if len(prepared.tags) else 0
-    guard = volume_guard(run, config, prepared.read, active, release_archive_guard)
+    gate = ArchiveGate(run, config, incomplete, prepared.read, active, release_archive_guard, released_by, now)
     counts["details_fetched"] = refresh_details(run, hooks.ghl, prepared.tags, full=full_refresh)
     summary = tag_summary(prepared.tags, location_id)
     # The load needs only these; dropping the timestamps and fingerprints keeps 100,000 tags lighter.
     tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
     prepared.tags = None
     held = [str(k) for k in prepared.rejected["record_key"]]
-    hold = bool(guard or incomplete)
-    tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold_archives=hold)
+    tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold=gate)
     dim_counts = load_dimensions(
         run,
         hooks.pleo,
@@ -90,7 +90,7 @@ def sync_location_tags(
         created_ids,
     )
     _count_writes(counts, tag_counts, dim_counts, active=active, summary=summary)
-    _raise_if_held(run, incomplete, guard)
+    _raise_if_held(run, incomplete, gate.reason)
     _log_done(run)
     return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
 
@@ -107,7 +107,7 @@ def _raise_if_held(run: LocationRun, incomplete: str | None, guard: str | None) 
         )
     if guard:
         raise DriftGuardError(
-            f"Location {location_id}: the tag count {guard} since the last good run. Archiving was held: "
+            f"Location {location_id}: {guard}. Archiving was held: "
             f"{held} tag(s) that would have been archived in Pleo were left as they are; "
             f"other changes were written. If GHL really lost these tags, release the guard once: trigger "
             f'{run.run.dag_id} with conf {{"release_archive_guard": ["{location_id}"]}}.'
@@ -204,24 +204,6 @@ def check_schema(run: LocationRun):
     if n:
         state.save_schema_fields(TAGS_ENDPOINT, location_id, observed)
     return drift
-
-
-def volume_guard(run: LocationRun, config: MappingConfig, read: int, active: int, released: bool) -> str | None:
-    """Why archives must be held this run (the tag count fell too far since the last good run), or None."""
-    last = run.warehouse.ledger.last_success_counts(run.run.dag_id, run.location_id, run.run.run_id)
-    if not last:
-        return None
-    reason = volume_drop(last.get("read"), read, config.volume_drop_threshold)
-    guard = f"(rows read) {reason}" if reason else None
-    if not guard:
-        reason = volume_drop(last.get("active"), active, config.volume_drop_threshold)
-        guard = f"(live tags) {reason}" if reason else None
-    if guard and released:
-        run.event("archive_guard_released", guard)
-        run.counts["guard_released"] = 1
-        log.warning("Location %s: archive guard released for this run (%s)", run.location_id, guard)
-        return None
-    return guard
 
 
 def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bool = False) -> int:

@@ -7,6 +7,7 @@ and exposes the stores:
 - ``staging`` (:class:`StagingStore`): staged tag pages and tag details.
 - ``state`` (:class:`SyncStateStore`): what Pleo confirmed, the statistics history, the field sets seen.
 - ``ledger`` (:class:`LedgerStore`): run ledger, change log, rejected records, events.
+- ``guard`` (:class:`GuardStore`): the archive guard's baseline (highest recent count, last release).
 - ``health`` (:class:`HealthStore`): the ledger's health reads, the stale alerts sent, retention.
 - ``tokens`` (:class:`TokenStore`): the agency OAuth tokens (encrypted).
 - ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from ghl_pleo.warehouse.change_log import change
 from ghl_pleo.warehouse.core import CONN_ID, TS_FORMAT, Database, parse_ts, utcnow, warehouse_url
+from ghl_pleo.warehouse.guard import GuardStore
 from ghl_pleo.warehouse.health import HealthStore
 from ghl_pleo.warehouse.ledger import LedgerStore, drift_flags
 from ghl_pleo.warehouse.rate_slots import RateSlotStore
@@ -27,6 +29,7 @@ __all__ = [
     "CONN_ID",
     "TS_FORMAT",
     "Database",
+    "GuardStore",
     "HealthStore",
     "LedgerStore",
     "RateSlotStore",
@@ -52,6 +55,7 @@ class Warehouse:
         self.staging = StagingStore(self.db)
         self.state = SyncStateStore(self.db)
         self.ledger = LedgerStore(self.db)
+        self.guard = GuardStore(self.db)
         self.health = HealthStore(self.db)
         self.tokens = TokenStore(self.db)
         self.rate_slots = RateSlotStore(self.db)

@@ -147,19 +147,6 @@ class LedgerStore:
                 {**key, "c": json.dumps(counts, sort_keys=True)},
             )
 
-    def last_success_counts(self, dag_id: str, location_id: str, exclude_run_id: str) -> dict | None:
-        """Counts of the location's latest successful run (the baseline for volume drift)."""
-        with self.db.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT counts FROM sync_location_runs WHERE dag_id = :d AND location_id = :l AND "
-                    "status = 'success' AND dry_run = 0 AND run_id <> :r "
-                    "ORDER BY finished_at DESC LIMIT 1"
-                ),
-                {"d": dag_id, "l": location_id, "r": exclude_run_id},
-            ).first()
-        return json.loads(row[0]) if row and row[0] else None
-
     def latest_run_id(self, dag_id: str) -> str | None:
         with self.db.connect() as conn:
             row = conn.execute(
