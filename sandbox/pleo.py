@@ -55,8 +55,9 @@ def _throttle(state: SandboxState, call: Call) -> None:
 
 # ``twin`` (a tag create) and ``reset_after`` (any write) change what happens instead of failing.
 # Faults that change an answer's data: a twin created between our read and write, a reset after the write,
-# and a tag listing whose paging breaks the contract (hasNextPage not a boolean; true with no rows).
-DATA_FAULTS = frozenset({"twin", "reset_after", "odd_has_next", "empty_has_next"})
+# a tag listing whose paging breaks the contract (hasNextPage not a boolean; true with no rows), and one that sends
+# some of its rows twice (``repeat_rows``: the same tag, same id, twice in one page).
+DATA_FAULTS = frozenset({"twin", "reset_after", "odd_has_next", "empty_has_next", "repeat_rows"})
 PLEO = Api("pleo", "Pleo", PLEO_JSON, _admit, _throttle, DATA_FAULTS, locked=True)
 
 
@@ -156,6 +157,8 @@ def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
         page["pagination"]["hasNextPage"] = str(page["pagination"]["hasNextPage"]).lower()
     elif call.data_fault == "empty_has_next":
         page["data"], page["pagination"]["hasNextPage"] = [], True
+    elif call.data_fault == "repeat_rows":
+        page["data"] = page["data"] + copy.deepcopy(page["data"][:2])
     return 200, page
 
 

@@ -85,7 +85,7 @@ class SkipPaginator:
             self.count = int(count)
         new = {str(i) for i in ids if i is not None} - self.seen
         self.seen |= new
-        self.skip += len(ids)
+        self.skip += min(len(ids), self.limit)  # a page with more rows than asked (repeats) covers `limit` places
         if not ids:
             self.stop_reason = "empty page"
         elif not new:

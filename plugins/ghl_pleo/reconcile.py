@@ -124,7 +124,7 @@ def _plan_desired(
         keeper = choose_keeper(existing, name)
         plan.keepers[key] = keeper
         for dup in existing:
-            if dup is not keeper and not dup.get("archived"):
+            if dup["id"] != keeper["id"] and not dup.get("archived"):
                 plan.actions.append(
                     TagAction(ARCHIVE_DUPLICATE, dup["code"], dup.get("name"), True, dup["id"], dup, source_row=False)
                 )
@@ -148,9 +148,9 @@ def _plan_gone(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: dict[
         # Gone from the source: archive every active copy, never delete.
         keeper = choose_keeper(existing, None)
         plan.keepers[key] = keeper
-        for tag in existing:
+        for tag in {t["id"]: t for t in existing}.values():
             if not tag.get("archived"):
-                kind = ARCHIVE if tag is keeper else ARCHIVE_DUPLICATE
+                kind = ARCHIVE if tag["id"] == keeper["id"] else ARCHIVE_DUPLICATE
                 plan.actions.append(
                     TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag, source_row=False)
                 )

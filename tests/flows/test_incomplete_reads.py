@@ -105,3 +105,31 @@ def test_the_same_tag_twice_in_a_details_answer_is_harmless(flows):
     assert flows.ledger(result)[loc]["counts"]["detail_repeats"] == 2
     events = {(e["location_id"], e["event"]) for e in flows.warehouse.ledger.events(result.dag_id, result.run_id)}
     assert (loc, "duplicate_details") in events
+
+
+def test_the_same_id_twice_in_the_ghl_listing_is_counted_noted_and_harmless(flows):
+    box, loc = flows.box, flows.locations[1]
+    box.add_tag(loc, tag="New While Repeating", _id="d" * 24)
+    box.fault(api="ghl", endpoint=TAGS, body_kind="duplicate_ids", location=loc)  # 3 ids again on every page
+    result = flows.tags()
+    assert result.errors == {}
+    assert_pleo_matches_ghl(box)
+    counts = flows.ledger(result)[loc]["counts"]
+    pages = -(-len(box.ghl_tags(loc)) // 100)
+    assert counts["duplicates"] == 3 * pages and counts["read"] == len(box.ghl_tags(loc)) + 3 * pages
+    events = {(e["location_id"], e["event"]) for e in flows.warehouse.ledger.events(result.dag_id, result.run_id)}
+    assert (loc, "duplicate_rows") in events
+
+
+def test_the_same_tag_twice_in_pleos_listing_never_archives_the_tag_we_keep(flows):
+    box, loc = flows.box, flows.locations[0]
+    before = active_codes(box, loc)
+    box.fault(api="pleo", endpoint=PLEO_TAGS, body_kind="repeat_rows")  # two tags of each page sent twice
+    result = flows.tags()
+    assert result.errors == {}
+    assert writes(box.requests()) == {}  # nothing to do: the repeats are the same tags
+    assert active_codes(box, loc) == before
+    assert_pleo_matches_ghl(box)
+    assert flows.ledger(result)[loc]["counts"]["pleo_repeats"] >= 2
+    events = {(e["location_id"], e["event"]) for e in flows.warehouse.ledger.events(result.dag_id, result.run_id)}
+    assert (loc, "duplicate_pleo_rows") in events

@@ -126,3 +126,11 @@ def test_without_a_count_only_a_short_non_empty_page_ends_a_complete_read():
 def test_pleo_paging_that_breaks_the_contract_is_an_error_not_a_short_listing(pagination, data):
     with pytest.raises(FatalAPIError, match="hasNextPage"):
         CursorPaginator(2).update({"data": data, "pagination": pagination}, where="Pleo tags")
+
+
+def test_a_page_with_repeated_rows_still_advances_by_its_limit():
+    p = SkipPaginator(limit=3)
+    p.update(["a", "b", "c", "a"], 5)  # four rows for a limit of three: one repeat
+    assert p.params() == {"limit": "3", "skip": "3"} and p.has_more()
+    p.update(["d", "e"], 5)
+    assert p.complete and p.stop_reason == "reached count"

@@ -124,3 +124,9 @@ def test_of_several_groups_with_our_code_the_oldest_active_one_is_used():
     ]
     assert choose_keeper(groups, None)["id"] == "g2"
     assert choose_keeper(groups[:1], None)["id"] == "g1"  # none active: the oldest comes back
+
+
+def test_the_same_pleo_tag_listed_twice_is_one_tag_never_a_copy_to_archive():
+    twice = [pleo("1", "a", "A"), pleo("1", "a", "A"), pleo("2", "gone", "G"), pleo("2", "gone", "G")]
+    plan = plan_tags(desired(("a", "A", False)), twice)
+    assert kinds(plan) == [("archive", "gone", "2")]  # once, and the kept tag "1" is left alone

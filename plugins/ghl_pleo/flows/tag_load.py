@@ -70,7 +70,7 @@ def load_tags(
     Returns the counts, ``code key -> Pleo id`` of every live tag (for the dimension step) and the ids created.
     """
     location_id = run.location_id
-    current = [PleoTag(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
+    current = _distinct(run, [PleoTag(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page])
     pleo_live = sum(1 for t in current if not t.archived)
     log.info("Location %s: Pleo group %s holds %d tags (%d live)", location_id, group_id, len(current), pleo_live)
     plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
@@ -115,6 +115,19 @@ def load_tags(
     if plan.actions:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
     return counts, live_ids, created
+
+
+def _distinct(run: LocationRun, tags: list[PleoTag]) -> list[PleoTag]:
+    """Pleo's listing with each tag once: the same id twice (a page repeated or overlapping) is one tag, never a
+    duplicate code to clean up (archiving the "copy" would archive the tag we keep). Repeats are counted and noted."""
+    by_id = {t.id: t for t in tags}
+    repeats = len(tags) - len(by_id)
+    if repeats:
+        run.counts["pleo_repeats"] = repeats
+        run.event("duplicate_pleo_rows", f"Pleo's tag listing sent {repeats} tag(s) twice (same id); one copy kept")
+        log.warning("Location %s: Pleo's tag listing repeated %d tag(s); one copy kept", run.location_id, repeats)
+        return list(by_id.values())
+    return tags
 
 
 def _record_tag_write(run: LocationRun, action: Any, result: dict) -> None:

@@ -160,6 +160,11 @@ def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> Prep
     run.warehouse.ledger.save_rejected(run.run.dag_id, run.run.run_id, location_id, "tag", prepared.rejected)
     for r in prepared.rejected.itertuples(index=False):
         log.warning("Location %s: rejected tag %s (%s): %s", location_id, r.record_key, r.rule, r.reason)
+    if prepared.duplicates:
+        run.event("duplicate_rows", f"GHL's tag listing sent {prepared.duplicates} row(s) for ids already read")
+        log.warning(
+            "Location %s: %d repeated tag id(s) in GHL's listing; one copy kept", location_id, prepared.duplicates
+        )
     counts.update(
         rejected=len(prepared.rejected),
         duplicates=prepared.duplicates,
