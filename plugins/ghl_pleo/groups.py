@@ -33,7 +33,8 @@ class GroupListings:
     def groups(self, company: str) -> dict[str, list[dict]]:
         if company not in self.by_company:
             by_code: dict[str, list[dict]] = {}
-            for g in self.pleo.list_groups(company):
+            listed = self.pleo.list_groups(company)
+            for g in {g.get("id"): g for g in listed}.values():  # a group listed twice is one group
                 by_code.setdefault(str(g.get("code") or "").casefold(), []).append(g)
             self.by_company[company] = by_code
         return self.by_company[company]

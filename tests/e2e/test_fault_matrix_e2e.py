@@ -127,6 +127,11 @@ def test_a_lost_create_confirmation_is_not_duplicated_on_retry(runner):
     assert count(runner, "Pleo", "GET /v0/tag-groups/{groupId}/tags") == 2  # the task retry re-read Pleo first
     copies = [t for t in runner.box.pleo_state()["tags"].values() if t["code"] == tag_id]
     assert len(copies) == 1
+    # the write has its change-log row: found by the retry's re-read, logged in the try that sent it
+    logged = [c for c in runner.warehouse().ledger.changes() if c["entity"] == "tag" and c["code"] == tag_id]
+    assert [(c["action"], c["pleo_id"], c["try_number"], c["confirmed_on_reread"]) for c in logged] == [
+        ("create", copies[0]["id"], 1, 1)
+    ]
     finish(runner)
 
 

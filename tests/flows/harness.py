@@ -58,6 +58,7 @@ class FlowRunner:
         monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(tmp_path / "data-docs"))
         self.warehouse = Warehouse(self.url)
         self.runs = 0
+        self.tries: dict[str, int] = {}
 
     def hooks(self, dry_run: bool = False) -> Hooks:
         return Hooks(
@@ -67,7 +68,10 @@ class FlowRunner:
             ),
         )
 
-    def _run(self, dag_id: str, dry_run: bool) -> SyncRun:
+    def _run(self, dag_id: str, dry_run: bool, retry_of: FlowResult | None = None) -> SyncRun:
+        if retry_of is not None:  # the next try of the same run, as Airflow's task retry would be
+            self.tries[retry_of.run_id] = self.tries.get(retry_of.run_id, 1) + 1
+            return SyncRun(self.warehouse, dag_id, retry_of.run_id, self.tries[retry_of.run_id], dry_run)
         self.runs += 1
         return SyncRun(self.warehouse, dag_id, f"flow__{self.runs:03d}", 1, dry_run)
 
@@ -84,9 +88,11 @@ class FlowRunner:
         released_by: str | None = None,
         full_refresh: bool = False,
         now: datetime | None = None,
+        retry_of: FlowResult | None = None,
     ) -> FlowResult:
-        """One tags run: every location in turn, each with its own hooks (as its own task would have)."""
-        run, config = self._run(TAGS_DAG_ID, dry_run), load_mapping()
+        """One tags run: every location in turn, each with its own hooks (as its own task would have).
+        ``retry_of``: the next try of that run (same run id, try number + 1)."""
+        run, config = self._run(TAGS_DAG_ID, dry_run, retry_of), load_mapping()
         setup = self.hooks(dry_run)
         locations = self._locations(setup, only)
         groups = ensure_groups(run, setup.pleo, config, locations, report_orphans=not only, isolate_failures=True)

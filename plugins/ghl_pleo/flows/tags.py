@@ -244,6 +244,7 @@ def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Count
             "held": tag_counts["held"],
             "archives_held": tag_counts["archives_held"],
             "pleo_held": tag_counts["pleo_held"],
+            "confirmed_on_reread": tag_counts["confirmed_on_reread"],
             **dict(dim_counts),
             **extra,
             "peak_rss_mb": memory.peak_rss_mb(),

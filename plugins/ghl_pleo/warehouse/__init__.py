@@ -8,6 +8,7 @@ and exposes the stores:
 - ``state`` (:class:`SyncStateStore`): what Pleo confirmed, the statistics history, the field sets seen.
 - ``ledger`` (:class:`LedgerStore`): run ledger, change log, rejected records, events.
 - ``guard`` (:class:`GuardStore`): the archive guard's baseline (highest recent count, last release).
+- ``pending`` (:class:`PendingWriteStore`): Pleo creates sent but not yet confirmed.
 - ``health`` (:class:`HealthStore`): the ledger's health reads, the stale alerts sent, retention.
 - ``tokens`` (:class:`TokenStore`): the agency OAuth tokens (encrypted).
 - ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
@@ -20,6 +21,7 @@ from ghl_pleo.warehouse.core import CONN_ID, TS_FORMAT, Database, parse_ts, utcn
 from ghl_pleo.warehouse.guard import GuardStore
 from ghl_pleo.warehouse.health import HealthStore
 from ghl_pleo.warehouse.ledger import LedgerStore, drift_flags
+from ghl_pleo.warehouse.pending import PendingWriteStore
 from ghl_pleo.warehouse.rate_slots import RateSlotStore
 from ghl_pleo.warehouse.staging import StagingStore
 from ghl_pleo.warehouse.state import SyncStateStore
@@ -32,6 +34,7 @@ __all__ = [
     "GuardStore",
     "HealthStore",
     "LedgerStore",
+    "PendingWriteStore",
     "RateSlotStore",
     "StagingStore",
     "SyncStateStore",
@@ -56,6 +59,7 @@ class Warehouse:
         self.state = SyncStateStore(self.db)
         self.ledger = LedgerStore(self.db)
         self.guard = GuardStore(self.db)
+        self.pending = PendingWriteStore(self.db)
         self.health = HealthStore(self.db)
         self.tokens = TokenStore(self.db)
         self.rate_slots = RateSlotStore(self.db)

@@ -46,6 +46,7 @@ def change(
         "after_value": None if after is None else json.dumps(after, sort_keys=True, ensure_ascii=False),
         "dry_run": int(bool(dry_run)),
         "changed_at": at.strftime(TS_FORMAT) if at else utcnow(),
+        "confirmed_on_reread": 0,
     }
 
 
@@ -54,9 +55,9 @@ def insert_changes(conn, changes: list[dict]) -> None:
     conn.execute(
         text(
             "INSERT INTO pleo_change_log (change_id, dag_id, run_id, try_number, location_id, entity, "
-            "code, pleo_id, action, before_value, after_value, dry_run, changed_at) VALUES (:change_id, "
-            ":dag_id, :run_id, :try_number, :location_id, :entity, :code, :pleo_id, :action, "
-            ":before_value, :after_value, :dry_run, :changed_at)"
+            "code, pleo_id, action, before_value, after_value, dry_run, changed_at, confirmed_on_reread) VALUES "
+            "(:change_id, :dag_id, :run_id, :try_number, :location_id, :entity, :code, :pleo_id, :action, "
+            ":before_value, :after_value, :dry_run, :changed_at, :confirmed_on_reread)"
         ),
-        changes,
+        [{"confirmed_on_reread": 0, **c} for c in changes],
     )

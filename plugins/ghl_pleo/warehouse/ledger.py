@@ -206,7 +206,7 @@ class LedgerStore:
             params["r"] = run_id
         rows = self.db.query(
             "SELECT dag_id, run_id, try_number, location_id, entity, code, pleo_id, action, "
-            "before_value, after_value, dry_run, changed_at FROM pleo_change_log"
+            "before_value, after_value, dry_run, changed_at, confirmed_on_reread FROM pleo_change_log"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY changed_at, change_id",
             params,

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from ghl_pleo.warehouse.change_log import insert_changes
 from ghl_pleo.warehouse.core import Database, utcnow
+from ghl_pleo.warehouse.pending import clear_pending
 
 STATISTICS_COLUMNS = [
     "location_id",
@@ -70,6 +71,8 @@ class SyncStateStore:
                 )
             if change:
                 insert_changes(conn, [change])
+            if action == "create":
+                clear_pending(conn, location_id, "tag", code.casefold())
 
     def record_metadata_push(
         self, location_id: str, group_id: str, stat_id: str, metadata: dict, run_id: str, change: dict | None = None

@@ -1,0 +1,82 @@
+"""Pleo creates sent but not yet confirmed (``pleo_pending_writes``, include/sql/008_pending_writes.sql).
+
+:meth:`PendingWriteStore.note` runs just before creates are sent; the transaction that records a create's answer
+deletes its row (:func:`clear_pending`). A row left behind is a create whose answer was lost: the next read of
+Pleo either finds the object (:meth:`PendingWriteStore.confirm`: its change-log row, marked confirmed on re-read)
+or not (:meth:`PendingWriteStore.drop`: the create never happened and is planned again).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from ghl_pleo.warehouse.change_log import insert_changes
+from ghl_pleo.warehouse.core import Database, utcnow
+
+COLUMNS = ("location_id", "entity", "code_key", "name", "dag_id", "run_id", "try_number", "sent_at")
+
+
+def clear_pending(conn, location_id: str, entity: str, code_key: str) -> None:
+    """Delete a pending row on ``conn``: in the transaction that records the write's answer."""
+    conn.execute(
+        text("DELETE FROM pleo_pending_writes WHERE location_id = :l AND entity = :e AND code_key = :k"),
+        {"l": location_id, "e": entity, "k": code_key},
+    )
+
+
+class PendingWriteStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def note(self, location_id: str, entity: str, items: list[tuple[str, str | None]], run) -> None:
+        """Record creates about to be sent: ``items`` are ``(code key, name)``; ``run`` gives dag, run and try."""
+        if not items:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "location_id": location_id,
+                "entity": entity,
+                "code_key": key,
+                "name": name,
+                "dag_id": run.dag_id,
+                "run_id": run.run_id,
+                "try_number": run.try_number,
+                "sent_at": now,
+            }
+            for key, name in items
+        ]
+        with self.db.begin() as conn:
+            for row in rows:
+                clear_pending(conn, location_id, entity, row["code_key"])
+            conn.execute(
+                text(
+                    f"INSERT INTO pleo_pending_writes ({', '.join(COLUMNS)}) VALUES "
+                    f"({', '.join(':' + c for c in COLUMNS)})"
+                ),
+                rows,
+            )
+
+    def open_for(self, location_id: str, entity: str) -> list[dict]:
+        with self.db.connect() as conn:
+            return [
+                dict(r)
+                for r in conn.execute(
+                    text(
+                        f"SELECT {', '.join(COLUMNS)} FROM pleo_pending_writes WHERE location_id = :l AND "
+                        "entity = :e ORDER BY code_key"
+                    ),
+                    {"l": location_id, "e": entity},
+                ).mappings()
+            ]
+
+    def confirm(self, pending: dict, change: dict) -> None:
+        """The object was found in Pleo: its change-log row (``change``), and the pending row gone, at once."""
+        with self.db.begin() as conn:
+            insert_changes(conn, [{**change, "confirmed_on_reread": 1}])
+            clear_pending(conn, pending["location_id"], pending["entity"], pending["code_key"])
+
+    def drop(self, pending: dict) -> None:
+        """Pleo has no such object: the create never happened (the plan makes it again)."""
+        with self.db.begin() as conn:
+            clear_pending(conn, pending["location_id"], pending["entity"], pending["code_key"])
