@@ -14,6 +14,7 @@ from ghl_pleo.errors import AuthenticationError, FatalAPIError
 from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.reconcile import choose_keeper
 from ghl_pleo.run_context import SyncRun
+from ghl_pleo.warehouse import change
 
 log = logging.getLogger(__name__)
 GROUP_CODE_PREFIX = "ghl-social-"
@@ -28,6 +29,7 @@ class GroupListings:
     """Pleo's groups by company and code (one listing per company, read when first needed)."""
 
     pleo: PleoHook
+    pending: dict[str, list[dict]] = field(default_factory=dict)  # group creates whose answer was lost, by location
     by_company: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
 
     def groups(self, company: str) -> dict[str, list[dict]]:
@@ -70,7 +72,7 @@ def ensure_groups(
 
     Every group write gets a change-log row (a dry-run hook's planned ones too).
     """
-    listings = GroupListings(pleo)
+    listings = GroupListings(pleo, {} if run.dry_run else run.warehouse.pending.open_entity("tag_group"))
     counts: Counter = Counter()
     wanted: dict[str, set[str]] = {}
     out = []
@@ -79,7 +81,7 @@ def ensure_groups(
         company = config.company_for(location_id) or pleo.company_id
         wanted.setdefault(company, set()).add(group_code(location_id).casefold())
         try:
-            group = _ensure_one(run, pleo, config, listings.groups(company), loc, company, rename, counts)
+            group = _ensure_one(run, pleo, config, listings, loc, company, rename, counts)
         except FatalAPIError as exc:
             _isolate(run, location_id, exc, isolate_failures, counts)
             continue
@@ -110,7 +112,7 @@ def _ensure_one(
     run: SyncRun,
     pleo: PleoHook,
     config: MappingConfig,
-    by_code: dict[str, list[dict]],
+    listings: GroupListings,
     loc: dict,
     company: str,
     rename: bool,
@@ -119,18 +121,24 @@ def _ensure_one(
     """One location's group: created when missing; renamed or unarchived when it differs."""
     location_id = loc["location_id"]
     code = group_code(location_id)
-    existing = by_code.get(code.casefold(), [])
+    by_code, key = listings.groups(company), code.casefold()
+    existing = by_code.get(key, [])
+    lost = [p for p in listings.pending.get(location_id, []) if p["code_key"] == key]
     if not existing:
         name = config.group_name(location_id, loc.get("name"))
+        if not run.dry_run:  # a create whose answer is lost is found, and logged, by the next read
+            run.warehouse.pending.note(location_id, "tag_group", [(key, name)], run)
         group = pleo.create_group(code, name, company_id=company, location_id=location_id)
-        run.change(
-            location_id, "tag_group", "create", code=code, pleo_id=group["id"], after={"name": name, "archived": False}
-        )
-        by_code[code.casefold()] = [group]
+        after = {"name": name, "archived": False}
+        change = run.change_row(location_id, "tag_group", "create", code=code, pleo_id=group["id"], after=after)
+        run.warehouse.pending.settle(location_id, "tag_group", key, change)
+        by_code[key] = [group]
         counts["created"] += 1
         log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
         return group
     group = choose_keeper(existing, None)
+    if lost:
+        _confirm_lost_create(run, lost[0], group, counts)
     if len(existing) > 1:
         others = sorted(g["id"] for g in existing if g is not group)
         run.event(
@@ -161,6 +169,29 @@ def _ensure_one(
     counts["updated"] += 1
     log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
     return group
+
+
+def _confirm_lost_create(run: SyncRun, pending: dict, group: dict, counts: Counter) -> None:
+    """A group create an earlier try sent whose answer was lost, found in Pleo: its change-log row now, in the
+    run and try that sent it, marked confirmed on re-read."""
+    row = change(
+        pending["dag_id"],
+        pending["run_id"],
+        pending["try_number"],
+        pending["location_id"],
+        "tag_group",
+        "create",
+        code=group.get("code"),
+        pleo_id=group["id"],
+        after={"name": group.get("name"), "archived": bool(group.get("archived"))},
+    )
+    run.warehouse.pending.settle(
+        pending["location_id"], "tag_group", pending["code_key"], {**row, "confirmed_on_reread": 1}
+    )
+    counts["confirmed_on_reread"] += 1
+    run.event(
+        pending["location_id"], "confirmed_on_reread", f"tag group create whose answer was lost found: {group['id']}"
+    )
 
 
 def _report_orphans(run: SyncRun, listings: GroupListings, wanted: dict[str, set[str]]) -> int:

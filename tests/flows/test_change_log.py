@@ -91,3 +91,23 @@ def test_every_counted_write_has_its_change_log_row(flows):
         assert {k: v for k, v in counted.items() if v} == logged and logged["create"] == 1
         values = sum(1 for c in flows.changes(result) if c["location_id"] == loc and c["entity"] == "dimension_value")
         assert values == counts["values_written"] > 0
+
+
+def test_a_group_create_whose_answer_was_lost_gets_its_row_on_the_next_read(sandbox, tmp_path, monkeypatch):
+    locations = sandbox.reset(locations=1, min_tags=5, max_tags=5)
+    sandbox.configure(pleo_rps=0, ghl_burst_limit=1000, ghl_burst_window_s=10.0)
+    sandbox.clear_faults()
+    flows = FlowRunner(sandbox, tmp_path, monkeypatch, locations)
+    sandbox.fault(api="pleo", endpoint="POST /v0/tag-groups", body_kind="reset_after", times=1)
+    with pytest.raises(Exception, match="(?i)connection|reset|aborted"):
+        flows.tags()  # the group was created; its answer never came
+    result = flows.tags()
+    assert result.errors == {}
+    groups = [g for g in sandbox.pleo_state()["groups"].values() if g["code"] == f"ghl-social-{locations[0]}"]
+    assert len(groups) == 1
+    rows = [c for c in flows.warehouse.ledger.changes() if c["entity"] == "tag_group"]
+    assert [(r["action"], r["pleo_id"], r["run_id"], r["confirmed_on_reread"]) for r in rows] == [
+        ("create", groups[0]["id"], "flow__001", 1)
+    ]
+    assert flows.warehouse.db.query("SELECT * FROM pleo_pending_writes") == []
+    assert_pleo_matches_ghl(sandbox)

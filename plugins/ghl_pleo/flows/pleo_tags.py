@@ -60,7 +60,7 @@ def confirm_lost_creates(run: LocationRun, current: list[PleoTag]) -> int:
     for p in pending:
         found = by_key.get(p["code_key"])
         if not found:
-            run.warehouse.pending.drop(p)
+            run.warehouse.pending.settle(run.location_id, "tag", p["code_key"])
             continue
         tag = choose_keeper(found, p["name"])
         row = change(

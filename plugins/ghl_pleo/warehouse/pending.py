@@ -2,8 +2,8 @@
 
 :meth:`PendingWriteStore.note` runs just before creates are sent; the transaction that records a create's answer
 deletes its row (:func:`clear_pending`). A row left behind is a create whose answer was lost: the next read of
-Pleo either finds the object (:meth:`PendingWriteStore.confirm`: its change-log row, marked confirmed on re-read)
-or not (:meth:`PendingWriteStore.drop`: the create never happened and is planned again).
+Pleo either finds the object (its change-log row, marked confirmed on re-read)
+or not (the create never happened and is planned again); :meth:`PendingWriteStore.settle` records either.
 """
 
 from __future__ import annotations
@@ -70,13 +70,22 @@ class PendingWriteStore:
                 ).mappings()
             ]
 
-    def confirm(self, pending: dict, change: dict) -> None:
-        """The object was found in Pleo: its change-log row (``change``), and the pending row gone, at once."""
-        with self.db.begin() as conn:
-            insert_changes(conn, [{**change, "confirmed_on_reread": 1}])
-            clear_pending(conn, pending["location_id"], pending["entity"], pending["code_key"])
+    def open_entity(self, entity: str) -> dict[str, list[dict]]:
+        """Every pending row of one entity, by location (one read for a run-level step)."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT {', '.join(COLUMNS)} FROM pleo_pending_writes WHERE entity = :e ORDER BY code_key"),
+                {"e": entity},
+            ).mappings()
+            out: dict[str, list[dict]] = {}
+            for r in rows:
+                out.setdefault(r["location_id"], []).append(dict(r))
+        return out
 
-    def drop(self, pending: dict) -> None:
-        """Pleo has no such object: the create never happened (the plan makes it again)."""
+    def settle(self, location_id: str, entity: str, code_key: str, change: dict | None = None) -> None:
+        """The write's answer is known: its change-log row (``change``; None when Pleo has no such object, so the
+        create never happened) and the pending row's removal, in one transaction."""
         with self.db.begin() as conn:
-            clear_pending(conn, pending["location_id"], pending["entity"], pending["code_key"])
+            if change:
+                insert_changes(conn, [change])
+            clear_pending(conn, location_id, entity, code_key)
