@@ -125,16 +125,9 @@ def _ensure_one(
     existing = by_code.get(key, [])
     lost = [p for p in listings.pending.get(location_id, []) if p["code_key"] == key]
     if not existing:
-        name = config.group_name(location_id, loc.get("name"))
-        if not run.dry_run:  # a create whose answer is lost is found, and logged, by the next read
-            run.warehouse.pending.note(location_id, "tag_group", [(key, name)], run)
-        group = pleo.create_group(code, name, company_id=company, location_id=location_id)
-        after = {"name": name, "archived": False}
-        change = run.change_row(location_id, "tag_group", "create", code=code, pleo_id=group["id"], after=after)
-        run.warehouse.pending.settle(location_id, "tag_group", key, change)
+        group = _create_group(run, pleo, location_id, code, config.group_name(location_id, loc.get("name")), company)
         by_code[key] = [group]
         counts["created"] += 1
-        log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
         return group
     group = choose_keeper(existing, None)
     if lost:
@@ -168,6 +161,19 @@ def _ensure_one(
     )
     counts["updated"] += 1
     log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
+    return group
+
+
+def _create_group(run: SyncRun, pleo: PleoHook, location_id: str, code: str, name: str, company: str) -> dict:
+    """Create the group, noted as pending first: a create whose answer is lost is found, and logged, later."""
+    key = code.casefold()
+    if not run.dry_run:
+        run.warehouse.pending.note(location_id, "tag_group", [(key, name)], run)
+    group = pleo.create_group(code, name, company_id=company, location_id=location_id)
+    after = {"name": name, "archived": False}
+    row = run.change_row(location_id, "tag_group", "create", code=code, pleo_id=group["id"], after=after)
+    run.warehouse.pending.settle(location_id, "tag_group", key, row)
+    log.info("Location %s: created tag group %r (%s)", location_id, name, group["id"])
     return group
 
 

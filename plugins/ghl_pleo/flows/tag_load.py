@@ -67,13 +67,7 @@ def load_tags(
     del current
     plan.keepers.clear()
     created: set[str] = set()
-    todo = []
-    for action in plan.actions:
-        if hold_archives and action.archived and action.kind in (ARCHIVE, ARCHIVE_DUPLICATE):
-            counts["archives_held"] += 1
-            counts["held"] += int(action.source_row)
-        else:
-            todo.append(action)
+    todo = _writes_to_make(plan.actions, hold_archives, counts)
 
     def write(action: Any) -> dict:
         if action.kind == CREATE:
@@ -96,14 +90,30 @@ def load_tags(
         if done % PROGRESS_EVERY == 0:
             log.info("Location %s: %d of %d tag writes done", location_id, done, len(todo))
 
-    if not run.run.dry_run:  # a create whose answer is lost is found, and logged, by the next read
-        run.warehouse.pending.note(
-            location_id, "tag", [(code_key(a.code), a.name) for a in todo if a.kind == CREATE], run.run
-        )
+    _note_creates(run, todo)
     run_bounded(write, todo, pleo.concurrency, written)
     if plan.actions:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
     return counts, live_ids, created
+
+
+def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list:
+    """The plan's writes, less its archives when they are held (counted in ``archives_held`` and ``held``)."""
+    todo = []
+    for action in actions:
+        if hold_archives and action.archived and action.kind in (ARCHIVE, ARCHIVE_DUPLICATE):
+            counts["archives_held"] += 1
+            counts["held"] += int(action.source_row)
+        else:
+            todo.append(action)
+    return todo
+
+
+def _note_creates(run: LocationRun, todo: list) -> None:
+    """Note the creates about to be sent: one whose answer is lost is found, and logged, by the next read."""
+    if not run.run.dry_run:
+        creates = [(code_key(a.code), a.name) for a in todo if a.kind == CREATE]
+        run.warehouse.pending.note(run.location_id, "tag", creates, run.run)
 
 
 def _record_tag_write(run: LocationRun, action: Any, result: dict) -> None:
