@@ -71,6 +71,7 @@ class Api:
     body_first: bool = False  # parse the body before counting (GHL) rather than after the fault (Pleo)
     by_location: bool = False  # count requests per location too
     locked: bool = False  # run handlers under the state lock; a non-GET marks the state dirty
+    delay: Callable[[SandboxState, Call], float] | None = None  # seconds a request waits first (re-read as it waits)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,17 @@ def _handle(state: SandboxState, api: Api, call: Call, handler: Handler) -> tupl
     return out
 
 
+async def wait_delay(state: SandboxState, api: Api, call: Call) -> None:
+    """Hold the request for ``api.delay`` seconds from now, asleep (the server goes on answering others). The delay
+    is re-read while waiting, so lowering it (``PUT /_admin/config``) lets waiting requests go at once."""
+    started = time.monotonic()
+    while api.delay is not None:
+        left = started + api.delay(state, call) - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.1))
+
+
 async def run(state: SandboxState, api: Api, call: Call, handler: Handler) -> Response:
     """Answer one request: count, auth, rate window, fault, handler, then log the exchange."""
     try:
@@ -208,6 +220,7 @@ async def run(state: SandboxState, api: Api, call: Call, handler: Handler) -> Re
         api.admit(state, call)
         api.throttle(state, call)
         await _fault(state, api, call)
+        await wait_delay(state, api, call)
         if not api.body_first:
             call.body = await read_body(call.request)
         status, body = _handle(state, api, call, handler)
