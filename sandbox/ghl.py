@@ -83,16 +83,7 @@ def _throttle(state: SandboxState, call: Call) -> None:
         raise Reply(429, {"statusCode": 429, "message": "Too many requests"}, headers=headers)
 
 
-def _delay(state: SandboxState, call: Call) -> float:
-    """Config ``ghl_tags_delay_s``: how long each tag-listing page is held before it is answered (0: not held)."""
-    if call.route != "GET /social-media-posting/{locationId}/tags":
-        return 0.0
-    return float(state.config.get("ghl_tags_delay_s") or 0)
-
-
-GHL = Api(
-    "ghl", "GHL", "application/json", _admit, _throttle, DATA_FAULTS, body_first=True, by_location=True, delay=_delay
-)
+GHL = Api("ghl", "GHL", "application/json", _admit, _throttle, DATA_FAULTS, body_first=True, by_location=True)
 
 
 # handlers --------------------------------------------------------------------------------------

@@ -71,7 +71,6 @@ class Api:
     body_first: bool = False  # parse the body before counting (GHL) rather than after the fault (Pleo)
     by_location: bool = False  # count requests per location too
     locked: bool = False  # run handlers under the state lock; a non-GET marks the state dirty
-    delay: Callable[[SandboxState, Call], float] | None = None  # seconds a request waits first (re-read as it waits)
 
 
 @dataclass(frozen=True)
@@ -201,11 +200,12 @@ def _handle(state: SandboxState, api: Api, call: Call, handler: Handler) -> tupl
 
 
 async def wait_delay(state: SandboxState, api: Api, call: Call) -> None:
-    """Hold the request for ``api.delay`` seconds from now, asleep (the server goes on answering others). The delay
-    is re-read while waiting, so lowering it (``PUT /_admin/config``) lets waiting requests go at once."""
-    started = time.monotonic()
-    while api.delay is not None:
-        left = started + api.delay(state, call) - time.monotonic()
+    """The delay switch: hold the request for config ``delays[<label> <route>]`` seconds (the keys of the request
+    counts, e.g. ``"GHL GET /social-media-posting/{locationId}/tags"``), asleep: the server goes on answering
+    others. Re-read while waiting, so lowering it (``PUT /_admin/config``) lets the waiting requests go at once."""
+    key, started = f"{api.label} {call.route}", time.monotonic()
+    while True:
+        left = started + float((state.config.get("delays") or {}).get(key, 0)) - time.monotonic()
         if left <= 0:
             return
         await asyncio.sleep(min(left, 0.1))
