@@ -182,19 +182,13 @@ class AirflowStack:
             time.sleep(1)
         raise RuntimeError(f"run {run_id} of {dag_id} did not finish within {timeout:.0f} s")
 
-    def backfill(self, dag_id: str, from_date: str, to_date: str) -> dict:
-        """A backfill over [from_date, to_date] (logical dates), one run at a time, as the UI's Backfill does."""
-        return self.api(
-            "POST",
-            "/backfills",
-            json={
-                "dag_id": dag_id,
-                "from_date": from_date,
-                "to_date": to_date,
-                "max_active_runs": 1,
-                "reprocess_behavior": "completed",
-            },
-        )
+    def backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int | None = 1) -> dict:
+        """A backfill over [from_date, to_date] (logical dates), ``max_active_runs`` runs at a time (1: one after
+        another; None sends none, so Airflow's default applies: 10 at once, whatever the DAG's own limit)."""
+        body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date, "reprocess_behavior": "completed"}
+        if max_active_runs is not None:
+            body["max_active_runs"] = max_active_runs
+        return self.api("POST", "/backfills", json=body)
 
     def dag_runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]

@@ -10,6 +10,8 @@ history row per location and day in the warehouse (a re-run replaces it) -> the 
 
 Backfill past days from the UI or `airflow backfill create --dag-id ghl_pleo_statistics_sync
 --from-date ... --to-date ...`: each day gets its own history row; Pleo keeps showing the newest day.
+Days may run at once (a backfill runs up to 10, whatever `max_active_runs`); one location's days are fetched
+one at a time (a lease in the warehouse): a day that waits too long fails with `locked` and is retried.
 A location with no connected accounts is reported and skipped.
 
 Trigger form: `dry_run` (nothing written to Pleo; the plan is in the summary and `pleo_change_log`),

@@ -16,7 +16,9 @@ from GHL's answer, too many rows were rejected, or the tag count fell too far be
 too many tags would be archived (then nothing is archived). To release the volume guard once, trigger with
 `{"release_archive_guard": ["<locationId>"]}`.
 
-A current-state sync: a backfilled run syncs today's state again. On failure, open the `summarize`
+A current-state sync: a backfilled run syncs today's state again. Runs may overlap (a backfill runs up to 10 at
+once, whatever `max_active_runs`): one run at a time holds a location (a lease in the warehouse); another run that
+finds it held skips it (`skipped_locked`, noted in the summary). On failure, open the `summarize`
 log: one line per failed location with the error kind, endpoint, HTTP status and what to do.
 Clearing a failed `sync_location` re-runs that location safely.
 

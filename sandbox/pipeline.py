@@ -199,6 +199,18 @@ def _handle(state: SandboxState, api: Api, call: Call, handler: Handler) -> tupl
     return out
 
 
+async def wait_delay(state: SandboxState, api: Api, call: Call) -> None:
+    """The delay switch: hold the request for config ``delays[<label> <route>]`` seconds (the keys of the request
+    counts, e.g. ``"GHL GET /social-media-posting/{locationId}/tags"``), asleep: the server goes on answering
+    others. Re-read while waiting, so lowering it (``PUT /_admin/config``) lets the waiting requests go at once."""
+    key, started = f"{api.label} {call.route}", time.monotonic()
+    while True:
+        left = started + float((state.config.get("delays") or {}).get(key, 0)) - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.1))
+
+
 async def run(state: SandboxState, api: Api, call: Call, handler: Handler) -> Response:
     """Answer one request: count, auth, rate window, fault, handler, then log the exchange."""
     try:
@@ -208,6 +220,7 @@ async def run(state: SandboxState, api: Api, call: Call, handler: Handler) -> Re
         api.admit(state, call)
         api.throttle(state, call)
         await _fault(state, api, call)
+        await wait_delay(state, api, call)
         if not api.body_first:
             call.body = await read_body(call.request)
         status, body = _handle(state, api, call, handler)

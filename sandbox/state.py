@@ -34,6 +34,7 @@ class SandboxState:
         "ghl_burst_window_s": 10.0,
         "ghl_retry_after": True,
         "pleo_rps": 100.0,
+        "delays": {},  # "<API> <route>" -> seconds each such request is held first (lowering it frees the waiting)
         "oauth_client_id": "sbx-client",
         "oauth_client_secret": "sbx-client-secret-7f3a",
         "oauth_refresh_token": "sbx-refresh-initial-0001",

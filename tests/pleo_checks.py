@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from tests.sandbox_client import Sandbox, pleo_tags_by_group
 
 # The seed's special names (location 0) and what Pleo must show for them; None = rejected.
@@ -69,3 +71,14 @@ def rename_delete_add(box: Sandbox, location_id: str, new_name: str, added_name:
     box.edit_tag(location_id, live[1]["_id"], deleted=True)
     box.add_tag(location_id, tag=added_name, _id=added_id)
     return live
+
+
+def assert_no_duplicate_codes(box: Sandbox) -> None:
+    """One tag group per location, and no tag code twice in any group, archived copies included (a second writer
+    that created what the first had just created leaves one archived twin behind, which the check above allows)."""
+    state = box.pleo_state()
+    for loc in box.locations():
+        group_of(state, loc["id"])
+    for group_id, tags in pleo_tags_by_group(state).items():
+        twice = sorted(c for c, n in Counter(t["code"].casefold() for t in tags).items() if n > 1)
+        assert not twice, f"group {group_id}: codes more than once (archived included): {twice[:10]}"

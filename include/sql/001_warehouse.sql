@@ -2,18 +2,6 @@
 -- every statement is idempotent.
 -- Portable SQL for SQLite and PostgreSQL: text timestamps (ISO-8601 UTC), integer booleans, natural keys.
 
--- Raw GHL tag pages of the latest read per location (replaced at the start of each read).
-CREATE TABLE IF NOT EXISTS ghl_tags_staged (
-    location_id TEXT NOT NULL,
-    run_id      TEXT NOT NULL,
-    page_no     INTEGER NOT NULL,
-    position    INTEGER NOT NULL,
-    tag_id      TEXT,
-    payload     TEXT NOT NULL,
-    fetched_at  TEXT NOT NULL,
-    PRIMARY KEY (location_id, page_no, position)
-);
-
 -- Latest tag details per tag; fingerprint = the list record they were fetched for.
 CREATE TABLE IF NOT EXISTS ghl_tag_details (
     location_id TEXT NOT NULL,

@@ -42,6 +42,7 @@ KIND_TITLES = {
     "configuration": "configuration",
     "internal": "internal error",
     "interrupted": "interrupted",
+    "locked": "locked by another run",
     "not_run": "not run",
 }
 

@@ -34,3 +34,15 @@ def schedule_from_env(name: str, default: str) -> str | None:
     """A schedule (cron expression or preset) from the environment; "none" or "" means manual runs only."""
     value = os.environ.get(name, default)
     return None if value.strip().lower() in ("", "none") else value
+
+
+def lease_ttl_s() -> float:
+    """Seconds a unit's lease lasts without a heartbeat (renewed every third of it while held): how long a killed
+    try's lease keeps other runs out. The same run's retry takes it over at once."""
+    return float(os.environ.get("GHL_PLEO_LEASE_TTL_S", "300"))
+
+
+def lease_wait_s() -> float:
+    """Seconds a run waits for a unit another run holds before it gives up: a tags location is then skipped
+    (``skipped_locked``), a statistics day fails and is retried."""
+    return float(os.environ.get("GHL_PLEO_LEASE_WAIT_S", "60"))

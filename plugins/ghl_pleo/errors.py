@@ -69,6 +69,22 @@ class AuthenticationError(FatalAPIError):
     fail_fast = True
 
 
+class LockedError(GhlPleoError):
+    """Another run held the unit's lease (a location's sync, the tag groups) for longer than the wait.
+
+    Retryable: Airflow's task retry tries again, by when the other run is usually done. ``holder`` is the other
+    run (``dag_id/run_id``), ``expires_at`` when its lease lapses unless renewed, ``dry_run`` whether it is a dry run.
+    """
+
+    kind = "locked"
+
+    def __init__(self, message: str, *, holder: str, expires_at: str, dry_run: bool = False) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.expires_at = expires_at
+        self.dry_run = dry_run
+
+
 class DataValidationError(GhlPleoError):
     """The data failed a quality gate; the load was held. Retrying the same data cannot help."""
 

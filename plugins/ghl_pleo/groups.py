@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import AuthenticationError, FatalAPIError
 from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.leases import GROUPS_UNIT, acquire
 from ghl_pleo.reconcile import choose_keeper
 from ghl_pleo.run_context import SyncRun
 from ghl_pleo.warehouse import change
@@ -70,8 +71,24 @@ def ensure_groups(
             401/403) fails that location alone: its ledger row is closed as failed and it is
             left out of the result, so the other locations still sync. Other errors fail all.
 
-    Every group write gets a change-log row (a dry-run hook's planned ones too).
+    Every group write gets a change-log row (a dry-run hook's planned ones too). The whole step holds the tag
+    groups' lease (one writer at a time, whichever run or DAG), so the listing it reads is still true when it
+    creates a missing group: two runs never both create one.
     """
+    with acquire(run.warehouse.leases, GROUPS_UNIT, run.holder, dry_run=run.dry_run, label="Tag groups"):
+        return _ensure_all(run, pleo, config, locations, rename, with_group, report_orphans, isolate_failures)
+
+
+def _ensure_all(
+    run: SyncRun,
+    pleo: PleoHook,
+    config: MappingConfig,
+    locations: list[dict],
+    rename: bool,
+    with_group: bool,
+    report_orphans: bool,
+    isolate_failures: bool,
+) -> list[dict]:
     listings = GroupListings(pleo, {} if run.dry_run else run.warehouse.pending.open_entity("tag_group"))
     counts: Counter = Counter()
     wanted: dict[str, set[str]] = {}

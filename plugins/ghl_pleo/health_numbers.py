@@ -15,7 +15,7 @@ from ghl_pleo.warehouse.health import NUMERIC_COLUMNS
 
 DAG_IDS = SYNC_DAG_IDS
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-OK_STATUSES = ("success", "skipped")  # skipped: a location with nothing to sync (no social accounts) is not stale
+OK_STATUSES = ("success", "skipped", "skipped_locked")  # no accounts to sync / another run was syncing it
 RUN_COLUMNS = [
     "dag_id",
     "run_id",

@@ -2,8 +2,8 @@
 
 :class:`SyncRun` is one task's view of a DAG run (for run-level steps such as ``ensure_groups``);
 :class:`LocationRun` is one location's sync inside it. Used as a context manager, a ``LocationRun`` opens
-its ledger row and always closes it, as success (or ``skipped``) or as failed with the error kind, whatever
-is raised: a task timeout or SIGTERM (``BaseException``) must not leave a row at ``running``.
+its ledger row and always closes it, as success (or ``skipped``, ``skipped_locked``) or as failed with the error
+kind, whatever is raised: a task timeout or SIGTERM (``BaseException``) must not leave a row at ``running``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ class SyncRun:
     try_number: int = 1
     dry_run: bool = False
 
+    @property
+    def holder(self) -> str:
+        """Who holds this run's leases: the DAG and run, the same for every try (a retry takes them over)."""
+        return f"{self.dag_id}/{self.run_id}"
+
     def change_row(
         self, location_id: str, entity: str, action: str, *, at: datetime | None = None, **values: Any
     ) -> dict:
@@ -100,8 +105,8 @@ class SyncRun:
 class LocationRun:
     """One location's sync: its ledger row, counts, notes and change-log rows.
 
-    ``counts`` is what the ledger row ends with (whatever the outcome); ``skip(reason)`` closes the row as
-    ``skipped`` instead of ``success``.
+    ``counts`` is what the ledger row ends with (whatever the outcome); ``skip(event, detail)`` closes the row as
+    ``skipped`` (or ``skipped_locked``: another run held the location) instead of ``success``.
     """
 
     run: SyncRun
@@ -145,9 +150,10 @@ class LocationRun:
     def requests(self) -> dict:
         return request_stats(**self.hooks.used())
 
-    def skip(self, event: str, detail: str) -> None:
-        """Close the row as ``skipped`` (not failed), with a note (``event``: a stable word) saying why."""
-        self.status = "skipped"
+    def skip(self, event: str, detail: str, status: str = "skipped") -> None:
+        """Close the row as ``status`` (``skipped`` or ``skipped_locked``; not failed), with a note (``event``: a
+        stable word) saying why."""
+        self.status = status
         self.event(event, detail)
 
     def change_row(self, entity: str, action: str, **values: Any) -> dict:

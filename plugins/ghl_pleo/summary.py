@@ -41,8 +41,9 @@ def run_summary(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[s
     columns = COLUMNS.get(dag_id, COLUMNS[TAGS_DAG_ID])
     rows = {r["location_id"]: r for r in warehouse.ledger.location_runs(dag_id, run_id)}
     dry = any(r.get("dry_run") for r in rows.values())
-    table, totals, failed, docs = _location_table(rows, expected, columns)
-    lines = [_title(dag_id, run_id, dry), _head(columns), *table, _totals_line(totals, columns)]
+    width = max([8, *(len(r["status"]) for r in rows.values())])  # "skipped_locked" widens the column
+    table, totals, failed, docs = _location_table(rows, expected, columns, width)
+    lines = [_title(dag_id, run_id, dry), _head(columns, width), *table, _totals_line(totals, columns, width)]
     lines += [_writes_line(dag_id, totals, dry), change_line(warehouse, dag_id, run_id, dry)]
     lines += _notes(warehouse, dag_id, run_id, docs)
     lines += _failure_lines(failed)
@@ -55,16 +56,16 @@ def _title(dag_id: str, run_id: str, dry: bool) -> str:
     )
 
 
-def _head(columns: list[tuple[str, str]]) -> str:
+def _head(columns: list[tuple[str, str]], width: int) -> str:
     return (
-        f"{'location':<24} {'status':<8} "
+        f"{'location':<24} {'status':<{width}} "
         + " ".join(f"{h:>10}" for h, _ in columns)
         + f" {'GHL req':>8} {'Pleo req':>8}"
     )
 
 
 def _location_table(
-    rows: dict[str, dict], expected: list[str], columns: list[tuple[str, str]]
+    rows: dict[str, dict], expected: list[str], columns: list[tuple[str, str]], width: int
 ) -> tuple[list[str], Counter, list[dict], set[str]]:
     """A line per location (``expected``, or every one that ran), the totals of the columns and requests, the
     failed locations (those that did not run included) and the Data Docs pages the runs wrote."""
@@ -75,12 +76,12 @@ def _location_table(
     for location_id in expected or sorted(rows):
         r = rows.get(location_id)
         if r is None:
-            lines.append(f"{location_id:<24} {'not run':<8}")
+            lines.append(f"{location_id:<24} {'not run':<{width}}")
             failed.append({"location_id": location_id, "error_kind": "not_run", "error": "task did not run"})
             continue
         if r["counts"].get("data_docs"):
             docs.add(r["counts"]["data_docs"])
-        lines.append(_location_line(location_id, r, columns, totals))
+        lines.append(_location_line(location_id, r, columns, totals, width))
         if r["status"] in ("failed", "running"):
             failed.append(_failure(location_id, r))
     return lines, totals, failed, docs
@@ -99,7 +100,7 @@ def _failure(location_id: str, r: dict) -> dict:
     }
 
 
-def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], totals: Counter) -> str:
+def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], totals: Counter, width: int) -> str:
     """One location's line of the table; its counts and requests are added to ``totals``."""
     c, q = r["counts"], r["requests"]
     ghl_n = q.get("ghl", {}).get("total_requests", 0)
@@ -109,13 +110,15 @@ def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], to
     totals["ghl"] += ghl_n
     totals["pleo"] += pleo_n
     return (
-        f"{location_id:<24} {r['status']:<8} " + " ".join(f"{_fmt(v):>10}" for v in values) + f" {ghl_n:>8} {pleo_n:>8}"
+        f"{location_id:<24} {r['status']:<{width}} "
+        + " ".join(f"{_fmt(v):>10}" for v in values)
+        + f" {ghl_n:>8} {pleo_n:>8}"
     )
 
 
-def _totals_line(totals: Counter, columns: list[tuple[str, str]]) -> str:
+def _totals_line(totals: Counter, columns: list[tuple[str, str]], width: int) -> str:
     return (
-        f"{'TOTAL':<24} {'':<8} "
+        f"{'TOTAL':<24} {'':<{width}} "
         + " ".join(f"{_fmt(totals[k]):>10}" for _, k in columns)
         + f" {totals['ghl']:>8} {totals['pleo']:>8}"
     )

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from ghl_pleo.config import load_mapping
+from ghl_pleo.leases import leased
 from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.warehouse import Warehouse
 
@@ -99,12 +100,13 @@ def ensure_groups(locations: list[dict]) -> list[dict]:
     return _fail_fast(ensure, run, pleo, load_mapping(), locations, report_orphans=not only, isolate_failures=True)
 
 
-def _run_location(run: SyncRun, location_id: str, hooks: Hooks, step, *args, **kwargs) -> dict:
-    """One location's step inside its run context (the ledger row is closed before Airflow sees the error)."""
+def _run_location(run: SyncRun, location_id: str, hooks: Hooks, step, *args, skip_when_locked: bool, **kwargs) -> dict:
+    """One location's step inside its run context, holding the location's lease for this DAG (see
+    :func:`ghl_pleo.leases.leased`); the ledger row is closed before Airflow sees an error."""
 
     def body() -> dict:
         with run.location(location_id, hooks) as location_run:
-            return step(location_run, hooks, *args, **kwargs)
+            return leased(location_run, hooks, step, *args, skip_when_locked=skip_when_locked, **kwargs)
 
     return _fail_fast(body)
 
@@ -135,6 +137,7 @@ def sync_location_tags(location: dict) -> dict:
         release_archive_guard=released,
         released_by=getattr(ctx.get("dag_run"), "triggering_user_name", None) if released else None,
         full_refresh=params["full_refresh"],
+        skip_when_locked=True,  # a current-state sync: the run holding the location syncs the same state
     )
 
 
@@ -151,7 +154,13 @@ def fetch_statistics(location: dict) -> dict:
         window.previous().as_range(),
     )
     return _run_location(
-        run, location["location_id"], Hooks(ghl=_ghl(run.warehouse)), fetch_location_statistics, load_mapping(), window
+        run,
+        location["location_id"],
+        Hooks(ghl=_ghl(run.warehouse)),
+        fetch_location_statistics,
+        load_mapping(),
+        window,
+        skip_when_locked=False,  # dated work: this run's day is its own, so a locked location fails and is retried
     )
 
 

@@ -177,7 +177,7 @@ def test_sigkill_in_the_middle_of_the_load_then_a_rerun_ends_exactly_right(runne
         box.add_tag(loc, tag=f"Bulk {i}", _id=f"b{i:023x}")
     box.configure(pleo_rps=15)  # slow the load down so the kill lands inside it
     box.clear_requests()
-    proc = runner.start()
+    proc = runner.start(GHL_PLEO_LEASE_TTL_S="5")  # the killed run's lease lapses 5 s on; the rerun waits for that
     try:
         deadline = time.time() + 120
         while count(runner, "Pleo", CREATE) < 10 and time.time() < deadline:

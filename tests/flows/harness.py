@@ -1,8 +1,9 @@
 """Run whole flows without Airflow: the real hooks over HTTP to the sandbox, a real SQLite warehouse, real GX.
 
 A :class:`FlowRunner` does what the DAGs' tasks do (list the locations, ensure the groups, one run context per
-location, the run summary) in this process, in seconds, so a scenario is set up in the sandbox, run, and
-judged by what Pleo and the ledger hold. Airflow itself (retries, mapping, the scheduler) is the e2e suites' job.
+location holding the location's lease, the run summary) in this process, in seconds, so a scenario is set up in
+the sandbox, run, and judged by what Pleo and the ledger hold. Airflow itself (retries, mapping, the scheduler)
+is the e2e suites' job.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ghl_pleo.groups import ensure_groups
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.leases import leased
 from ghl_pleo.locations import resolve_locations
 from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.social_stats import Window
@@ -101,11 +103,13 @@ class FlowRunner:
             location_id, hooks = location["location_id"], self.hooks(dry_run)
             try:
                 with run.location(location_id, hooks) as location_run:
-                    result.results[location_id] = sync_location_tags(
+                    result.results[location_id] = leased(
                         location_run,
                         hooks,
+                        sync_location_tags,
                         config,
                         location,
+                        skip_when_locked=True,
                         release_archive_guard=location_id in release,
                         released_by=released_by,
                         full_refresh=full_refresh,
@@ -127,7 +131,9 @@ class FlowRunner:
             location_id, hooks = location["location_id"], Hooks(ghl=self.hooks(dry_run).ghl)
             try:
                 with run.location(location_id, hooks) as location_run:
-                    result.results[location_id] = fetch_location_statistics(location_run, hooks, config, window)
+                    result.results[location_id] = leased(
+                        location_run, hooks, fetch_location_statistics, config, window, skip_when_locked=False
+                    )
             except Exception as exc:  # noqa: BLE001
                 result.errors[location_id] = exc
         result.results["*"] = write_statistics_metadata(run, setup.pleo, config, locations)

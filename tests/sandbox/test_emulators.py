@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import requests
 
@@ -110,3 +113,22 @@ def test_state_survives_a_restart(tmp_path):
         assert any(t["_id"] == "cccccccccccccccccccccccc" for t in again.ghl_tags(loc))
     finally:
         again.stop()
+
+
+def test_the_delay_switch_holds_one_endpoint_until_it_is_lowered_and_the_rest_keep_answering(box):
+    """``delays`` holds every request to the endpoints it names (counted on arrival); clearing it lets them go."""
+    loc = box.locations()[0]["id"]
+    box.clear_requests()
+    box.configure(delays={"GHL GET /social-media-posting/{locationId}/tags": 600})
+    answers: list[int] = []
+    try:
+        held = threading.Thread(target=lambda: answers.append(requests.get(tags_url(box, loc), headers=V2).status_code))
+        held.start()
+        while box.requests().get("GHL GET /social-media-posting/{locationId}/tags", 0) < 1:
+            time.sleep(0.05)  # until the held request has arrived
+        assert requests.get(f"{box.ghl_url}/locations/{loc}", headers=V2).status_code == 200  # others answer
+        assert answers == []
+    finally:
+        box.configure(delays={})
+    held.join()
+    assert answers == [200]

@@ -3,11 +3,14 @@ percentiles, per DAG, per location and per window, on a real SQLite warehouse se
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, health
 from ghl_pleo.warehouse import Warehouse
 from tests.unit.test_health import HOURS, NOW, seed
+from tests.warehouse.ledger_rows import add_row
 
 
 @pytest.fixture()
@@ -40,3 +43,16 @@ def test_success_rates_and_percentiles_on_a_seeded_ledger(wh):
     assert loc1["success_rate"] == 1.0 and loc1["duration_p50_s"] == 10.5 and loc1["records_synced"] == 60
     stale = {(f["dag_id"], f["location_id"]) for f in doc["stale"]}
     assert stale == {(TAGS_DAG_ID, "L3"), (STATISTICS_DAG_ID, "L1")}
+
+
+def test_a_location_another_run_was_syncing_is_neither_a_failure_nor_a_sync(wh):
+    """``skipped_locked``: the run stays green and the location's success rate is not lowered by it; whether the
+    location is fresh comes from the run that held it (here that run failed: no success at all)."""
+    add_row(wh, TAGS_DAG_ID, "holder", "L1", NOW - timedelta(hours=2), 5, "failed")
+    add_row(wh, TAGS_DAG_ID, "skipper", "L1", NOW - timedelta(hours=1), 1, "skipped_locked")
+    add_row(wh, TAGS_DAG_ID, "skipper", "L2", NOW - timedelta(hours=1), 3)
+    doc = health(wh, now=NOW, hours=HOURS)
+    assert {r["run_id"]: r["status"] for r in doc["runs"]} == {"holder": "failed", "skipper": "success"}
+    l1 = next(r for r in doc["windows"]["24h"]["locations"] if r["location_id"] == "L1")
+    assert l1["runs"] == 2 and l1["failures"] == 1 and l1["success_rate"] == 0.5
+    assert next(f for f in doc["freshness"] if f["location_id"] == "L1")["last_success_at"] is None

@@ -15,7 +15,8 @@ from ghl_pleo.warehouse import Warehouse, core
 pytestmark = pytest.mark.integration
 
 TABLES = {
-    "ghl_tags_staged",
+    "ghl_tag_pages",
+    "sync_leases",
     "ghl_tag_details",
     "pleo_tags_pushed",
     "rejected_records",

@@ -75,3 +75,18 @@ def test_cleanup_removes_old_rejected_records_and_events_and_spares_sync_state(w
     assert deleted["rejected_records"] == 1 and deleted["sync_run_events"] == 0  # the event is 3 days old
     assert len(wh.db.query("SELECT * FROM pleo_tags_pushed")) == 1
     assert wh.health.cleanup(90, now=recent + timedelta(days=91))["sync_run_events"] == 1
+
+
+def test_cleanup_removes_staged_pages_a_killed_try_left_after_a_day_and_keeps_a_running_reads(wh):
+    """A finished read drops its own pages; a try killed mid-read leaves them: they go by age, a running read's
+    (minutes old) stay, whatever the ledger retention."""
+    wh.staging.stage_page("L1", "killed-run", 1, [{"_id": "a"}, {"_id": "b"}])
+    wh.staging.stage_page("L1", "running-run", 1, [{"_id": "a"}])
+    with wh.db.begin() as conn:
+        for run_id, age in (("killed-run", timedelta(days=1, minutes=1)), ("running-run", timedelta(minutes=5))):
+            conn.execute(
+                text("UPDATE ghl_tag_pages SET fetched_at = :t WHERE run_id = :r"),
+                {"t": (NOW - age).strftime(TS_FORMAT), "r": run_id},
+            )
+    assert wh.health.cleanup(90, now=NOW)["ghl_tag_pages"] == 2
+    assert [r["run_id"] for r in wh.db.query("SELECT run_id FROM ghl_tag_pages")] == ["running-run"]

@@ -16,17 +16,30 @@ def test_staged_pages_stream_back_in_read_order_byte_for_byte(wh):
     wh.staging.stage_page("L1", "run1", 2, page2)
     wh.staging.stage_page("L1", "run1", 1, page1)
     wh.staging.stage_page("L2", "run1", 1, [{"_id": "z"}])
-    rows = list(wh.staging.iter_staged("L1", chunk=1))
+    rows = list(wh.staging.iter_staged("L1", "run1", chunk=1))
     assert [(r[1], r[2]) for r in rows] == [(1, 0), (1, 1), (2, 0), (2, 1)]
     assert [r[3] for r in rows] == page1 + page2
-    wh.staging.clear_staged("L1")
-    assert list(wh.staging.iter_staged("L1")) == [] and len(list(wh.staging.iter_staged("L2"))) == 1
+    wh.staging.clear_staged("L1", "run1")
+    assert list(wh.staging.iter_staged("L1", "run1")) == [] and len(list(wh.staging.iter_staged("L2", "run1"))) == 1
+
+
+def test_two_runs_staging_the_same_location_never_read_or_clear_each_others_pages(wh):
+    """Two runs of the tags DAG reading one location at once (a backfill's runs, the hourly run): each stages the
+    same page numbers, reads back only its own pages, and clearing its own leaves the other's alone."""
+    wh.staging.stage_page("L1", "run-a", 1, [{"_id": "a1"}, {"_id": "a2"}])
+    wh.staging.stage_page("L1", "run-b", 1, [{"_id": "b1"}])  # the same (location, page, position): no clash
+    wh.staging.stage_page("L1", "run-a", 2, [{"_id": "a3"}])
+    assert [r[3]["_id"] for r in wh.staging.iter_staged("L1", "run-a")] == ["a1", "a2", "a3"]
+    assert [r[3]["_id"] for r in wh.staging.iter_staged("L1", "run-b")] == ["b1"]
+    wh.staging.clear_staged("L1", "run-b")  # run b starts its read over (or is done with it)
+    assert [r[3]["_id"] for r in wh.staging.iter_staged("L1", "run-a")] == ["a1", "a2", "a3"]
+    assert list(wh.staging.iter_staged("L1", "run-b")) == []
 
 
 def test_staged_rows_keep_the_tag_id_only_when_it_is_a_string(wh):
     wh.staging.stage_page("L1", "run1", 1, [{"_id": "a"}, {"_id": 7}, "text", {}])
     wh.staging.stage_page("L1", "run1", 2, [])  # an empty page writes nothing
-    rows = wh.db.query("SELECT page_no, position, tag_id, run_id FROM ghl_tags_staged ORDER BY position")
+    rows = wh.db.query("SELECT page_no, position, tag_id, run_id FROM ghl_tag_pages ORDER BY position")
     assert [(r["page_no"], r["position"], r["tag_id"], r["run_id"]) for r in rows] == [
         (1, 0, "a", "run1"),
         (1, 1, None, "run1"),

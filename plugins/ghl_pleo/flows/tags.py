@@ -120,11 +120,11 @@ def extract(run: LocationRun, ghl: GhlHook) -> str | None:
     Returns why the read is incomplete (fewer distinct tags than GHL's ``count``, or no short last page
     without one), or None when it saw the whole listing.
     """
-    staging, location_id = run.warehouse.staging, run.location_id
-    staging.clear_staged(location_id)
+    staging, location_id, run_id = run.warehouse.staging, run.location_id, run.run.run_id
+    staging.clear_staged(location_id, run_id)  # a retry of this run starts over; other runs' pages are theirs
     total, paginator = 0, None
     for page_no, tags, paginator in ghl.iter_tag_pages(location_id):
-        staging.stage_page(location_id, run.run.run_id, page_no, tags)
+        staging.stage_page(location_id, run_id, page_no, tags)
         total += len(tags)
         log.info(
             "Location %s: GHL tags page %d: %d tags (%d read, count %s)",
@@ -154,9 +154,12 @@ def extract(run: LocationRun, ghl: GhlHook) -> str | None:
 
 def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> PreparedTags:
     """Schema drift, row rules (rejected rows quarantined), the rejected share and the GX suite."""
-    location_id, counts = run.location_id, run.counts
-    drift = check_schema(run)
-    prepared = prepare_tags(run.warehouse.staging.iter_staged(location_id), config, now=now)
+    location_id, counts, staging = run.location_id, run.counts, run.warehouse.staging
+    try:
+        drift = check_schema(run)
+        prepared = prepare_tags(staging.iter_staged(location_id, run.run.run_id), config, now=now)
+    finally:  # the pages are read (or unreadable): this run's copy goes; a killed try's goes by age
+        staging.clear_staged(location_id, run.run.run_id)
     run.warehouse.ledger.save_rejected(run.run.dag_id, run.run.run_id, location_id, "tag", prepared.rejected)
     for r in prepared.rejected.itertuples(index=False):
         log.warning("Location %s: rejected tag %s (%s): %s", location_id, r.record_key, r.rule, r.reason)
@@ -195,7 +198,8 @@ def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> Prep
 def check_schema(run: LocationRun):
     """Compare the staged payloads' fields and types with the last run's; a mapped field gone stops the load."""
     location_id, state = run.location_id, run.warehouse.state
-    observed, n = observed_fields(payload for *_, payload in run.warehouse.staging.iter_staged(location_id))
+    staged = run.warehouse.staging.iter_staged(location_id, run.run.run_id)
+    observed, n = observed_fields(payload for *_, payload in staged)
     drift = schema_drift(TAGS_ENDPOINT, observed, n, state.schema_fields(TAGS_ENDPOINT, location_id), TAG_MAPPED_FIELDS)
     if drift.changed:
         run.event("schema_drift", drift.describe() + (f"; FATAL: {'; '.join(drift.fatal)}" if drift.fatal else ""))

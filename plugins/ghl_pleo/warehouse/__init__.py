@@ -12,6 +12,7 @@ and exposes the stores:
 - ``health`` (:class:`HealthStore`): the ledger's health reads, the stale alerts sent, retention.
 - ``tokens`` (:class:`TokenStore`): the agency OAuth tokens (encrypted).
 - ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
+- ``leases`` (:class:`LeaseStore`): one writer per unit of work (a location's sync, the tag groups).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ghl_pleo.warehouse.change_log import change
 from ghl_pleo.warehouse.core import CONN_ID, TS_FORMAT, Database, parse_ts, utcnow, warehouse_url
 from ghl_pleo.warehouse.guard import GuardStore
 from ghl_pleo.warehouse.health import HealthStore
+from ghl_pleo.warehouse.leases import LeaseStore
 from ghl_pleo.warehouse.ledger import LedgerStore, drift_flags
 from ghl_pleo.warehouse.pending import PendingWriteStore
 from ghl_pleo.warehouse.rate_slots import RateSlotStore
@@ -33,6 +35,7 @@ __all__ = [
     "Database",
     "GuardStore",
     "HealthStore",
+    "LeaseStore",
     "LedgerStore",
     "PendingWriteStore",
     "RateSlotStore",
@@ -63,6 +66,7 @@ class Warehouse:
         self.health = HealthStore(self.db)
         self.tokens = TokenStore(self.db)
         self.rate_slots = RateSlotStore(self.db)
+        self.leases = LeaseStore(self.db)
 
     def apply_schema(self) -> None:
         """Apply the schema again (idempotent; constructing a Warehouse already made sure of it)."""

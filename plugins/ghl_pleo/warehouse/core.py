@@ -1,7 +1,8 @@
 """The warehouse's engine and DDL: one :class:`Database` per URL a process uses, and the timestamp format.
 
 SQLAlchemy 2 Core with plain SQL from ``include/sql``, portable between SQLite (the embedded default) and
-PostgreSQL. Only the stores (``staging``, ``state``, ``ledger``, ``tokens``, ``rate_slots``) run SQL on it.
+PostgreSQL. Only the stores (``staging``, ``state``, ``ledger``, ``tokens``, ``rate_slots``, ``leases``) run SQL
+on it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the health DAG and the dashboard keep in the warehouse: the ledger read for the health numbers
 (``sync_location_runs``), the stale periods already alerted (``stale_alerts``) and the retention of the ledger,
-change log, rejected records and run notes. Each method is one transaction.
+change log, rejected records, run notes and leftover staged pages. Each method is one transaction.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ LEDGER_COLUMNS = [
 ]
 
 
+# Staged tag pages older than this belong to a try that was killed and never retried (see cleanup).
+STAGED_PAGES_MAX_AGE = timedelta(days=1)
+
+
 class HealthStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -48,7 +52,9 @@ class HealthStore:
         )
 
     def last_successes(self) -> pd.DataFrame:
-        """Per DAG and location: the last successful real sync, the first time it was seen, the last start."""
+        """Per DAG and location: the last successful real sync, the first time it was seen, the last start.
+
+        A ``skipped_locked`` row is no sync: the run that held the location has its own row (fresh if it synced)."""
         return self.db.frame(
             "SELECT dag_id, location_id, MAX(CASE WHEN status IN ('success', 'skipped') THEN finished_at END) "
             "AS last_success_at, MIN(started_at) AS first_seen_at, MAX(started_at) AS last_run_at "
@@ -87,10 +93,17 @@ class HealthStore:
 
         Each DAG's latest successful (real) run per location is kept whatever its age: it is the baseline of the
         volume guard and of the stale-sync check. Sync state (what Pleo holds, statistics history) is never touched.
+        Staged tag pages a killed try left behind (a finished read drops its own) go after
+        :data:`STAGED_PAGES_MAX_AGE`, or the retention if shorter: no try outlives its 50-minute timeout.
         """
-        cut = ((now or datetime.now(UTC)) - timedelta(days=retention_days)).strftime(TS_FORMAT)
+        now = now or datetime.now(UTC)
+        cut = (now - timedelta(days=retention_days)).strftime(TS_FORMAT)
+        staged_cut = (now - min(timedelta(days=retention_days), STAGED_PAGES_MAX_AGE)).strftime(TS_FORMAT)
         deleted = {}
         with self.db.begin() as conn:
+            deleted["ghl_tag_pages"] = conn.execute(
+                text("DELETE FROM ghl_tag_pages WHERE fetched_at < :cut"), {"cut": staged_cut}
+            ).rowcount
             deleted["sync_location_runs"] = conn.execute(
                 text(
                     "DELETE FROM sync_location_runs WHERE started_at < :cut "

@@ -112,12 +112,13 @@ class LedgerStore:
         return out
 
     def error_streak(self, dag_id: str, location_id: str, kind: str, limit: int = 3) -> int:
-        """How many of the location's latest real runs (newest first, up to ``limit``) failed with ``kind``."""
+        """How many of the location's latest real runs (newest first, up to ``limit``) failed with ``kind``
+        (a run that skipped the location because another run held it does not break the streak)."""
         with self.db.connect() as conn:
             kinds = conn.execute(
                 text(
                     "SELECT error_kind FROM sync_location_runs WHERE dag_id = :d AND location_id = :l AND "
-                    "dry_run = 0 AND status <> 'running' ORDER BY started_at DESC LIMIT :n"
+                    "dry_run = 0 AND status NOT IN ('running', 'skipped_locked') ORDER BY started_at DESC LIMIT :n"
                 ),
                 {"d": dag_id, "l": location_id, "n": limit},
             ).scalars()

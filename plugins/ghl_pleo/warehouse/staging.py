@@ -1,5 +1,6 @@
-"""Staging: the raw tag pages of each location's latest read (``ghl_tags_staged``) and the tag details
-(``ghl_tag_details``, with the fingerprint of the record they belong to). Each method is one transaction."""
+"""Staging: the raw tag pages of each run's read of a location (``ghl_tag_pages``, keyed by run: a run clears
+and reads only its own pages) and the tag details (``ghl_tag_details``, with the fingerprint of the record they
+belong to). Each method is one transaction."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ class StagingStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    # tag pages ---------------------------------------------------------------------------
-    def clear_staged(self, location_id: str) -> None:
+    # tag pages (by run) -----------------------------------------------------------------
+    def clear_staged(self, location_id: str, run_id: str) -> None:
+        """Delete this run's pages of the location (never another run's: those go by age, in the cleanup)."""
         with self.db.begin() as conn:
-            conn.execute(text("DELETE FROM ghl_tags_staged WHERE location_id = :l"), {"l": location_id})
+            conn.execute(
+                text("DELETE FROM ghl_tag_pages WHERE run_id = :r AND location_id = :l"),
+                {"r": run_id, "l": location_id},
+            )
 
     def stage_page(self, location_id: str, run_id: str, page_no: int, tags: list[Any]) -> None:
         now = utcnow()
@@ -41,21 +46,22 @@ class StagingStore:
         with self.db.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO ghl_tags_staged (location_id, run_id, page_no, position, tag_id, payload, "
-                    "fetched_at) VALUES (:l, :r, :p, :i, :t, :payload, :f)"
+                    "INSERT INTO ghl_tag_pages (run_id, location_id, page_no, position, tag_id, payload, "
+                    "fetched_at) VALUES (:r, :l, :p, :i, :t, :payload, :f)"
                 ),
                 rows,
             )
 
-    def iter_staged(self, location_id: str, chunk: int = 1000) -> Iterator[tuple[str, int, int, Any]]:
-        """``(location_id, page_no, position, payload)`` in read order, streamed (payloads parsed one by one)."""
+    def iter_staged(self, location_id: str, run_id: str, chunk: int = 1000) -> Iterator[tuple[str, int, int, Any]]:
+        """This run's ``(location_id, page_no, position, payload)`` in read order, streamed (payloads parsed one by
+        one)."""
         with self.db.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
                 text(
-                    "SELECT location_id, page_no, position, payload FROM ghl_tags_staged WHERE location_id = :l "
-                    "ORDER BY page_no, position"
+                    "SELECT location_id, page_no, position, payload FROM ghl_tag_pages WHERE run_id = :r AND "
+                    "location_id = :l ORDER BY page_no, position"
                 ),
-                {"l": location_id},
+                {"r": run_id, "l": location_id},
             )
             for r in result:
                 yield r[0], r[1], r[2], json.loads(r[3])
