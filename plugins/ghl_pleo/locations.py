@@ -34,6 +34,18 @@ def parse_location_ids(raw: Any) -> list[str]:
     return list(dict.fromkeys(check_location_id(v.strip()) for v in value))
 
 
+def param_ids(value: Any) -> list[str]:
+    """A run param holding ids (``locations``, ``release_archive_guard``): a list, or a comma-separated string
+    typed into the form. Whole ids only: a string is split, never searched for a substring."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise ConfigurationError(f"A run param must be a list of ids (or a comma-separated string); got {value!r:.80}.")
+    return [v for v in (str(x).strip() for x in value) if v]
+
+
 def limit_to(ids: list[str], only: list[str] | None, where: str) -> list[str]:
     """``ids`` limited to ``only`` (the run's ``locations`` param); an id not in ``ids`` is an error, not a no-op."""
     if not only:

@@ -18,17 +18,18 @@ log = logging.getLogger("ghl_pleo.tasks")
 
 
 def run_params() -> dict:
-    """The run's params (trigger form or ``--conf``): ``dry_run``, ``locations``, ``full_refresh``."""
+    """The run's params (trigger form or ``--conf``): ``dry_run``, ``locations``, ``full_refresh``,
+    ``release_archive_guard``."""
     from airflow.sdk import get_current_context
 
+    from ghl_pleo.locations import param_ids
+
     params = get_current_context().get("params") or {}
-    locations = params.get("locations") or []
-    if isinstance(locations, str):  # a comma-separated string typed into the form
-        locations = [v for v in (x.strip() for x in locations.split(",")) if v]
     return {
         "dry_run": _flag(params.get("dry_run")),
-        "locations": list(locations),
+        "locations": param_ids(params.get("locations")),
         "full_refresh": _flag(params.get("full_refresh")),
+        "release_archive_guard": param_ids(params.get("release_archive_guard")),
     }
 
 
@@ -125,7 +126,7 @@ def sync_location_tags(location: dict) -> dict:
     from ghl_pleo.flows.tags import sync_location_tags as sync
 
     ctx, run, params = _location_task(location)
-    release = (ctx.get("params") or {}).get("release_archive_guard") or []
+    release = params["release_archive_guard"]  # whole ids (or "all"), never a substring of a string
     released = location["location_id"] in release or "all" in release
     return _run_location(
         run,

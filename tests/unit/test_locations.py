@@ -24,3 +24,14 @@ def test_the_variable_is_a_json_list_of_ids_with_duplicates_dropped():
     for bad in ("LocAAAAAAAAAAAAAAAAA", '{"a": 1}', '["", "x"]', "[1]"):
         with pytest.raises(ConfigurationError, match="ghl_location_ids"):
             parse_location_ids(bad)
+
+
+def test_run_params_with_ids_are_whole_ids_never_substrings():
+    from ghl_pleo.locations import param_ids
+
+    assert param_ids("Loc1, Loc2 ,,") == ["Loc1", "Loc2"]
+    assert param_ids(["Loc1", " all "]) == ["Loc1", "all"]
+    assert param_ids(None) == [] and param_ids("") == []
+    assert "Loc" not in param_ids("Loc1234")  # a string is split, not searched: "Loc" is not released by "Loc1234"
+    with pytest.raises(ConfigurationError, match="list of ids"):
+        param_ids({"Loc1": True})
