@@ -31,6 +31,8 @@ class MappingConfig:
     Attributes:
         group_name_template: Pleo tag-group name, e.g. ``"Social: {location_name}"``.
         max_name_length: longest accepted tag name in code points; longer ones are rejected.
+        max_id_length / max_value_length: longest accepted tag id (the Pleo code) and dimension value (e.g.
+            ``createdBy``); longer ones are rejected with their reason rather than sent for Pleo to refuse.
         detail_level: ``full`` writes the dimensions below, ``basic`` writes none.
         dimensions: dimension codes that flow (subset of :data:`DIMENSIONS`).
         metrics: statistics totals that flow into the group's ``metrics`` metadata.
@@ -45,6 +47,8 @@ class MappingConfig:
 
     group_name_template: str = "Social: {location_name}"
     max_name_length: int = 255
+    max_id_length: int = 64
+    max_value_length: int = 255
     detail_level: str = "full"
     dimensions: tuple[str, ...] = tuple(DIMENSIONS)
     metrics: tuple[str, ...] = METRIC_NAMES
@@ -93,10 +97,13 @@ def _parse_group_name_template(tpl: Any, source: str) -> dict[str, Any]:
     return {"group_name_template": tpl}
 
 
-def _parse_max_name_length(n: Any, source: str) -> dict[str, Any]:
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10000:
-        raise _fail(source, "max_name_length", "an integer from 1 to 10000", n)
-    return {"max_name_length": n}
+def _length_parser(key: str):
+    def parse(n: Any, source: str) -> dict[str, Any]:
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10000:
+            raise _fail(source, key, "an integer from 1 to 10000", n)
+        return {key: n}
+
+    return parse
 
 
 def _parse_detail_level(level: Any, source: str) -> dict[str, Any]:
@@ -186,7 +193,9 @@ def _parse_quality(quality: Any, source: str) -> dict[str, Any]:
 # Top-level key -> parser returning MappingConfig keyword arguments; checked in this order.
 _KEY_PARSERS = {
     "group_name_template": _parse_group_name_template,
-    "max_name_length": _parse_max_name_length,
+    "max_name_length": _length_parser("max_name_length"),
+    "max_id_length": _length_parser("max_id_length"),
+    "max_value_length": _length_parser("max_value_length"),
     "detail_level": _parse_detail_level,
     "dimensions": _parse_dimensions,
     "metrics": _parse_metrics,

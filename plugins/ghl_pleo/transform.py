@@ -63,6 +63,21 @@ def _unusable(location_id: str, page_no: Any, position: Any, payload: Any, rule:
     return rejection(location_id, f"page {page_no} item {position}", rule, reason, payload)
 
 
+def _too_long(tag_id: str, created_by: str | None, config: MappingConfig) -> tuple[str, str, str] | None:
+    """``(rule, reason, value)`` for an id or value longer than the mapping file allows (Pleo publishes no limit:
+    sending it could fail the whole location every hour), or None."""
+    if len(tag_id) > config.max_id_length:
+        return (
+            "id_too_long",
+            f"_id is {len(tag_id)} characters, longer than max_id_length {config.max_id_length}",
+            tag_id,
+        )
+    if created_by is not None and len(created_by) > config.max_value_length:
+        reason = f"createdBy is {len(created_by)} characters, longer than max_value_length {config.max_value_length}"
+        return "value_too_long", reason, created_by
+    return None
+
+
 def _prepare_one(
     location_id: str,
     tag_id: str,
@@ -87,6 +102,9 @@ def _prepare_one(
         reason = name_reason(rule, p.get("tag"), config.max_name_length)
         return rejection(location_id, tag_id, rule, reason, p.get("tag"))
     created_by = p.get("createdBy") if isinstance(p.get("createdBy"), str) else None
+    too_long = _too_long(tag_id, created_by, config)
+    if too_long:
+        return rejection(location_id, tag_id, too_long[0], too_long[1], too_long[2])
     return (
         location_id,
         tag_id,
@@ -224,6 +242,8 @@ def dimension_values(tags: pd.DataFrame, details: pd.DataFrame, config: MappingC
         }
         for dim in dims:
             value = values.get(dim) or config.defaults.get(dim)
-            if value:
+            # a longer value is never sent (the listing's createdBy was checked in prepare_tags; a details answer
+            # that differs from it leaves the value out)
+            if value and len(value) <= config.max_value_length:
                 rows.append({"code": t.code, "dimension": dim, "value": value})
     return pd.DataFrame(rows, columns=VALUE_COLUMNS)

@@ -105,3 +105,22 @@ def test_a_group_pleo_refuses_for_one_location_fails_that_location_alone(flows):
     assert [f["location_id"] for f in result.failed] == failed
     assert flows.tags().errors == {}
     assert_pleo_matches_ghl(box)
+
+
+def test_an_over_long_id_or_creator_is_quarantined_with_its_reason_and_the_rest_syncs(flows):
+    box = flows.box
+    box.add_tag(flows.locations[1], tag="Long Creator", _id="a1" * 12, createdBy="x" * 300)
+    box.add_tag(flows.locations[2], tag="Long Id", _id="b" * 80)
+    result = flows.tags()
+    assert result.errors == {}
+    rejected = flows.warehouse.db.query(
+        "SELECT location_id, record_key, rule FROM rejected_records WHERE run_id = :r AND rule LIKE '%too_long'",
+        {"r": result.run_id},
+    )
+    assert {(r["location_id"], r["record_key"], r["rule"]) for r in rejected} == {
+        (flows.locations[1], "a1" * 12, "value_too_long"),
+        (flows.locations[2], "b" * 80, "id_too_long"),
+    }
+    codes = {t["code"] for t in box.pleo_state()["tags"].values()}
+    assert "a1" * 12 not in codes and "b" * 80 not in codes
+    assert flows.ledger(result)[flows.locations[2]]["counts"]["rejected"] == 1

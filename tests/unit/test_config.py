@@ -75,3 +75,10 @@ def test_the_archive_guard_settings_load_and_are_checked():
     for bad in ({"max_archives_per_run": 2.5}, {"max_archives_per_run": -1}, {"volume_baseline_days": "7"}):
         with pytest.raises(ConfigurationError, match=f"key 'quality.{next(iter(bad))}'"):
             parse_mapping({"quality": bad}, "m.yaml")
+
+
+def test_the_input_limits_load_and_are_checked():
+    cfg = parse_mapping({"max_id_length": 40, "max_value_length": 100}, "m.yaml")
+    assert (cfg.max_id_length, cfg.max_value_length) == (40, 100)
+    with pytest.raises(ConfigurationError, match="key 'max_value_length'"):
+        parse_mapping({"max_value_length": 0}, "m.yaml")

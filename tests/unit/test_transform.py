@@ -139,3 +139,23 @@ def test_streamed_records_give_what_a_frame_gives():
     assert (b.read, b.duplicates) == (5, 1)
     assert list(b.tags["tag_id"]) == ["t2", "t1"] and list(b.tags["name"]) == ["Summer Sale", "New"]
     assert list(b.rejected["rule"]) == ["missing_id", "empty_name"]
+
+
+def test_ids_and_values_longer_than_the_limits_are_rejected_with_their_reason():
+    rows = staged(tag("t" * 65), tag("t2", createdBy="u" * 256), tag("t" * 64, createdBy="u" * 255))
+    out = prepare_tags(rows, CFG)
+    assert out.tags["tag_id"].tolist() == ["t" * 64]
+    got = dict(zip(out.rejected["rule"], out.rejected["reason"], strict=True))
+    assert got == {
+        "id_too_long": "_id is 65 characters, longer than max_id_length 64",
+        "value_too_long": "createdBy is 256 characters, longer than max_value_length 255",
+    }
+    strict = MappingConfig(max_id_length=10, max_value_length=3)
+    assert prepare_tags(staged(tag("t1", createdBy="abcd")), strict).rejected["rule"].tolist() == ["value_too_long"]
+
+
+def test_a_dimension_value_longer_than_the_limit_is_never_sent():
+    tags = prepare_tags(staged(tag("t1")), CFG).tags
+    details = pd.DataFrame([{"tag_id": "t1", "payload": tag("t1", createdBy="u" * 300)}])
+    values = dimension_values(tags, details, CFG)
+    assert "ghl_created_by" not in set(values["dimension"]) and len(values) == 3
