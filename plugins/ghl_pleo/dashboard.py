@@ -7,19 +7,23 @@
 * ``/ghl-pleo/data-docs/...``: the Great Expectations Data Docs of the runs (the links in alerts point here).
 
 Reads only the warehouse. Every route needs an Airflow login (the UI's session cookie, or
-``Authorization: Bearer <token from /auth/token>``) unless ``GHL_PLEO_DASHBOARD_PUBLIC=1``.
+``Authorization: Bearer <token from /auth/token>``) whose role Airflow's auth manager lets read the sync DAGs
+(else 403), unless ``GHL_PLEO_DASHBOARD_PUBLIC=1``; the Data Docs' static library files need none. Answers carry
+``Cache-Control: private, no-store``, ``nosniff`` and ``frame-ancestors 'self'``; Data Docs pages a CSP sandbox.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import threading
 import time
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from ghl_pleo.constants import SYNC_DAG_IDS
 from ghl_pleo.dashboard_page import render_page
 
 log = logging.getLogger("ghl_pleo.dashboard")
@@ -30,22 +34,55 @@ _cache_lock = threading.Lock()
 _warehouse = None
 
 
+# Every answer: never cached by a shared cache, never sniffed into another type, framed only by the Airflow UI.
+SECURITY_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+}
+# Data Docs pages run GX's scripts in an opaque origin: they cannot act with the user's Airflow session.
+DATA_DOCS_CSP = "sandbox allow-scripts; frame-ancestors 'self'"
+STATIC_SUFFIXES = (".css", ".js", ".map", ".woff", ".woff2", ".ttf", ".otf", ".svg", ".png", ".jpg", ".ico", ".gif")
+
+
+def _public() -> bool:
+    return os.environ.get("GHL_PLEO_DASHBOARD_PUBLIC", "").lower() in ("1", "true", "yes")
+
+
 async def require_login(request: Request) -> None:
-    """An Airflow user (cookie or bearer token), unless the dashboard is made public."""
-    if os.environ.get("GHL_PLEO_DASHBOARD_PUBLIC", "").lower() in ("1", "true", "yes"):
+    """An Airflow user (cookie or bearer token) whom Airflow's auth manager lets read the sync DAGs, unless the
+    dashboard is made public. No login: 401; logged in without read access to every sync DAG: 403."""
+    if _public() or _is_static_data_docs(request.url.path):
         return
     auth = request.headers.get("authorization") or ""
     token = auth[7:] if auth.lower().startswith("bearer ") else None
     try:
+        from airflow.api_fastapi.app import get_auth_manager
         from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
         from airflow.api_fastapi.core_api.security import resolve_user_from_token
 
-        await resolve_user_from_token(token or request.cookies.get(COOKIE_NAME_JWT_TOKEN))
+        user = await resolve_user_from_token(token or request.cookies.get(COOKIE_NAME_JWT_TOKEN))
+        manager = get_auth_manager()
+        denied = [
+            dag_id
+            for dag_id in SYNC_DAG_IDS
+            if not manager.is_authorized_dag(method="GET", user=user, details=DagDetails(id=dag_id))
+        ]
     except HTTPException:
         raise
     except Exception as exc:  # no auth manager (not inside the api-server): refuse rather than open up
         log.warning("Dashboard login check failed: %s", type(exc).__name__)
         raise HTTPException(status_code=401, detail="Log in to Airflow first") from None
+    if denied:
+        raise HTTPException(status_code=403, detail=f"Your Airflow role may not read {', '.join(denied)}")
+
+
+def _is_static_data_docs(path: str) -> bool:
+    """The library files Data Docs pages load (styles, scripts, fonts): served without login; the pages are not."""
+    rest = path.split("/data-docs/", 1)[1] if "/data-docs/" in path else ""
+    rest = posixpath.normpath(rest) if rest else ""
+    return rest.startswith("static/") and rest.lower().endswith(STATIC_SUFFIXES)
 
 
 def warehouse():
@@ -82,6 +119,14 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="GHL-Pleo health", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None, openapi_url=None
     )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if "/data-docs/" in request.url.path and response.headers.get("content-type", "").startswith("text/html"):
+            response.headers["Content-Security-Policy"] = DATA_DOCS_CSP
+        return response
 
     @app.get("/api/health")
     def health_json() -> JSONResponse:

@@ -63,3 +63,40 @@ def test_a_new_warehouse_gives_an_empty_dashboard_not_an_error(wh, monkeypatch, 
     assert client.get("/data-docs/index.html").text == "<html>docs</html>"
     for escape in ("/data-docs/..%2Fsecret.txt", "/data-docs/%2E%2E/secret.txt", "/data-docs/../secret.txt"):
         assert "not for the web" not in client.get(escape).text, escape
+
+
+def test_the_dashboard_asks_airflows_auth_manager_and_sends_safe_headers(wh, monkeypatch, tmp_path):
+    from airflow.api_fastapi import app as airflow_app
+    from fastapi.testclient import TestClient
+
+    from ghl_pleo import dashboard
+    from tests.auth_manager import DenySyncDagsAuthManager
+
+    monkeypatch.setattr(airflow_app._AuthManagerState, "instance", DenySyncDagsAuthManager())
+    monkeypatch.setattr(dashboard, "_warehouse", wh)
+    monkeypatch.delenv("GHL_PLEO_DASHBOARD_PUBLIC", raising=False)
+    docs = tmp_path / "docs"
+    (docs / "static" / "styles").mkdir(parents=True)
+    (docs / "index.html").write_text("<html><script>1</script></html>")
+    (docs / "static" / "styles" / "site.css").write_text("body {}")
+    monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(docs))
+    dashboard._cache.clear()
+    client = TestClient(dashboard.create_app())
+
+    def get(path: str, user: str | None = None):
+        return client.get(path, headers={"Authorization": f"Bearer {user}"} if user else {})
+
+    assert get("/api/health").status_code == 401
+    assert get("/api/health", "outsider").status_code == 403  # logged in, but may not read the sync DAGs
+    assert "ghl_pleo_tags_sync" in get("/", "outsider").json()["detail"]
+    assert get("/data-docs/index.html", "outsider").status_code == 403
+    ok = get("/api/health", "reader")
+    assert ok.status_code == 200 and "windows" in ok.json()
+    for name, value in dashboard.SECURITY_HEADERS.items():
+        assert ok.headers[name] == value
+    page = get("/data-docs/index.html", "reader")
+    assert page.status_code == 200 and page.headers["Content-Security-Policy"].startswith("sandbox allow-scripts")
+    assert page.headers["Cache-Control"] == "private, no-store"
+    static = get("/data-docs/static/styles/site.css")  # the library files the pages load: no login
+    assert static.status_code == 200 and static.text == "body {}"
+    assert get("/data-docs/static/../index.html").status_code in (401, 404)  # not a way round the login
