@@ -96,8 +96,9 @@ def warehouse():
         except Exception:  # the Task SDK cannot read connections in this process: ask the server's secrets
             from airflow.models.connection import Connection
 
-            conn = Connection.get_connection_from_secrets("ghl_pleo_db")
-            url = (conn.extra_dejson or {}).get("sqlalchemy_url") or conn.get_uri()
+            from ghl_pleo.warehouse.core import connection_url
+
+            url = connection_url(Connection.get_connection_from_secrets("ghl_pleo_db"))
         _warehouse = Warehouse(url)  # applies the schema (once per process)
     return _warehouse
 

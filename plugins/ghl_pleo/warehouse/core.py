@@ -61,6 +61,12 @@ def warehouse_url(conn_id: str = CONN_ID) -> str:
             f'AIRFLOW_CONN_{conn_id.upper()}=\'{{"conn_type": "generic", "extra": {{"sqlalchemy_url": '
             f'"sqlite:////path/to/ghl_pleo.db"}}}}\' or a postgres connection; see the README.'
         ) from None
+    return connection_url(conn, conn_id)
+
+
+def connection_url(conn, conn_id: str = CONN_ID) -> str:
+    """The SQLAlchemy URL of an Airflow connection (``extra.sqlalchemy_url``, or a postgres or sqlite connection;
+    the password is never parsed out of a URL)."""
     extra = conn.extra_dejson or {}
     if extra.get("sqlalchemy_url"):
         return str(extra["sqlalchemy_url"])
