@@ -147,6 +147,8 @@ async def apply_fault(fault: dict, media_type: str, request: Request | None = No
             raw=b"<html><body><h1>Bad gateway</h1>upstream proxy page</body></html>",
             media_type="text/html",
         )
+    if kind == "echo_token" and request is not None:
+        _echo_token(fault, status, media_type, request)
     if kind == "truncated":
         raise Reply(status or 200, raw=b'{"success": true, "results": {"tags": [{"_id": "abc', media_type=media_type)
     if status:
@@ -156,6 +158,23 @@ async def apply_fault(fault: dict, media_type: str, request: Request | None = No
         raise Reply(
             status, {"statusCode": status, "message": fault.get("message", f"Injected fault {status}")}, headers=headers
         )
+
+
+def _echo_token(fault: dict, status: int, media_type: str, request: Request) -> None:
+    """An error answer that quotes the caller's bearer token back (``echo``: json, html, header, long: the token
+    at the end of a 300-character body)."""
+    token = (request.headers.get("authorization") or "")[len("Bearer ") :]
+    style = fault.get("echo", "json")
+    if style == "html":
+        raise Reply(
+            status or 401, raw=f"<html><body>Bad token <b>{token}</b></body></html>".encode(), media_type="text/html"
+        )
+    if style == "long":
+        raise Reply(status or 400, raw=("x" * (300 - len(token) // 2) + token).encode(), media_type=media_type)
+    if style == "header":
+        header = f'Bearer error="invalid_token", token="{token}"'
+        raise Reply(status or 401, {"message": "unauthorized"}, headers={"WWW-Authenticate": header})
+    raise Reply(status or 400, {"statusCode": status or 400, "message": f"Invalid token {token}"})
 
 
 def finish(

@@ -19,6 +19,8 @@ from typing import Any
 
 import requests
 
+from ghl_pleo.errors import redact
+
 log = logging.getLogger("ghl_pleo.alerts")
 SMTP_CONN = "ghl_pleo_smtp"
 SLACK_CONN = "ghl_pleo_slack"
@@ -117,6 +119,7 @@ def _connection(conn_id: str) -> Any | None:
 
 def send_alert(subject: str, body: str) -> list[str]:
     """Send through every configured channel; return the channels used. Never raises for a channel's failure."""
+    subject, body = redact(subject), redact(body)  # no token this process knows ever leaves in an alert
     used: list[str] = []
     smtp = _connection(SMTP_CONN)
     if smtp is not None:

@@ -9,6 +9,7 @@ from endpoint templates and ids, and response bodies are passed through
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 
 
@@ -105,11 +106,36 @@ class DriftGuardError(DataValidationError):
 
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# Every secret this process has learned (connection tokens, minted location tokens, refreshed access and refresh
+# tokens): redacted from every message, ledger row, note, summary and alert, not only from the task log.
+_LEARNED: set[str] = set()
+_learned_lock = threading.Lock()
+
+
+def learn_secret(secret: str | None) -> None:
+    """Add a secret to the redaction set of this process (the hooks call it for every token they hold)."""
+    if isinstance(secret, str) and len(secret) >= 4:
+        with _learned_lock:
+            _LEARNED.add(secret)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every known secret and anything that looks like a bearer token from ``text``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+    """Remove every known secret (``secrets`` and every learned one, longest first) and anything that looks
+    like a bearer token from ``text``. Redact first, then cut: a token cut in half is no longer findable."""
+    with _learned_lock:
+        known = {s for s in (*secrets, *_LEARNED) if s and len(s) >= 4}
+    for secret in sorted(known, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return _BEARER.sub(r"\1***", text)
+
+
+def check_token(token: str | None, conn_id: str, what: str = "token") -> str:
+    """A token from a connection, refused before any request when it holds whitespace or control characters (a
+    pasted newline would end up in a header, and in error messages that echo it)."""
+    if token and any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token):
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: the {what} contains whitespace or control characters (a pasted newline or "
+            f"space?). Paste it again without them."
+        )
+    learn_secret(token)
+    return token or ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ghl_pleo.errors import GhlPleoError
+from ghl_pleo.errors import GhlPleoError, redact
 from ghl_pleo.warehouse import Warehouse, change
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class SyncRun:
 
     def event(self, location_id: str, name: str, detail: str) -> None:
         """A note on the run (duplicate groups, schema drift, a released guard...), shown in the summary."""
-        self.warehouse.ledger.add_event(self.dag_id, self.run_id, location_id, name, detail)
+        self.warehouse.ledger.add_event(self.dag_id, self.run_id, location_id, name, redact(detail))
 
     def record_failure(self, location_id: str, exc: BaseException) -> None:
         """Record a location as failed with ``exc`` by a run-level step (its ledger row, opened and closed)."""
@@ -144,7 +144,7 @@ class LocationRun:
             self.counts,
             self.requests(),
             error_kind=kind,
-            error=error[:2000] if error else None,
+            error=redact(error)[:2000] if error else None,  # redact first, then cut
         )
 
     def requests(self) -> dict:

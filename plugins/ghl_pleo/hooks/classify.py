@@ -196,8 +196,7 @@ def _classify_response(
 
 def excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
     """The start of a response body for a message, on one line, secrets removed."""
-    text = (response.text or "")[:300].replace("\n", " ")
-    return redact(text, secrets)
+    return redact((response.text or "").replace("\n", " "), secrets)[:300]  # redact first, then cut
 
 
 def rate_limit_wait(response: requests.Response, attempt: int, policy: RetryPolicy) -> float:

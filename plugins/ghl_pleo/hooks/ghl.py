@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from ghl_pleo.errors import ConfigurationError, FatalAPIError
+from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token, learn_secret
 from ghl_pleo.hooks.auth import GhlAuth
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number, retry_policy_from
@@ -145,6 +145,8 @@ class GhlHook(BaseHook):
 
     @staticmethod
     def _mask(secret: str) -> None:
+        """A token learned at run time (minted, refreshed): redacted everywhere, and masked in the task log."""
+        learn_secret(secret)
         try:
             from airflow.sdk.log import mask_secret
         except ImportError:  # pragma: no cover
@@ -158,6 +160,7 @@ class GhlHook(BaseHook):
         except ImportError:  # pragma: no cover - older task SDKs
             return
         for token in self._secrets():
+            learn_secret(token)
             mask_secret(token)
 
     def token_for(self, location_id: str | None) -> str:
@@ -176,7 +179,7 @@ class GhlHook(BaseHook):
                 f"Connection {self.ghl_conn_id!r} has no token for location {location_id}: set its password "
                 f"(one token for all locations) or extra.location_tokens[{location_id!r}]."
             )
-        return token
+        return check_token(token, self.ghl_conn_id)
 
     def _call(
         self,

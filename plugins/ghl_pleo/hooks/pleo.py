@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from ghl_pleo.errors import ConfigurationError, FatalAPIError
+from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number, pleo_rate_limiter, retry_policy_from
 from ghl_pleo.hooks.pleo_dry_run import (
@@ -100,7 +100,7 @@ class PleoHook(BaseHook):
     @cached_property
     def client(self) -> ApiClient:
         conn = self.connection
-        if not conn.password:
+        if not check_token(conn.password, self.pleo_conn_id, "password (the Pleo API token)"):
             raise ConfigurationError(f"Connection {self.pleo_conn_id!r} has no password (the Pleo API token).")
         rps = extra_number(self.extras, "max_requests_per_second", 10, self.pleo_conn_id, minimum=0.01)
         timeout = extra_number(self.extras, "timeout_s", 30.0, self.pleo_conn_id, minimum=0.001)
