@@ -134,6 +134,7 @@ def _oauth(r: APIRouter, S: SandboxState) -> None:
                 "refreshes": S.oauth["refreshes"],
                 "mints": S.oauth["mints"],
                 "valid_refresh": [t for t, v in S.oauth["refresh"].items() if v == "valid"],
+                "refresh_log": list(S.oauth["refresh_log"]),
             }
 
 

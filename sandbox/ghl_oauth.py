@@ -30,7 +30,13 @@ def _issue(state: SandboxState, kind: str, company_id: str, location_id: str | N
     }
     state.oauth["issued"].append(token)
     state.mark_dirty()
-    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+    answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+    sent = state.config.get("oauth_expires_in")
+    if sent == "missing":
+        del answer["expires_in"]
+    elif sent is not None:
+        answer["expires_in"] = sent  # malformed on purpose; the token still lives ttl seconds
+    return answer
 
 
 def _refresh(state: SandboxState, form: dict) -> Reply:
@@ -48,10 +54,16 @@ def _refresh(state: SandboxState, form: dict) -> Reply:
         state.oauth["refresh"][new_refresh] = "valid"
         state.oauth["issued"].append(new_refresh)
         state.oauth["refreshes"] += 1
+        now = time.time()
+        state.oauth["refresh_log"].append(
+            {"at": now, "replaced_expires_at": state.oauth["due"].get(form["refresh_token"])}
+        )
+        issued = _issue(state, "agency", COMPANY_ID, None)
+        state.oauth["due"][new_refresh] = state.oauth["access"][issued["access_token"]]["expires_at"]
         return Reply(
             200,
             {
-                **_issue(state, "agency", COMPANY_ID, None),
+                **issued,
                 "refresh_token": new_refresh,
                 "scope": "socialplanner/tag.readonly",
                 "userType": "Company",

@@ -39,6 +39,9 @@ class SandboxState:
         "oauth_client_secret": "sbx-client-secret-7f3a",
         "oauth_refresh_token": "sbx-refresh-initial-0001",
         "oauth_ttl_s": 86399,
+        # What OAuth answers send as expires_in: None, the real lifetime (oauth_ttl_s); "missing", no field at all;
+        # anything else is sent as it is ("soon", -1, 1e12), while the token still lives oauth_ttl_s
+        "oauth_expires_in": None,
         "seed": 42,
         "locations": 4,
         "min_tags": 150,
@@ -78,7 +81,7 @@ class SandboxState:
             data = json.load(fh)
         self.config.update(data.get("config", {}))
         self.ghl, self.pleo = data["ghl"], data["pleo"]
-        self.oauth = data.get("oauth") or self._fresh_oauth()
+        self.oauth = {**self._fresh_oauth(), **(data.get("oauth") or {})}
 
     def _fresh_oauth(self) -> dict:
         return {
@@ -87,6 +90,10 @@ class SandboxState:
             "issued": [],
             "refreshes": 0,
             "mints": 0,
+            # per refresh token: when the agency access token issued with it expires (its refresh is then due)
+            "due": {},
+            # per refresh: when it happened and when the access token it replaced expired (None: the first)
+            "refresh_log": [],
         }
 
     def reset(self, **overrides: Any) -> None:

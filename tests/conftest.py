@@ -31,6 +31,16 @@ SPECS = ROOT.parent / "shared" / "specs"
 OUTPUT = ROOT / "test-output"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_airflow_fernet():
+    """Airflow caches its Fernet per process; tests set ``AIRFLOW__CORE__FERNET_KEY`` per test, so forget it."""
+    for name in ("airflow.sdk.crypto", "airflow.models.crypto"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.get_fernet.cache_clear()
+    yield
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     return _HOME

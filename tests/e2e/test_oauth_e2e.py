@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
 from tests.e2e.runner import Runner
 from tests.pleo_checks import assert_pleo_matches_ghl
@@ -86,3 +86,35 @@ def test_agency_oauth_sync_survives_expiry_mid_run_and_leaks_no_token(runner, ai
         and Fernet(runner.fernet_key.encode()).decrypt(stored[0]["refresh_token_enc"].encode()).decode()
         in box._admin("GET", "/oauth")["valid_refresh"]
     )
+
+
+def test_rotating_the_fernet_key_to_new_old_keeps_syncing_and_re_encrypts_the_stored_tokens(
+    sandbox, airflow_db, tmp_path_factory
+):
+    """Airflow's rotation, as the README describes it: ``new,old`` on every component, then ``new`` alone."""
+    box = sandbox
+    box.reset(seed=4, locations=2, min_tags=5, max_tags=8)  # the connection's refresh token is valid again
+    box.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0, oauth_ttl_s=86399, oauth_expires_in=None)
+    box.clear_faults()
+    runner = Runner(box, tmp_path_factory.mktemp("e2e-oauth-rotation"), None, DAG_ID)
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    runner.fernet_key = old
+    runner.run(**oauth_env(runner))
+
+    def stored_under(key: str) -> bool:
+        row = runner.warehouse().db.query("SELECT refresh_token_enc, access_token_enc FROM ghl_oauth_state")[0]
+        try:
+            [Fernet(key.encode()).decrypt(row[c].encode()) for c in ("refresh_token_enc", "access_token_enc")]
+        except InvalidToken:
+            return False
+        return True
+
+    assert stored_under(old)
+    box.add_tag(box.locations()[0]["id"], tag="Rotated key campaign")
+    runner.fernet_key = f"{new},{old}"
+    runner.run(**oauth_env(runner))
+    assert stored_under(new) and not stored_under(old)
+    runner.fernet_key = new
+    runner.run(**oauth_env(runner))
+    assert_pleo_matches_ghl(box)  # the tag added between the runs reached Pleo
+    assert box._admin("GET", "/oauth")["refreshes"] == 1  # the same tokens throughout: a rotation costs no refresh
