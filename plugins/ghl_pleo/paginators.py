@@ -47,14 +47,14 @@ class ReadBounds:
         if pages >= self.max_pages:
             raise FatalAPIError(
                 f"{self.where}: the listing did not end after {pages} pages (the limit: {self.basis}); refusing "
-                f"an endless listing. Nothing read was loaded. If the source really grew this much, see the "
+                f"an endless listing; nothing of it was used. If the source really grew this much, see the "
                 f"runbook (upstream-contract).",
                 **where,
             )
         if spent_s > self.max_read_s:
             raise RetryableAPIError(
                 f"{self.where}: reading the listing took {spent_s:.0f}s over {pages} page(s), more than the "
-                f"{self.max_read_s:g}s allowed (GHL_PLEO_MAX_LISTING_READ_S); nothing read was loaded. Airflow "
+                f"{self.max_read_s:g}s allowed (GHL_PLEO_MAX_LISTING_READ_S); nothing of it was used. Airflow "
                 f"will retry the task.",
                 **where,
             )

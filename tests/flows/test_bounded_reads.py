@@ -46,7 +46,7 @@ def tag_pages_read(box, location_id: str) -> int:
 def test_a_listing_that_never_ends_fails_the_location_and_leaves_pleo_as_it_was(flows):
     box, loc, other = flows.box, flows.locations[0], flows.locations[1]
     before = pleo_tags(box, loc)
-    box.fault(api="ghl", endpoint=TAGS, body_kind="endless", location=loc, times=15)
+    box.fault(api="ghl", endpoint=TAGS, body_kind="endless", location=loc, times=11)
     result = flows.tags()
     assert result.kinds() == {loc: "upstream_contract"}
     assert "did not end after 10 pages (the limit: 3 x the 2 page(s) of its last good read" in str(result.errors[loc])
@@ -65,7 +65,7 @@ def test_a_released_location_may_read_up_to_the_ceiling(flows, monkeypatch):
     box, loc = flows.box, flows.locations[1]
     before = pleo_tags(box, loc)
     monkeypatch.setenv("GHL_PLEO_MAX_LISTING_PAGES", "12")
-    box.fault(api="ghl", endpoint=TAGS, body_kind="endless", location=loc, times=20)
+    box.fault(api="ghl", endpoint=TAGS, body_kind="endless", location=loc, times=13)
     result = flows.tags(release=(loc,))
     assert result.kinds() == {loc: "upstream_contract"}
     assert "did not end after 12 pages (the limit: 12 pages, GHL_PLEO_MAX_LISTING_PAGES)" in str(result.errors[loc])
