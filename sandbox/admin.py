@@ -222,7 +222,8 @@ def _faults(r: APIRouter, S: SandboxState) -> None:
     @r.post("/faults")
     async def add_fault(request: Request):
         """Inject a fault: {api: ghl|pleo, endpoint: "GET /route/{template}" or "*", status, times,
-        skip, retry_after, delay_s, body_kind: json|html|truncated, location}."""
+        skip, retry_after, delay_s, body_kind: json|html|truncated|redirect|huge|deep|non_finite|..., location}
+        (every kind and its options: sandbox/README.md)."""
         body = await read_body(request) or {}
         with S.lock:
             S.faults.append(dict(body))

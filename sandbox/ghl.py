@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from sandbox.ghl_oauth import location_token, oauth_token
 from sandbox.ghl_params import ghl_error, int_param, location_or_404, unprocessable
 from sandbox.ghl_stats import Invalid, statistics
+from sandbox.hostile import endless_ghl_page
 from sandbox.pipeline import Api, Call, Reply, Route, mount, sliding_window
 from sandbox.state import SandboxState
 
@@ -28,7 +29,10 @@ V3 = "v3"
 
 # Faults that change what a GHL tag listing says instead of failing it.
 # stops_early: pages after the first `after` rows (default 100) come back empty while the count says more.
-DATA_FAULTS = frozenset({"count_lies", "ignore_skip", "duplicate_ids", "rename_field", "stops_early", "no_breakdowns"})
+# endless: every page is full of new ids and the count stays two pages ahead (sandbox.hostile).
+DATA_FAULTS = frozenset(
+    {"count_lies", "ignore_skip", "duplicate_ids", "rename_field", "stops_early", "no_breakdowns", "endless"}
+)
 
 GHL_VERSIONS = {
     "GET /social-media-posting/{locationId}/tags": (V2, V3),
@@ -104,6 +108,8 @@ def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
         if fault == "stops_early" and skip >= int(call.fault.get("after", 100)):
             page = []
     count = len(tags) + (1000 if fault == "count_lies" else 0)
+    if fault == "endless":
+        page, count = endless_ghl_page(tags[0] if tags else None, location_id, skip, limit)
     if fault == "duplicate_ids" and page:
         page = page + copy.deepcopy(page[:3])  # an id repeated within the page
     if fault == "rename_field":  # the source renames a field, e.g. {"from": "tag", "to": "name"}

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from sandbox.ghl_params import ghl_error, location_or_404, unprocessable
-from sandbox.pipeline import Call, Reply, finish
+from sandbox.pipeline import Call, Reply, apply_fault, finish
 from sandbox.seed import COMPANY_ID
 from sandbox.state import SandboxState
 
@@ -74,11 +74,17 @@ def _refresh(state: SandboxState, form: dict) -> Reply:
 
 
 async def oauth_token(state: SandboxState, request: Request) -> Response:
-    """``POST /oauth/token`` outside the pipeline: counted and logged (secrets masked), nothing else."""
+    """``POST /oauth/token`` outside the pipeline: counted and logged (secrets masked), and faults act on it."""
     await request.body()  # cache the raw body first: form() after a consumed stream would fail
     form = dict(await request.form())
     state.requests["GHL POST /oauth/token"] += 1
-    reply = _refresh(state, form)
+    fault = state.take_fault("ghl", "POST /oauth/token", None)
+    try:
+        if fault:
+            await apply_fault(fault, "application/json", request)
+        reply = _refresh(state, form)
+    except Reply as raised:
+        reply = raised
     masked = {k: ("***" if "secret" in k or "token" in k else v) for k, v in form.items()}
     return finish(state, "ghl", request, masked, reply, {})
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
+from sandbox.hostile import FAILING, hostile_answer
 from sandbox.state import SandboxState
 
 JSON = "application/json"
@@ -33,8 +34,10 @@ class Reply(Exception):
         headers: dict | None = None,
         raw: bytes | None = None,
         media_type: str = JSON,
+        stream: bool = False,
     ) -> None:
         self.status, self.body, self.headers, self.raw, self.media_type = status, body, headers or {}, raw, media_type
+        self.stream = stream  # send ``raw`` in chunks, without a Content-Length
 
 
 @dataclass
@@ -149,6 +152,8 @@ async def apply_fault(fault: dict, media_type: str, request: Request | None = No
         )
     if kind == "echo_token" and request is not None:
         _echo_token(fault, status, media_type, request)
+    if kind in FAILING:  # redirect, huge, deep, non_finite (sandbox.hostile)
+        raise Reply(**hostile_answer(fault), media_type=media_type)
     if kind == "truncated":
         raise Reply(status or 200, raw=b'{"success": true, "results": {"tags": [{"_id": "abc', media_type=media_type)
     if status:
@@ -184,11 +189,15 @@ def finish(
     headers = {**extra_headers, **reply.headers}
     if reply.raw is not None:
         content: bytes = reply.raw
-        recorded: Any = reply.raw.decode("utf-8", "replace")
+        big = len(content) > 100_000  # a hostile body is not kept whole in the exchange log
+        recorded: Any = f"<{len(content)} bytes>" if big else reply.raw.decode("utf-8", "replace")
     else:
         content = json.dumps(reply.body).encode() if reply.body is not None else b""
         recorded = reply.body
     state.record(api, request, route_of(request), req_body, reply.status, recorded, headers, reply.media_type)
+    if reply.stream:
+        chunks = (content[i : i + 65536] for i in range(0, len(content), 65536))
+        return StreamingResponse(chunks, status_code=reply.status, headers=headers, media_type=reply.media_type)
     return Response(content=content, status_code=reply.status, headers=headers, media_type=reply.media_type)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from sandbox.hostile import endless_pleo_page
 from sandbox.pipeline import Api, Call, Reply, Route, mount, sliding_window
 from sandbox.pleo_params import (
     PLEO_JSON,
@@ -57,7 +58,8 @@ def _throttle(state: SandboxState, call: Call) -> None:
 # Faults that change an answer's data: a twin created between our read and write, a reset after the write,
 # a tag listing whose paging breaks the contract (hasNextPage not a boolean; true with no rows), and one that sends
 # some of its rows twice (``repeat_rows``: the same tag, same id, twice in one page).
-DATA_FAULTS = frozenset({"twin", "reset_after", "odd_has_next", "empty_has_next", "repeat_rows"})
+# ``endless``: new rows under a new cursor, and hasNextPage true, every time (sandbox.hostile).
+DATA_FAULTS = frozenset({"twin", "reset_after", "odd_has_next", "empty_has_next", "repeat_rows", "endless"})
 PLEO = Api("pleo", "Pleo", PLEO_JSON, _admit, _throttle, DATA_FAULTS, locked=True)
 
 
@@ -149,6 +151,8 @@ def list_tags(state: SandboxState, call: Call) -> tuple[int, Any]:
     group_id = call.request.path_params["groupId"]
     group_or_404(state, group_id)
     archived = bool_param(call.request, "include_archived")
+    if call.data_fault == "endless":  # whatever cursor was asked for
+        return 200, endless_pleo_page(group_id, int(call.request.query_params.get("limit") or 20))
     tags = state.group_tags(group_id)
     if not archived:
         tags = [t for t in tags if not t["archived"]]

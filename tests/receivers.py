@@ -79,3 +79,38 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Recorder:
+    """Another host, as a redirect would point to: records every request that arrives (method, path with query,
+    headers, body) into ``self.requests`` and answers 200 with ``answer`` (JSON), so a client that followed the
+    redirect would take it for the real answer."""
+
+    def __init__(self, answer: dict | None = None) -> None:
+        self.requests: list[dict] = []
+        outer, payload = self, json.dumps(answer or {}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = _record
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

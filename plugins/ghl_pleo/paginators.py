@@ -3,14 +3,72 @@
 :func:`paginate` is the one paging loop: it asks a paginator for the next
 page's parameters, fetches, and lets the paginator record the page. A paginator
 only decides whether there is a next page and what its request parameters are.
+:class:`ReadBounds` caps what one listing read may cost: pages, and seconds spent
+fetching them (the caller's work between pages, writes included, is not counted).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ghl_pleo.errors import FatalAPIError
+from ghl_pleo.errors import FatalAPIError, RetryableAPIError
+
+PAGES_MULTIPLE = 3  # a listing may grow to this many times its last good read's pages ...
+MIN_PAGE_CAP = 10  # ... or to this many pages, whichever is more (a small location may grow fast) ...
+DEFAULT_MAX_PAGES = 5000  # ... but never past the ceiling (GHL_PLEO_MAX_LISTING_PAGES)
+DEFAULT_MAX_READ_S = 1800.0  # seconds spent fetching one listing (GHL_PLEO_MAX_LISTING_READ_S)
+
+
+@dataclass(frozen=True)
+class ReadBounds:
+    """What one listing read may cost, and how its errors name it.
+
+    Attributes:
+        max_pages: pages read before the listing must have ended (else ``upstream_contract``).
+        max_read_s: seconds spent in fetches, checked between pages (else ``upstream_outage``: a retry may be faster).
+        where: the listing in messages; ``basis`` says why ``max_pages`` is what it is.
+    """
+
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_read_s: float = DEFAULT_MAX_READ_S
+    where: str = "listing"
+    basis: str = "the ceiling"
+    endpoint: str | None = None
+    location_id: str | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def check(self, pages: int, spent_s: float) -> None:
+        """Raise when a listing that has not ended has cost its budget (``pages`` read, ``spent_s`` fetching)."""
+        where = {"endpoint": self.endpoint, "location_id": self.location_id}
+        if pages >= self.max_pages:
+            raise FatalAPIError(
+                f"{self.where}: the listing did not end after {pages} pages (the limit: {self.basis}); refusing "
+                f"an endless listing; nothing of it was used. If the source really grew this much, see the "
+                f"runbook (upstream-contract).",
+                **where,
+            )
+        if spent_s > self.max_read_s:
+            raise RetryableAPIError(
+                f"{self.where}: reading the listing took {spent_s:.0f}s over {pages} page(s), more than the "
+                f"{self.max_read_s:g}s allowed (GHL_PLEO_MAX_LISTING_READ_S); nothing of it was used. Airflow "
+                f"will retry the task.",
+                **where,
+            )
+
+
+def page_cap(last_good_rows: int, limit: int, ceiling: int) -> tuple[int, str]:
+    """The pages a listing may take: ``PAGES_MULTIPLE`` x its last good read's pages (of ``limit`` rows), at least
+    ``MIN_PAGE_CAP``, at most ``ceiling``. Returns the cap and why, for messages."""
+    pages = max(1, math.ceil(last_good_rows / limit))
+    cap = min(ceiling, max(MIN_PAGE_CAP, PAGES_MULTIPLE * pages))
+    return cap, (
+        f"{PAGES_MULTIPLE} x the {pages} page(s) of its last good read ({last_good_rows} rows), at least "
+        f"{MIN_PAGE_CAP}, at most {ceiling}"
+    )
 
 
 class Paginator(Protocol):
@@ -25,18 +83,28 @@ class Paginator(Protocol):
 
 
 def paginate(
-    fetch: Callable[[dict[str, str]], Any], paginator: Paginator, items: Callable[[Any], Any]
+    fetch: Callable[[dict[str, str]], Any],
+    paginator: Paginator,
+    items: Callable[[Any], Any],
+    bounds: ReadBounds | None = None,
 ) -> Iterator[Any]:
     """Yield the items of each page, one page at a time, until ``paginator`` says the listing is complete.
 
     Args:
         fetch: sends the request for one page, given the paginator's parameters; returns the body.
         items: reads (and checks) a body's items; raises when the body breaks the contract.
+        bounds: the listing's page and time budget, checked before each further page (default: the ceiling).
     """
+    bounds = bounds or ReadBounds()
+    pages, spent = 0, 0.0
     while paginator.has_more():
+        bounds.check(pages, spent)
+        started = bounds.clock()
         body = fetch(paginator.params())
+        spent += bounds.clock() - started
         page = items(body)
         paginator.record(body, page)
+        pages += 1
         yield page
 
 

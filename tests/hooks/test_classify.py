@@ -85,6 +85,21 @@ TABLE = [
     (CREATE, 1, response(503), Fail, (RetryableAPIError, "HTTP 503")),
     (CREATE, 1, response(201, b"not json"), Fail, (RetryableAPIError, "not JSON")),
     (CREATE, 1, response(201, b'{"data": {}}'), Done, {"body": {"data": {}}}),
+    # Bounded answers: a redirect is a contract error, never followed; so is JSON too deep or with non-finite numbers.
+    (
+        GET,
+        1,
+        response(302, Location="https://evil.example:8443/x"),
+        Fail,
+        (FatalAPIError, "a redirect to https://evil"),
+    ),
+    (CREATE, 1, response(307, Location="https://evil.example/x"), Fail, (FatalAPIError, "HTTP 307, a redirect to")),
+    (GET, 1, response(308), Fail, (FatalAPIError, "a redirect to no Location header")),
+    (GET, 1, response(200, b'{"count": NaN}'), Fail, (FatalAPIError, "the JSON holds NaN")),
+    (GET, 1, response(200, b'{"count": 1e999}'), Fail, (FatalAPIError, "the number 1e999, too large")),
+    (GET, 1, response(200, b"[" * 5000 + b"]" * 5000), Fail, (FatalAPIError, "nests deeper than 64 levels")),
+    (GET, 1, response(200, b"[" * 65 + b"]" * 65), Fail, (FatalAPIError, "nests deeper than 64 levels")),
+    (GET, 1, response(200, b"[" * 64 + b"]" * 64), Done, {}),
 ]
 
 
@@ -138,3 +153,10 @@ def test_quoted_bodies_never_carry_a_secret():
 def test_a_non_transport_exception_is_not_classified():
     with pytest.raises(TypeError):
         classify(requests.exceptions.InvalidURL("x"), GET, 1, policy=POLICY, read_timeout=30.0)
+
+
+def test_a_redirect_names_its_host_only_never_its_body_path_or_query():
+    answer = response(301, b"BODY-MARKER", Location="https://evil.example/cb?refresh_token=zzz")
+    text = str(classify(answer, GET, 1, policy=POLICY, read_timeout=30.0).error)
+    assert "HTTP 301, a redirect to https://evil.example;" in text and "never followed" in text
+    assert "zzz" not in text and "/cb" not in text and "BODY-MARKER" not in text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ghl_pleo.errors import FatalAPIError
-from ghl_pleo.paginators import CursorPaginator, LocationPaginator, SkipPaginator, paginate
+from ghl_pleo.errors import FatalAPIError, RetryableAPIError
+from ghl_pleo.paginators import CursorPaginator, LocationPaginator, ReadBounds, SkipPaginator, page_cap, paginate
 
 
 def test_skip_paginator_stops_at_count():
@@ -134,3 +134,67 @@ def test_a_page_with_repeated_rows_still_advances_by_its_limit():
     assert p.params() == {"limit": "3", "skip": "3"} and p.has_more()
     p.update(["d", "e"], 5)
     assert p.complete and p.stop_reason == "reached count"
+
+
+def endless_skip_pages(asked: list):
+    """A GHL listing that never ends: a full page of new ids every time, the count always two pages ahead."""
+
+    def fetch(params):
+        asked.append(params)
+        skip = int(params["skip"])
+        return {"results": {"tags": [{"_id": f"t{n}"} for n in range(skip, skip + 2)], "count": skip + 4}}
+
+    return fetch
+
+
+def test_a_listing_that_does_not_end_within_its_page_cap_is_a_contract_error():
+    asked: list = []
+    bounds = ReadBounds(max_pages=4, where="GHL GET tags for location L1", basis="4 pages", location_id="L1")
+    pages = paginate(endless_skip_pages(asked), SkipPaginator(2), lambda body: body["results"]["tags"], bounds)
+    with pytest.raises(FatalAPIError, match=r"^GHL GET tags for location L1: the listing did not end after 4 pages"):
+        list(pages)
+    assert len(asked) == 4
+
+
+def test_a_pleo_cursor_listing_that_never_ends_hits_the_same_cap():
+    n = iter(range(10**6))
+
+    def fetch(params):
+        return {"data": [next(n)], "pagination": {"hasNextPage": True, "endCursor": f"c{next(n)}"}}
+
+    with pytest.raises(FatalAPIError, match="did not end after 3 pages") as err:
+        list(paginate(fetch, CursorPaginator(1), lambda body: body["data"], ReadBounds(max_pages=3)))
+    assert err.value.kind == "upstream_contract"
+
+
+def test_a_listing_that_ends_on_its_last_allowed_page_is_fine():
+    bodies = iter(
+        [{"results": {"tags": [{"_id": "a"}, {"_id": "b"}], "count": 3}}, {"results": {"tags": [{"_id": "c"}]}}]
+    )
+    pages = list(paginate(lambda p: next(bodies), SkipPaginator(2), lambda b: b["results"]["tags"], ReadBounds(2)))
+    assert len(pages) == 2
+
+
+@pytest.mark.parametrize(
+    "last_good_rows, cap",
+    [(0, 10), (150, 10), (300, 10), (350, 12), (2_000, 60), (10_000_000, 5_000)],
+)
+def test_the_page_cap_is_three_times_the_last_good_reads_pages_at_least_ten_at_most_the_ceiling(last_good_rows, cap):
+    assert page_cap(last_good_rows, 100, 5_000)[0] == cap
+
+
+def test_the_time_budget_counts_fetching_not_the_callers_work_between_pages():
+    now = [0.0]
+
+    def fetch(params):
+        now[0] += 10  # each page takes 10 s to fetch
+        return endless_skip_pages([])(params)
+
+    bounds = ReadBounds(max_pages=100, max_read_s=25, where="GHL GET tags", clock=lambda: now[0])
+    pages = paginate(fetch, SkipPaginator(2), lambda body: body["results"]["tags"], bounds)
+    read = 0
+    with pytest.raises(RetryableAPIError, match="took 30s over 3 page\\(s\\), more than the 25s allowed") as err:
+        for _ in pages:
+            read += 1
+            now[0] += 1000  # the caller's own work (writes) between pages: not the read's time
+    assert read == 3 and err.value.kind == "upstream_outage"

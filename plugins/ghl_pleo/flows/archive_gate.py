@@ -14,6 +14,18 @@ from ghl_pleo.warehouse.guard import RELEASE_EVENT
 log = logging.getLogger(__name__)
 
 
+def listing_baseline_rows(run: LocationRun, config: MappingConfig, released: bool, now: datetime | None) -> int | None:
+    """The rows of the location's largest recent good read (the guard's baseline), which bounds the pages its GHL
+    listing may take; None (the ceiling) without one, or when the guard is released for this run: a real jump in
+    the tag count is let through the same way as a real drop."""
+    if released:
+        return None
+    baseline = run.warehouse.guard.baseline(
+        run.run.dag_id, run.location_id, run.run.run_id, config.volume_baseline_days, now=now
+    )
+    return baseline.get("read") if baseline else None
+
+
 class ArchiveGate:
     """Decides, once Pleo's side is known, whether this location's archives are held (``reason``, else None).
 

@@ -17,7 +17,7 @@ import pandas as pd
 from ghl_pleo import memory
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import DataValidationError, DriftGuardError, IncompleteReadError, SchemaDriftError
-from ghl_pleo.flows.archive_gate import ArchiveGate
+from ghl_pleo.flows.archive_gate import ArchiveGate, listing_baseline_rows
 from ghl_pleo.flows.tag_load import load_dimensions, load_tags
 from ghl_pleo.hooks.ghl import TAGS, GhlHook
 from ghl_pleo.quality import (
@@ -67,7 +67,7 @@ def sync_location_tags(
     memory.reset_peak()
     counts = run.counts
     counts.update(dict.fromkeys(ROW_BUCKETS, 0), start_rss_mb=memory.rss_mb())
-    incomplete = extract(run, hooks.ghl)
+    incomplete = extract(run, hooks.ghl, listing_baseline_rows(run, config, release_archive_guard, now))
     prepared = check(run, config, now)
     active = int((~prepared.tags["archived"]).sum()) if len(prepared.tags) else 0
     gate = ArchiveGate(run, config, incomplete, prepared.read, active, release_archive_guard, released_by, now)
@@ -114,33 +114,35 @@ def _raise_if_held(run: LocationRun, incomplete: str | None, guard: str | None) 
         )
 
 
-def extract(run: LocationRun, ghl: GhlHook) -> str | None:
+def extract(run: LocationRun, ghl: GhlHook, last_good_rows: int | None = None) -> str | None:
     """Stream the location's GHL tag pages into the staging table (``read`` in the counts).
 
+    ``last_good_rows`` bounds the pages the listing may take (see :meth:`GhlHook.iter_tag_pages`); a listing
+    that does not end within them fails the location before anything is loaded, and its staged pages go.
     Returns why the read is incomplete (fewer distinct tags than GHL's ``count``, or no short last page
     without one), or None when it saw the whole listing.
     """
     staging, location_id, run_id = run.warehouse.staging, run.location_id, run.run.run_id
     staging.clear_staged(location_id, run_id)  # a retry of this run starts over; other runs' pages are theirs
     total, paginator = 0, None
-    for page_no, tags, paginator in ghl.iter_tag_pages(location_id):
-        staging.stage_page(location_id, run_id, page_no, tags)
-        total += len(tags)
-        log.info(
-            "Location %s: GHL tags page %d: %d tags (%d read, count %s)",
-            location_id,
-            page_no,
-            len(tags),
-            total,
-            paginator.count,
-        )
-        if not paginator.has_more():
+    try:
+        for page_no, tags, paginator in ghl.iter_tag_pages(location_id, last_good_rows=last_good_rows):
+            staging.stage_page(location_id, run_id, page_no, tags)
+            total += len(tags)
             log.info(
-                "Location %s: GHL tags read done after %d page(s): %s",
+                "Location %s: GHL tags page %d: %d tags (%d read, count %s)",
                 location_id,
-                paginator.pages,
-                paginator.stop_reason,
+                page_no,
+                len(tags),
+                total,
+                paginator.count,
             )
+    except Exception:  # an endless or broken listing: nothing of it is loaded
+        staging.clear_staged(location_id, run_id)
+        raise
+    log.info(
+        "Location %s: GHL tags read done after %d page(s): %s", location_id, paginator.pages, paginator.stop_reason
+    )
     run.counts["read"] = total
     if paginator.complete:
         return None

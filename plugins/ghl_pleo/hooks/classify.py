@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from ghl_pleo.errors import APIError, AuthenticationError, FatalAPIError, RateLimitError, RetryableAPIError, redact
+from ghl_pleo.hooks.bounds import ContractBreach, ResponseTooLarge, redirect_target, strict_json
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 CREATE_ADVICE = (
@@ -123,6 +124,8 @@ def classify(
         secrets: strings that must never appear in a message.
         refresh_declined: the credentials were asked for a fresh token after this 401 and had none.
     """
+    if isinstance(answer, ResponseTooLarge):
+        return Fail(_contract(call, answer.status, f"{call.where} answered {answer.describe()}; it was not read."))
     if isinstance(answer, requests.Response):
         decision = _classify_response(answer, call, attempt, policy, list(secrets), refresh_declined)
     else:
@@ -161,14 +164,17 @@ def _classify_response(
         return Fail(cls(message, status=status, endpoint=call.endpoint, location_id=call.location_id))
 
     if 200 <= status < 300:
-        try:
-            return Done(response.json() if response.content else None)
-        except (ValueError, json.JSONDecodeError):
-            ctype = response.headers.get("Content-Type", "?")
-            reason = (
-                f"HTTP {status} with a body that is not JSON (Content-Type {ctype}): {excerpt(response, secrets)!r}"
+        return _classify_body(response, call, attempt, policy, secrets)
+    if 300 <= status < 400:  # never followed; the body is not quoted (it may echo what we sent)
+        return Fail(
+            _contract(
+                call,
+                status,
+                f"{where} answered HTTP {status}, a redirect to {redact(redirect_target(response), secrets)}; "
+                f"redirects are never followed (the request and its credentials would go with it). Check the "
+                f"connection's host; if the vendor moved the API, point the connection at its new address.",
             )
-            return Retry(policy.backoff(attempt), reason, "badbody", status)
+        )
     if status == 401 and refresh_declined:
         return fail(
             AuthenticationError,
@@ -191,6 +197,31 @@ def _classify_response(
         FatalAPIError,
         f"{where} returned HTTP {status}: {excerpt(response, secrets)}. The request was "
         f"refused as invalid; this needs a code or data fix, not a retry.",
+    )
+
+
+def _classify_body(
+    response: requests.Response, call: Call, attempt: int, policy: RetryPolicy, secrets: list[str]
+) -> Decision:
+    """A 2xx answer: its JSON; a broken body is retried, JSON that breaks the contract is not."""
+    status = response.status_code
+    try:
+        return Done(strict_json(response))
+    except ContractBreach as exc:
+        return Fail(_contract(call, status, f"{call.where} answered HTTP {status} but {exc}; refused."))
+    except (ValueError, json.JSONDecodeError):
+        ctype = response.headers.get("Content-Type", "?")
+        reason = f"HTTP {status} with a body that is not JSON (Content-Type {ctype}): {excerpt(response, secrets)!r}"
+        return Retry(policy.backoff(attempt), reason, "badbody", status)
+
+
+def _contract(call: Call, status: int | None, message: str) -> FatalAPIError:
+    """An answer that breaks the contract: a code change or a vendor report is needed, not a retry."""
+    return FatalAPIError(
+        f"{message} This needs a code change or a vendor report, not a retry.",
+        status=status,
+        endpoint=call.endpoint,
+        location_id=call.location_id,
     )
 
 

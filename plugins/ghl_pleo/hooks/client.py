@@ -8,8 +8,13 @@ handle longer outages. What this loop cannot fix it raises as a typed error
 What an answer means is decided in :mod:`ghl_pleo.hooks.classify`; credentials
 (and their refresh after a 401) are a ``requests`` auth object
 (:mod:`ghl_pleo.hooks.auth`). Every HTTP send of a request, an auth re-send
-included, goes through its :class:`Meter`: it waits for the rate limiter, is
-counted in :class:`RequestStats`, and its answer is recorded.
+included, goes through its :class:`~ghl_pleo.hooks.metering.Meter`: it waits for
+the rate limiter, is counted in :class:`RequestStats`, and its answer is recorded.
+
+Answers are bounded (:mod:`ghl_pleo.hooks.bounds`): a redirect is never followed
+(``requests`` would re-send the body, an OAuth form included, to wherever it
+points; a 3xx is an ``upstream_contract`` error), a body is read up to a byte
+limit, and JSON that is too deep or holds non-finite numbers is refused.
 """
 
 from __future__ import annotations
@@ -19,14 +24,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from ghl_pleo.hooks.bounds import ResponseTooLarge, max_response_bytes
 from ghl_pleo.hooks.classify import (
     Call,
     Decision,
@@ -37,7 +41,8 @@ from ghl_pleo.hooks.classify import (
     classify,
     parse_retry_after,  # noqa: F401 - importable from here, as before
 )
-from ghl_pleo.ratelimit import RateLimiter, Slot
+from ghl_pleo.hooks.metering import METER, Meter, MeteredAdapter, metered_session  # noqa: F401 - as before
+from ghl_pleo.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -63,73 +68,6 @@ class RequestStats:
         }
 
 
-class Meter:
-    """The accounting of one logical request, for each of its HTTP sends.
-
-    Before a send: wait for a limiter slot and count the request. After it: free
-    the slot (it counts from the moment the whole answer arrived) and learn from
-    the answer's status and rate-limit headers.
-    """
-
-    def __init__(self, client: ApiClient, key: str, limiter_key: str | None) -> None:
-        self.client = client
-        self.key = key
-        self.limiter_key = limiter_key
-        self.limiter = client.limiter if limiter_key else None
-        self.sending = False
-        self._slot: Slot | None = None
-
-    def start(self) -> None:
-        self._slot = self.limiter.acquire(self.limiter_key) if self.limiter is not None else None
-        self.sending = True
-        self.client.count(self.key)
-
-    def finish(self, response: requests.Response | None) -> None:
-        if self._slot is not None:
-            self.limiter.release(self._slot)
-        self._slot, self.sending = None, False
-        if response is not None:
-            self.client.record(response, self.limiter_key)
-
-
-_METER: ContextVar[Meter | None] = ContextVar("ghl_pleo_meter", default=None)
-
-
-class MeteredAdapter(HTTPAdapter):
-    """Sends through the meter of the request in progress (in this thread), so an auth object's
-    re-send (``response.connection.send``) is limited and counted like any other send.
-
-    A send the loop did not start (an auth re-send; a redirect hop, which GHL and
-    Pleo do not use) takes its own slot and count.
-    """
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        meter = _METER.get()
-        if meter is None:
-            return super().send(request, **kwargs)
-        if not meter.sending:  # not started by the loop: an auth re-send
-            meter.start()
-        answered = None
-        try:
-            response = super().send(request, **kwargs)
-            if not kwargs.get("stream"):
-                response.content  # noqa: B018 - read the body before the slot is released
-            answered = response
-        finally:
-            meter.finish(answered)
-        return answered
-
-
-def metered_session(
-    headers: Mapping[str, str] | None = None, session: requests.Session | None = None
-) -> requests.Session:
-    session = session or requests.Session()
-    for prefix in ("https://", "http://"):
-        session.mount(prefix, MeteredAdapter())
-    session.headers.update(headers or {})
-    return session
-
-
 class ApiClient:
     """A configured ``requests.Session`` plus the retry loop.
 
@@ -141,6 +79,7 @@ class ApiClient:
         limiter: optional client-side limiter; requests pass ``limiter_key``.
         secrets: strings that must never appear in a message (tokens).
         sleep: injectable sleep (tests).
+        max_bytes: the largest body read (default ``GHL_PLEO_MAX_RESPONSE_BYTES``, 20 MiB).
     """
 
     def __init__(
@@ -154,6 +93,7 @@ class ApiClient:
         secrets: Callable[[], list[str]] = lambda: [],
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.api = api
         self.base_url = base_url.rstrip("/")
@@ -162,7 +102,8 @@ class ApiClient:
         self.limiter = limiter
         self.secrets = secrets
         self.sleep = sleep
-        self.session = metered_session(session=session)
+        self.max_bytes = max_bytes if max_bytes is not None else max_response_bytes()
+        self.session = metered_session(session=session, max_bytes=self.max_bytes)
         self.stats = RequestStats()
         self._owner = threading.get_ident()
         self._local = threading.local()
@@ -174,7 +115,7 @@ class ApiClient:
             return self.session
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = metered_session(self.session.headers)
+            session = self._local.session = metered_session(self.session.headers, max_bytes=self.max_bytes)
         return session
 
     def request(
@@ -216,9 +157,10 @@ class ApiClient:
             "headers": dict(headers or {}),
             "auth": auth,
             "timeout": self.timeout,
+            "allow_redirects": False,  # a 3xx is an error: the body (an OAuth form) must not go where it points
         }
         meter = Meter(self, call.key, limiter_key)
-        context = _METER.set(meter)
+        context = METER.set(meter)
         try:
             attempt = 0
             while True:
@@ -230,7 +172,7 @@ class ApiClient:
                     raise decision.error
                 self._wait_to_retry(call, decision, attempt)
         finally:
-            _METER.reset(context)
+            METER.reset(context)
 
     def _try(self, meter: Meter, call: Call, send: dict[str, Any], attempt: int, auth: AuthBase | None) -> Decision:
         """One send of the request and what its answer means: done, fail, or retry after a wait."""
@@ -262,7 +204,8 @@ class ApiClient:
         self.sleep(decision.wait)
 
     def _send(self, meter: Meter, method: str, send: dict[str, Any]) -> requests.Response | requests.RequestException:
-        """One try: the response, or the transport error that stopped it (anything else propagates).
+        """One try: the response, or the transport error (or a body over the limit) that stopped it (anything
+        else propagates).
 
         The slot is taken and the request counted before the credentials are
         applied (a token lookup may fail, or make requests of its own).
@@ -270,7 +213,7 @@ class ApiClient:
         meter.start()
         try:
             return self._session().request(method, **send)
-        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError, ResponseTooLarge) as exc:
             return exc
         finally:
             if meter.sending:  # the send never reached the adapter

@@ -12,6 +12,7 @@ from airflow.sdk import BaseHook
 
 from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token, learn_secret
 from ghl_pleo.hooks.auth import GhlAuth
+from ghl_pleo.hooks.bounds import listing_bounds
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number, retry_policy_from
 from ghl_pleo.paginators import LocationPaginator, SkipPaginator, paginate
@@ -154,14 +155,9 @@ class GhlHook(BaseHook):
         mask_secret(secret)
 
     def _mask_tokens(self) -> None:
-        """Register every token with Airflow's log masker (the password is masked by Airflow already)."""
-        try:
-            from airflow.sdk.log import mask_secret
-        except ImportError:  # pragma: no cover - older task SDKs
-            return
+        """Register every token of the connection with the redaction set and Airflow's log masker."""
         for token in self._secrets():
-            learn_secret(token)
-            mask_secret(token)
+            self._mask(token)
 
     def token_for(self, location_id: str | None) -> str:
         """The bearer token for a location: its own Private Integration Token, else the connection's password.
@@ -214,12 +210,13 @@ class GhlHook(BaseHook):
         return body["results"]
 
     def iter_tag_pages(
-        self, location_id: str, *, limit: int = PAGE_LIMIT
+        self, location_id: str, *, limit: int = PAGE_LIMIT, last_good_rows: int | None = None
     ) -> Iterator[tuple[int, list[dict], SkipPaginator]]:
         """Yield ``(page_no, tags, paginator)`` for every page of a location's social tags.
 
         Paging stops at the reported ``count``, on an empty page, or on a page
-        with no new ids (see :class:`SkipPaginator`).
+        with no new ids (see :class:`SkipPaginator`). Still going after 3 x the pages of ``last_good_rows``
+        (at least 10; without it, the ceiling), it is an ``upstream_contract`` error (:func:`listing_bounds`).
         """
         paginator = SkipPaginator(limit)
         where = f"GHL GET {TAGS} for location {location_id}"
@@ -229,7 +226,8 @@ class GhlHook(BaseHook):
                 "GET", TAGS, location_id=location_id, path_params={"locationId": location_id}, params=params
             )
 
-        for tags in paginate(fetch, paginator, lambda body: self._tags(body, where)):
+        bounds = listing_bounds(where, TAGS, location_id, limit=limit, last_good_rows=last_good_rows)
+        for tags in paginate(fetch, paginator, lambda body: self._tags(body, where), bounds):
             yield paginator.pages, tags, paginator
 
     @classmethod
@@ -267,23 +265,22 @@ class GhlHook(BaseHook):
     def search_locations(self, company_id: str | None = None, *, limit: int = 100) -> list[dict]:
         """Every location of an agency (``GET /locations/search``, paged with skip/limit)."""
         company_id = company_id or (self.oauth.company_id if self.oauth is not None else None)
+        where = f"GHL GET {LOCATION_SEARCH} for company {company_id}"
 
         def fetch(params: dict[str, str]) -> Any:
+            query = {"companyId": company_id, **params}
             return self._call(
-                "GET",
-                LOCATION_SEARCH,
-                location_id=None,
-                limiter_key=f"company:{company_id}",
-                params={"companyId": company_id, **params},
+                "GET", LOCATION_SEARCH, location_id=None, limiter_key=f"company:{company_id}", params=query
             )
 
         def locations(body: Any) -> list:
             found = body.get("locations") if isinstance(body, dict) else None
             if not isinstance(found, list):
-                raise FatalAPIError(f"GHL GET {LOCATION_SEARCH} for company {company_id}: no 'locations' list.")
+                raise FatalAPIError(f"{where}: no 'locations' list.")
             return found
 
-        pages = paginate(fetch, LocationPaginator(limit), locations)
+        bounds = listing_bounds(where, LOCATION_SEARCH, None, limit=limit)
+        pages = paginate(fetch, LocationPaginator(limit), locations, bounds)
         return [loc for page in pages for loc in page if isinstance(loc, dict)]
 
     def accounts(self, location_id: str) -> list[dict]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token
+from ghl_pleo.hooks.bounds import listing_bounds
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import base_url_from, extra_number, pleo_rate_limiter, retry_policy_from
 from ghl_pleo.hooks.pleo_dry_run import (
@@ -198,7 +199,8 @@ class PleoHook(BaseHook):
             )
 
         paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo GET {GROUP_TAGS} (group {group_id})")
-        for data in paginate(fetch, paginator, lambda body: self._data(body, f"GET {GROUP_TAGS}")):
+        bounds = listing_bounds(paginator.where, GROUP_TAGS, location_id, limit=PAGE_LIMIT)
+        for data in paginate(fetch, paginator, lambda body: self._data(body, f"GET {GROUP_TAGS}"), bounds):
             yield list(data)
 
     def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
@@ -272,7 +274,8 @@ class PleoHook(BaseHook):
                 )
 
             paginator = CursorPaginator(PAGE_LIMIT, where=f"Pleo POST {AGGREGATED_TAGS}")
-            for data in paginate(fetch, paginator, lambda body: self._data(body, f"POST {AGGREGATED_TAGS}")):
+            bounds = listing_bounds(paginator.where, AGGREGATED_TAGS, location_id, limit=PAGE_LIMIT)
+            for data in paginate(fetch, paginator, lambda body: self._data(body, f"POST {AGGREGATED_TAGS}"), bounds):
                 yield list(data)
 
     def put_dimension_value(
@@ -285,11 +288,8 @@ class PleoHook(BaseHook):
         method = "PUT" if exists else "POST"
         if self.dry_run:
             return planned_value(value)
-        kwargs = {
-            "path_params": {"tagId": tag_id, "dimensionId": dimension_id},
-            "json_body": {"value": value},
-            "location_id": location_id,
-        }
+        kwargs = {"path_params": {"tagId": tag_id, "dimensionId": dimension_id}, "location_id": location_id}
+        kwargs["json_body"] = {"value": value}
         try:
             body = self._call(method, TAG_DIMENSION, **kwargs)
         except FatalAPIError as exc:
