@@ -150,9 +150,19 @@ def test_quoted_bodies_never_carry_a_secret():
         assert SECRET not in text and "abc.def" not in text and "***" in text
 
 
-def test_a_non_transport_exception_is_not_classified():
-    with pytest.raises(TypeError):
-        classify(requests.exceptions.InvalidURL("x"), GET, 1, policy=POLICY, read_timeout=30.0)
+def test_any_other_http_library_error_is_named_by_its_type_never_its_text():
+    for exc in (
+        requests.exceptions.InvalidHeader(f"Invalid return character in header value: 'Bearer {SECRET}\\n'"),
+        requests.exceptions.InvalidURL(f"https://x/?token={SECRET}"),
+        requests.exceptions.MissingSchema(SECRET),
+    ):
+        decision = classify(exc, GET, 1, policy=POLICY, read_timeout=30.0)
+        assert isinstance(decision, Fail) and decision.error.kind == "configuration"
+        assert type(exc).__name__ in str(decision.error) and SECRET not in str(decision.error)
+    broke = classify(requests.exceptions.ChunkedEncodingError(SECRET), GET, 1, policy=POLICY, read_timeout=30.0)
+    assert isinstance(broke, Retry) and broke.kind == "sent" and SECRET not in broke.reason
+    create = classify(requests.exceptions.ContentDecodingError(SECRET), CREATE, 1, policy=POLICY, read_timeout=30.0)
+    assert isinstance(create, Fail) and SECRET not in str(create.error)  # a create is never retried blindly
 
 
 def test_a_redirect_names_its_host_only_never_its_body_path_or_query():

@@ -6,18 +6,25 @@ into a :data:`Decision`. The loop in :mod:`ghl_pleo.hooks.client` only acts on i
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from ghl_pleo.errors import APIError, AuthenticationError, FatalAPIError, RateLimitError, RetryableAPIError, redact
+from ghl_pleo.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    FatalAPIError,
+    RateLimitError,
+    RetryableAPIError,
+    redact,
+)
 from ghl_pleo.hooks.bounds import ContractBreach, ResponseTooLarge, redirect_target, strict_json
+from ghl_pleo.hooks.waits import parse_retry_after, rate_limit_wait  # noqa: F401 - importable from here
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 CREATE_ADVICE = (
@@ -128,11 +135,22 @@ def classify(
         return Fail(_contract(call, answer.status, f"{call.where} answered {answer.describe()}; it was not read."))
     if isinstance(answer, requests.Response):
         decision = _classify_response(answer, call, attempt, policy, list(secrets), refresh_declined)
-    else:
+    elif isinstance(answer, _BROKEN_BODY + _TRANSPORT):
         decision = _classify_transport(answer, attempt, policy, read_timeout)
+    else:  # any other error of the HTTP library: named by its type only (its text may quote a header, a token)
+        return Fail(
+            ConfigurationError(
+                f"{call.where}: the HTTP library refused to send the request ({type(answer).__name__}); check the "
+                f"connection's host and token (a stray character in either)."
+            )
+        )
     if isinstance(decision, Retry) and not (call.idempotent or decision.kind in ("ratelimit", "connect")):
         return Fail(decision.give_up(call, attempt, CREATE_ADVICE))  # the server may have acted on this create
     return decision
+
+
+_TRANSPORT = (requests.exceptions.Timeout, requests.exceptions.ConnectionError)
+_BROKEN_BODY = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
 
 def _classify_transport(exc: BaseException, attempt: int, policy: RetryPolicy, read_timeout: float) -> Decision:
@@ -144,6 +162,8 @@ def _classify_transport(exc: BaseException, attempt: int, policy: RetryPolicy, r
     elif isinstance(exc, requests.exceptions.ConnectionError):
         kind = "connect" if never_sent(exc) else "sent"
         reason = f"connection error ({name}: {'could not connect' if kind == 'connect' else 'dropped after send'})"
+    elif isinstance(exc, _BROKEN_BODY):
+        reason, kind = f"the answer broke off while it was read ({name})", "sent"
     else:
         raise TypeError(f"not a transport error: {exc!r}")
     return Retry(policy.backoff(attempt), reason, kind)
@@ -228,40 +248,6 @@ def _contract(call: Call, status: int | None, message: str) -> FatalAPIError:
 def excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
     """The start of a response body for a message, on one line, secrets removed."""
     return redact((response.text or "").replace("\n", " "), secrets)[:300]  # redact first, then cut
-
-
-def rate_limit_wait(response: requests.Response, attempt: int, policy: RetryPolicy) -> float:
-    """How long to wait after a 429: Retry-After if positive, else the rate-limit interval, else backoff.
-
-    ``Retry-After: 0`` is treated as "no advice": waiting zero seconds would
-    spend every retry within milliseconds.
-    """
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    if retry_after is not None and retry_after > 0:
-        return min(retry_after, policy.retry_after_max_s)
-    interval_ms = response.headers.get("X-RateLimit-Interval-Milliseconds")
-    if response.headers.get("X-RateLimit-Remaining") == "0" and interval_ms and interval_ms.isdigit():
-        # We do not know when the oldest request leaves the window; a tenth of it, growing per attempt.
-        return min(policy.retry_after_max_s, max(policy.backoff(attempt), int(interval_ms) / 1000.0 / 10 * attempt))
-    return policy.backoff(attempt)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
-    if value is None or not str(value).strip():
-        return None
-    value = str(value).strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
 def never_sent(exc: BaseException) -> bool:

@@ -213,7 +213,7 @@ class ApiClient:
         meter.start()
         try:
             return self._session().request(method, **send)
-        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError, ResponseTooLarge) as exc:
+        except (requests.exceptions.RequestException, ResponseTooLarge) as exc:  # classify names it by type only
             return exc
         finally:
             if meter.sending:  # the send never reached the adapter
