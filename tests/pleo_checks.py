@@ -25,6 +25,13 @@ def group_of(state: dict, location_id: str) -> dict:
     return groups[0]
 
 
+def live_codes(box: Sandbox, location_id: str) -> set[str]:
+    """The codes of the active tags in the location's Pleo group."""
+    state = box.pleo_state()
+    group = group_of(state, location_id)
+    return {t["code"] for t in state["tags"].values() if t["groupId"] == group["id"] and not t["archived"]}
+
+
 def assert_pleo_matches_ghl(box: Sandbox) -> None:
     """Pleo, tag by tag: one active tag per live GHL tag (code = _id, normalised name); archived otherwise."""
     state = box.pleo_state()

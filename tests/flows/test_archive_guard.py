@@ -14,7 +14,7 @@ import yaml
 
 from ghl_pleo.config import DEFAULT_MAPPING_FILE
 from tests.flows.harness import FlowRunner
-from tests.pleo_checks import assert_pleo_matches_ghl, group_of
+from tests.pleo_checks import assert_pleo_matches_ghl, group_of, live_codes
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +32,6 @@ def flows(sandbox, tmp_path, monkeypatch) -> FlowRunner:
     assert runner.tags().errors == {}  # a first, complete sync: 40 live tags per location in Pleo
     yield runner
     sandbox.clear_faults()
-
-
-def live_codes(box, location_id: str) -> set[str]:
-    state = box.pleo_state()
-    group = group_of(state, location_id)
-    return {t["code"] for t in state["tags"].values() if t["groupId"] == group["id"] and not t["archived"]}
 
 
 def remove(box, location_id: str, n: int) -> list[str]:

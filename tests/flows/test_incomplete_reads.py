@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.flows.harness import FlowRunner
-from tests.pleo_checks import assert_pleo_matches_ghl, group_of
+from tests.pleo_checks import assert_pleo_matches_ghl, live_codes
 from tests.sandbox_client import writes
 
 pytestmark = pytest.mark.integration
@@ -31,21 +31,15 @@ def flows(sandbox, tmp_path, monkeypatch) -> FlowRunner:
     sandbox.clear_faults()
 
 
-def active_codes(box, location_id: str) -> set[str]:
-    state = box.pleo_state()
-    group = group_of(state, location_id)
-    return {t["code"] for t in state["tags"].values() if t["groupId"] == group["id"] and not t["archived"]}
-
-
 def test_a_listing_that_stops_before_its_count_archives_nothing_but_writes_the_rest(flows):
     box, loc = flows.box, flows.locations[0]
-    before = active_codes(box, loc)
+    before = live_codes(box, loc)
     first_page = [t for t in box.ghl_tags(loc)[:100] if not t["deleted"]]
     box.edit_tag(loc, first_page[0]["_id"], tag="Renamed While Paging Broke")
     box.fault(api="ghl", endpoint=TAGS, body_kind="stops_early", after=100, location=loc)
     result = flows.tags()
     assert result.kinds() == {loc: "incomplete_read"}
-    assert active_codes(box, loc) == before  # the ~50 tags not read are still live in Pleo
+    assert live_codes(box, loc) == before  # the ~50 tags not read are still live in Pleo
     renamed = [t for t in box.pleo_state()["tags"].values() if t["code"] == first_page[0]["_id"]]
     assert [t["name"] for t in renamed if not t["archived"]] == ["Renamed While Paging Broke"]
     row = flows.ledger(result)[loc]
@@ -71,11 +65,11 @@ def test_a_count_that_lies_holds_archives_even_when_every_row_was_read(flows):
     box.fault(api="ghl", endpoint=TAGS, body_kind="count_lies", location=loc)
     result = flows.tags()
     assert result.kinds() == {loc: "incomplete_read"}
-    assert gone["_id"] in active_codes(box, loc)  # not archived on an answer that says 1,000 more exist
+    assert gone["_id"] in live_codes(box, loc)  # not archived on an answer that says 1,000 more exist
     box.clear_faults()
     box.clear_requests()
     assert flows.tags().errors == {}
-    assert gone["_id"] not in active_codes(box, loc)
+    assert gone["_id"] not in live_codes(box, loc)
     assert writes(box.requests()) == {"Pleo PUT /v0/tags/{tagId}": 1}
 
 
@@ -100,7 +94,7 @@ def test_the_same_tag_twice_in_a_details_answer_is_harmless(flows):
     box.fault(api="ghl", endpoint=DETAILS, body_kind="duplicate_ids")
     result = flows.tags()
     assert result.errors == {}
-    assert {f"{i:x}" * 24 for i in range(3)} <= active_codes(box, loc)
+    assert {f"{i:x}" * 24 for i in range(3)} <= live_codes(box, loc)
     assert_pleo_matches_ghl(box)
     assert flows.ledger(result)[loc]["counts"]["detail_repeats"] == 2
     events = {(e["location_id"], e["event"]) for e in flows.warehouse.ledger.events(result.dag_id, result.run_id)}
@@ -123,12 +117,12 @@ def test_the_same_id_twice_in_the_ghl_listing_is_counted_noted_and_harmless(flow
 
 def test_the_same_tag_twice_in_pleos_listing_never_archives_the_tag_we_keep(flows):
     box, loc = flows.box, flows.locations[0]
-    before = active_codes(box, loc)
+    before = live_codes(box, loc)
     box.fault(api="pleo", endpoint=PLEO_TAGS, body_kind="repeat_rows")  # two tags of each page sent twice
     result = flows.tags()
     assert result.errors == {}
     assert writes(box.requests()) == {}  # nothing to do: the repeats are the same tags
-    assert active_codes(box, loc) == before
+    assert live_codes(box, loc) == before
     assert_pleo_matches_ghl(box)
     assert flows.ledger(result)[loc]["counts"]["pleo_repeats"] >= 2
     events = {(e["location_id"], e["event"]) for e in flows.warehouse.ledger.events(result.dag_id, result.run_id)}
