@@ -12,6 +12,7 @@ import pytest
 
 from ghl_pleo.alerts import build_alert
 from ghl_pleo.errors import ConfigurationError
+from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.hooks.pleo import PleoHook
 from tests.flows.harness import FlowRunner
 
@@ -83,4 +84,15 @@ def test_a_token_with_whitespace_or_control_characters_is_refused_before_any_req
     with pytest.raises(ConfigurationError, match="whitespace or control characters") as err:
         hook.list_groups()
     assert err.value.kind == "configuration" and flows.tokens["pleo"] not in str(err.value)
+    assert flows.box.requests() == {}
+
+
+@pytest.mark.parametrize("bad", ["\n", " "])
+def test_a_ghl_token_with_whitespace_is_refused_before_any_request(flows, monkeypatch, bad):
+    set_tokens(flows.box, monkeypatch, flows.tokens["ghl"] + bad, flows.tokens["pleo"])
+    flows.box.clear_requests()
+    hook = GhlHook(token_store=flows.warehouse.tokens)
+    with pytest.raises(ConfigurationError, match="whitespace or control characters") as err:
+        next(iter(hook.iter_tag_pages(flows.locations[0])))
+    assert err.value.kind == "configuration" and flows.tokens["ghl"] not in str(err.value)
     assert flows.box.requests() == {}

@@ -155,9 +155,10 @@ class GhlHook(BaseHook):
         mask_secret(secret)
 
     def _mask_tokens(self) -> None:
-        """Register every token of the connection with the redaction set and Airflow's log masker."""
+        """Check every token and secret of the connection once, before any request (whitespace or control
+        characters are a configuration error), and register it with the redaction set and Airflow's log masker."""
         for token in self._secrets():
-            self._mask(token)
+            self._mask(check_token(token, self.ghl_conn_id, "token or secret"))
 
     def token_for(self, location_id: str | None) -> str:
         """The bearer token for a location: its own Private Integration Token, else the connection's password.
@@ -175,7 +176,7 @@ class GhlHook(BaseHook):
                 f"Connection {self.ghl_conn_id!r} has no token for location {location_id}: set its password "
                 f"(one token for all locations) or extra.location_tokens[{location_id!r}]."
             )
-        return check_token(token, self.ghl_conn_id)
+        return token  # checked once, when the client was built (_mask_tokens)
 
     def _call(
         self,
