@@ -20,32 +20,35 @@ import pendulum
 from airflow.sdk import dag, task
 
 # Parse-cheap: names and settings only (it imports nothing but os).
-from ghl_pleo.constants import HEALTH_DAG_ID, TASK_RETRIES, schedule_from_env
+from ghl_pleo.constants import HEALTH_DAG_ID, OWNER, TASK_RETRIES, dagrun_timeout_h, schedule_from_env
 
 
 @dag(
     dag_id=HEALTH_DAG_ID,
+    description="Hourly: alert locations with no recent successful sync; delete ledger rows past the retention",
     schedule=schedule_from_env("GHL_PLEO_HEALTH_SCHEDULE", "@hourly"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=timedelta(hours=dagrun_timeout_h("GHL_PLEO_HEALTH_DAGRUN_TIMEOUT_H", 1)),
     tags=["ghl-pleo", "health"],
     doc_md=__doc__,
     default_args={
+        "owner": OWNER,
         "retries": TASK_RETRIES,
         "retry_delay": timedelta(minutes=1),
         "execution_timeout": timedelta(minutes=20),
     },
 )
 def ghl_pleo_health():
-    @task
+    @task(multiple_outputs=False)  # one XCom row, not one per key
     def check_stale() -> dict:
         """Alert locations that have had no successful sync for too long (once per stale period)."""
         from ghl_pleo import tasks
 
         return tasks.check_stale_syncs()
 
-    @task
+    @task(multiple_outputs=False)
     def cleanup_ledger() -> dict:
         """Delete ledger and change-log rows past the retention."""
         from ghl_pleo import tasks

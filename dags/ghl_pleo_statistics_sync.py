@@ -29,9 +29,11 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 # Parse-cheap: names and settings only (it imports nothing but os).
 from ghl_pleo.constants import (
     GROUP_WRITE_POOL,
+    OWNER,
     RETRY_BACKOFF,
     STATISTICS_DAG_ID,
     TASK_RETRIES,
+    dagrun_timeout_h,
     max_parallel_locations,
     retry_delay_s,
 )
@@ -39,10 +41,13 @@ from ghl_pleo.constants import (
 
 @dag(
     dag_id=STATISTICS_DAG_ID,
+    description="Daily (UTC days): each location's social statistics -> history rows and its Pleo group's metadata",
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # A run stuck longer than this fails (and alerts) so the next day's run is not held back forever.
+    dagrun_timeout=timedelta(hours=dagrun_timeout_h("GHL_PLEO_STATISTICS_DAGRUN_TIMEOUT_H", 12)),
     tags=["ghl-pleo", "statistics"],
     doc_md=__doc__,
     params={
@@ -62,6 +67,7 @@ from ghl_pleo.constants import (
         ),
     },
     default_args={
+        "owner": OWNER,
         "retries": TASK_RETRIES,
         "retry_delay": timedelta(seconds=retry_delay_s()),
         "retry_exponential_backoff": RETRY_BACKOFF,
@@ -77,21 +83,26 @@ def ghl_pleo_statistics_sync():
 
         return tasks.list_locations()
 
-    @task(map_index_template="{{ location_id }}", max_active_tis_per_dagrun=max_parallel_locations())
+    # multiple_outputs=False: one XCom row per location, not one per key of the returned counts.
+    @task(
+        map_index_template="{{ location_id }}",
+        max_active_tis_per_dagrun=max_parallel_locations(),
+        multiple_outputs=False,
+    )
     def fetch_statistics(location: dict) -> dict:
         """One location, one UTC day: accounts -> v3 statistics -> the day's history row."""
         from ghl_pleo import tasks
 
         return tasks.fetch_statistics(location)
 
-    @task(pool=GROUP_WRITE_POOL, trigger_rule="all_done")
+    @task(pool=GROUP_WRITE_POOL, trigger_rule="all_done", multiple_outputs=False)
     def write_metadata() -> dict:
         """Merge each location's newest statistics into its Pleo group's metadata, where it changed."""
         from ghl_pleo import tasks
 
         return tasks.write_statistics_metadata()
 
-    @task(trigger_rule="all_done", retries=0)
+    @task(trigger_rule="all_done", retries=0, multiple_outputs=False)
     def summarize() -> dict:
         """Log metrics per location; fail if any location failed."""
         from ghl_pleo import tasks

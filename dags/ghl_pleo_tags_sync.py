@@ -37,9 +37,11 @@ from airflow.sdk import Param, dag, task
 # Parse-cheap: names and settings only (it imports nothing but os).
 from ghl_pleo.constants import (
     GROUP_WRITE_POOL,
+    OWNER,
     RETRY_BACKOFF,
     TAGS_DAG_ID,
     TASK_RETRIES,
+    dagrun_timeout_h,
     max_parallel_locations,
     retry_delay_s,
     schedule_from_env,
@@ -48,11 +50,14 @@ from ghl_pleo.constants import (
 
 @dag(
     dag_id=TAGS_DAG_ID,
+    description="Hourly: each GHL location's Social Planner tags -> its Pleo tag group (create, rename, archive)",
     # A cron expression or preset; GHL_PLEO_TAGS_SCHEDULE=none for manual runs only (as the benchmark uses).
     schedule=schedule_from_env("GHL_PLEO_TAGS_SCHEDULE", "@hourly"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # A first full sync of many locations can take hours; a run stuck longer fails and lets the next one start.
+    dagrun_timeout=timedelta(hours=dagrun_timeout_h("GHL_PLEO_TAGS_DAGRUN_TIMEOUT_H", 6)),
     tags=["ghl-pleo", "tags"],
     doc_md=__doc__,
     params={
@@ -86,6 +91,7 @@ from ghl_pleo.constants import (
         ),
     },
     default_args={
+        "owner": OWNER,
         "retries": TASK_RETRIES,
         "retry_delay": timedelta(seconds=retry_delay_s()),
         "retry_exponential_backoff": RETRY_BACKOFF,
@@ -101,21 +107,27 @@ def ghl_pleo_tags_sync():
 
         return tasks.list_locations()
 
-    @task(pool=GROUP_WRITE_POOL)
+    @task(pool=GROUP_WRITE_POOL)  # a list: one XCom row, read by sync_location's mapping
     def ensure_groups(locations: list[dict]) -> list[dict]:
         """Find or create each location's Pleo tag group (group writes are serialised by the pool)."""
         from ghl_pleo import tasks
 
         return tasks.ensure_groups(locations)
 
-    @task(map_index_template="{{ location_id }}", max_active_tis_per_dagrun=max_parallel_locations())
+    # multiple_outputs=False: the location's counts are one XCom row, not one per key (a dict return type would
+    # otherwise split them: ~23 rows per location and hour that nobody reads; the summary reads the ledger).
+    @task(
+        map_index_template="{{ location_id }}",
+        max_active_tis_per_dagrun=max_parallel_locations(),
+        multiple_outputs=False,
+    )
     def sync_location(location: dict) -> dict:
         """One location: extract tags and details, stage, transform, load into its Pleo group."""
         from ghl_pleo import tasks
 
         return tasks.sync_location_tags(location)
 
-    @task(trigger_rule="all_done", retries=0)
+    @task(trigger_rule="all_done", retries=0, multiple_outputs=False)
     def summarize() -> dict:
         """Log what each location read, changed, rejected and skipped; fail if any location failed."""
         from ghl_pleo import tasks

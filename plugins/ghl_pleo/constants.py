@@ -46,3 +46,20 @@ def lease_wait_s() -> float:
     """Seconds a run waits for a unit another run holds before it gives up: a tags location is then skipped
     (``skipped_locked``), a statistics day fails and is retried."""
     return float(os.environ.get("GHL_PLEO_LEASE_WAIT_S", "60"))
+
+
+OWNER = "ghl-pleo"  # the DAGs' owner in the UI (the team on call for them; README, "Runbook")
+
+
+def dagrun_timeout_h(name: str, default: float) -> float:
+    """Hours a DAG run may take before the scheduler fails it (its unfinished tasks stop, the failure alert goes
+    out), so a stuck run cannot hold the next ones back forever (``max_active_runs`` is 1). From the environment
+    variable ``name``; long enough by default for a first full sync."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        hours = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: a number of hours is expected (e.g. 6 or 0.5).") from None
+    if not hours > 0:
+        raise ValueError(f"{name}={raw!r}: the run timeout must be more than 0 hours.")
+    return hours

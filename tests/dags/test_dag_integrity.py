@@ -114,3 +114,73 @@ def test_health_dag_shape(dagbag):
     dag = dagbag.dags["ghl_pleo_health"]
     assert {t.task_id for t in dag.tasks} == {"check_stale", "cleanup_ledger"}
     assert dag.schedule == "@hourly"
+
+
+def test_every_dag_has_an_owner_a_description_and_a_run_timeout(dagbag):
+    from datetime import timedelta
+
+    expected = {"ghl_pleo_tags_sync": 6, "ghl_pleo_statistics_sync": 12, "ghl_pleo_health": 1}
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.description and len(dag.description) > 20, dag_id
+        assert dag.dagrun_timeout == timedelta(hours=expected[dag_id]), dag_id
+        assert {t.owner for t in dag.tasks} == {"ghl-pleo"}, dag_id
+
+
+def test_the_run_timeout_comes_from_the_environment_and_a_bad_value_names_the_variable(monkeypatch):
+    from datetime import timedelta
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("GHL_PLEO_TAGS_DAGRUN_TIMEOUT_H", "0.5")
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.dags["ghl_pleo_tags_sync"].dagrun_timeout == timedelta(minutes=30)
+    monkeypatch.setenv("GHL_PLEO_TAGS_DAGRUN_TIMEOUT_H", "six")
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    (error,) = bag.import_errors.values()
+    assert "GHL_PLEO_TAGS_DAGRUN_TIMEOUT_H='six'" in error
+
+
+def test_no_task_splits_its_return_value_into_one_xcom_per_key(dagbag):
+    """A task returning a dict would otherwise push one XCom row per key (TaskFlow infers multiple_outputs from
+    the ``-> dict`` annotation): ~23 rows per location and run that nobody reads."""
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert task.multiple_outputs is False, f"{dag_id}.{task.task_id}"
+
+
+def test_every_dag_survives_the_schedulers_serialization_round_trip(dagbag):
+    """What the scheduler and the UI see is the serialized DAG: it must validate against Airflow's schema and
+    come back with the same tasks, dependencies, pools, mapping, params, owner and timeouts."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id, dag in dagbag.dags.items():
+        data = DagSerialization.to_dict(dag)
+        DagSerialization.validate_schema(data)
+        back = DagSerialization.from_dict(data)
+        assert back.dag_id == dag_id
+        assert back.dagrun_timeout == dag.dagrun_timeout and back.description == dag.description
+        assert set(back.params.keys()) == set(dag.params.keys())
+        assert set(back.task_dict) == set(dag.task_dict), dag_id
+        for task_id, task in dag.task_dict.items():
+            twin = back.task_dict[task_id]
+            assert twin.downstream_task_ids == task.downstream_task_ids, (dag_id, task_id)
+            assert (twin.pool, twin.trigger_rule, twin.retries, twin.owner) == (
+                task.pool,
+                task.trigger_rule,
+                task.retries,
+                task.owner,
+            ), (dag_id, task_id)
+            assert twin.execution_timeout == task.execution_timeout, (dag_id, task_id)
+            assert type(twin).__name__.endswith("MappedOperator") == type(task).__name__.endswith("MappedOperator")
+
+
+def test_airflows_own_deprecation_warnings_fail_the_suite():
+    """pytest.ini turns Airflow's RemovedInAirflow4Warning (and providers' deprecations) into errors, so code that
+    Airflow 4 will break fails here first, instead of every DeprecationWarning being ignored."""
+    import warnings
+
+    from airflow.exceptions import AirflowProviderDeprecationWarning, RemovedInAirflow4Warning
+
+    for kind in (RemovedInAirflow4Warning, AirflowProviderDeprecationWarning):
+        with pytest.raises(kind):
+            warnings.warn("removed in Airflow 4", kind, stacklevel=1)

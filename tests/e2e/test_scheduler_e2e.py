@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 
 import pytest
 import requests
@@ -114,6 +115,25 @@ def test_backfill_and_manual_run_through_the_rest_api_on_postgresql(stack, sandb
     for loc in with_stats:
         assert groups[loc]["metadata"]["stat_id"] == f"{loc}-{newest.replace('-', '')}"
     assert stack.import_errors() == []
+
+
+def xcom_rows(stack: AirflowStack, dag_id: str, run_id: str) -> Counter:
+    """XCom rows per (task, map index) of one run, as the REST API lists them."""
+    rows = stack.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/~/xcomEntries", params={"limit": 1000})[
+        "xcom_entries"
+    ]
+    return Counter((r["task_id"], r["map_index"]) for r in rows)
+
+
+def test_each_task_of_a_run_leaves_at_most_one_xcom_row_per_map_index(stack):
+    """Lean XCom: a location's task returns its counts as one row (a ``-> dict`` task would push one row per key
+    too, ~23 per location and run, that nobody reads). Counted through the REST API after the runs above."""
+    for dag_id, mapped in ((TAGS, "sync_location"), (STATS, "fetch_statistics")):
+        run = next(r for r in stack.dag_runs(dag_id) if r["state"] == "success")
+        rows = xcom_rows(stack, dag_id, run["dag_run_id"])
+        print(dag_id, "XCom rows per (task, map index):", dict(sorted(rows.items())))
+        assert rows and max(rows.values()) == 1, rows
+        assert sorted(i for (t, i) in rows if t == mapped) == [0, 1, 2]  # one row for each of the 3 locations
 
 
 def test_the_ui_shows_the_tags_dag_and_its_runs(stack, browser, output_dir):
