@@ -89,17 +89,15 @@ def warehouse():
     """The warehouse behind ``ghl_pleo_db`` (read from the api-server's connections), built once."""
     global _warehouse
     if _warehouse is None:
-        from ghl_pleo.warehouse import Warehouse, warehouse_url
+        from ghl_pleo.warehouse import CONN_ID, Warehouse, warehouse_connection
 
         try:
-            url = warehouse_url()
+            conn = warehouse_connection()
         except Exception:  # the Task SDK cannot read connections in this process: ask the server's secrets
             from airflow.models.connection import Connection
 
-            from ghl_pleo.warehouse.core import connection_url
-
-            url = connection_url(Connection.get_connection_from_secrets("ghl_pleo_db"))
-        _warehouse = Warehouse(url)  # applies the schema (once per process)
+            conn = Connection.get_connection_from_secrets(CONN_ID)
+        _warehouse = Warehouse(connection=conn)  # the provider hook's engine; applies the schema once per process
     return _warehouse
 
 

@@ -18,7 +18,16 @@ and exposes the stores:
 from __future__ import annotations
 
 from ghl_pleo.warehouse.change_log import change
-from ghl_pleo.warehouse.core import CONN_ID, TS_FORMAT, Database, parse_ts, utcnow, warehouse_url
+from ghl_pleo.warehouse.core import (
+    CONN_ID,
+    TS_FORMAT,
+    Database,
+    connection_database,
+    parse_ts,
+    utcnow,
+    warehouse_connection,
+    warehouse_url,
+)
 from ghl_pleo.warehouse.guard import GuardStore
 from ghl_pleo.warehouse.health import HealthStore
 from ghl_pleo.warehouse.leases import LeaseStore
@@ -54,9 +63,14 @@ __all__ = [
 class Warehouse:
     """The stores of the warehouse at ``url`` (default: :func:`warehouse_url`), sharing one engine."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or warehouse_url()
-        self.db = Database(self.url)
+    def __init__(self, url: str | None = None, *, connection=None) -> None:
+        """``url``: a SQLAlchemy URL; else ``connection`` (an Airflow connection), else ``ghl_pleo_db``'s, whose
+        engine the provider's SQL hook builds (postgres, sqlite) unless it carries ``extra.sqlalchemy_url``."""
+        if url is not None:
+            self.db = Database(url)
+        else:
+            self.db = connection_database(connection or warehouse_connection())
+        self.url = self.db.url
         self.db.ensure_schema()
         self.staging = StagingStore(self.db)
         self.state = SyncStateStore(self.db)

@@ -41,64 +41,89 @@ def parse_ts(value: str | None) -> datetime | None:
     return datetime.strptime(value, TS_FORMAT).replace(tzinfo=UTC)
 
 
-def warehouse_url(conn_id: str = CONN_ID) -> str:
-    """The SQLAlchemy URL of the warehouse.
-
-    The connection ``ghl_pleo_db`` may carry ``extra.sqlalchemy_url``, or be a
-    ``postgres``/``sqlite`` connection. There is no fallback: a missing
-    connection is a configuration error naming it (a silent per-machine SQLite
-    file would split the ledger, the sync state and the shared rate between
-    machines without a word).
-    """
+def warehouse_connection(conn_id: str = CONN_ID):
+    """The warehouse's Airflow connection. There is no fallback: a missing connection is a configuration error
+    naming it (a silent per-machine SQLite file would split the ledger, the sync state and the shared rate between
+    machines without a word)."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
-        conn = BaseHook.get_connection(conn_id)
+        return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         raise ConfigurationError(
-            f"Airflow connection {conn_id!r} (the warehouse) is not set. Create it, e.g. "
+            f"Airflow connection {conn_id!r} (the warehouse) is not set. Create it: a postgres connection "
+            f"(host, port, schema = database, login, password), a sqlite one (host = the file's path), or "
             f'AIRFLOW_CONN_{conn_id.upper()}=\'{{"conn_type": "generic", "extra": {{"sqlalchemy_url": '
-            f'"sqlite:////path/to/ghl_pleo.db"}}}}\' or a postgres connection; see the README.'
+            f'"sqlite:////path/to/ghl_pleo.db"}}}}\'; see the README.'
         ) from None
-    return connection_url(conn, conn_id)
+
+
+def warehouse_url(conn_id: str = CONN_ID) -> str:
+    """The SQLAlchemy URL of the warehouse connection ``ghl_pleo_db`` (see :func:`connection_url`)."""
+    return connection_url(warehouse_connection(conn_id), conn_id)
+
+
+def sql_hook(conn, conn_id: str = CONN_ID):
+    """The provider's SQL hook for a ``postgres`` or ``sqlite`` connection (None for ``extra.sqlalchemy_url``).
+
+    The hook is given the connection itself, so it also works where only the server's secrets can read it (the
+    api-server's health dashboard). PostgreSQL: the password comes from the password field (masked in the UI and
+    logs; without one, libpq's PGPASSWORD), never parsed out of a URL; SQLAlchemy 2 gets ``postgresql+psycopg``.
+    """
+    extra = conn.extra_dejson or {}
+    if extra.get("sqlalchemy_url"):
+        return None
+    if conn.conn_type in ("postgres", "postgresql"):
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        return PostgresHook(postgres_conn_id=conn_id, connection=conn)
+    if conn.conn_type == "sqlite":
+        from airflow.providers.sqlite.hooks.sqlite import SqliteHook
+
+        class _Sqlite(SqliteHook):  # its get_uri reads the connection again by id: use the one given
+            def get_connection(self, _conn_id):
+                return conn
+
+        return _Sqlite(sqlite_conn_id=conn_id, connection=conn)
+    raise ConfigurationError(
+        f"Connection {conn_id!r} (conn_type {conn.conn_type!r}) must be a postgres or sqlite connection, "
+        f"or carry extra.sqlalchemy_url."
+    )
 
 
 def connection_url(conn, conn_id: str = CONN_ID) -> str:
-    """The SQLAlchemy URL of an Airflow connection (``extra.sqlalchemy_url``, or a postgres or sqlite connection;
-    the password is never parsed out of a URL)."""
-    extra = conn.extra_dejson or {}
-    if extra.get("sqlalchemy_url"):
-        return str(extra["sqlalchemy_url"])
-    if conn.conn_type in ("postgres", "postgresql"):
-        from sqlalchemy.engine import URL
-
-        return URL.create(
-            "postgresql+psycopg2",
-            username=conn.login,
-            password=conn.password,
-            host=conn.host,
-            port=conn.port,
-            database=conn.schema,
-        ).render_as_string(hide_password=False)
+    """The SQLAlchemy URL of an Airflow connection: ``extra.sqlalchemy_url`` as it is, else the URL of the
+    provider's hook (:func:`sql_hook`)."""
+    hook = sql_hook(conn, conn_id)
+    if hook is None:
+        return str(conn.extra_dejson["sqlalchemy_url"])
     if conn.conn_type == "sqlite":
-        return f"sqlite:///{conn.host}"
-    raise ConfigurationError(
-        f"Connection {conn_id!r} (conn_type {conn.conn_type!r}) must carry "
-        f"extra.sqlalchemy_url, or be a postgres or sqlite connection."
-    )
+        return hook.get_uri()
+    return hook.sqlalchemy_url.render_as_string(hide_password=False)
+
+
+def connection_database(conn, conn_id: str = CONN_ID) -> Database:
+    """The warehouse :class:`Database` of an Airflow connection, its engine built by the provider's hook."""
+    hook = sql_hook(conn, conn_id)
+    url = connection_url(conn, conn_id)
+    if hook is None:
+        return Database(url)
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    return Database(url, engine=hook.get_sqlalchemy_engine(engine_kwargs=kwargs))
 
 
 class Database:
     """One engine on the warehouse at ``url`` (SQLite: WAL, a long busy timeout) and the query helpers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        """``engine``: one already built for ``url`` (by a provider's hook); else one is created here."""
         self.url = url
         if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
+            path = url.split("///", 1)[-1].split("?", 1)[0]
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.engine: Engine = create_engine(url, connect_args={"timeout": 60})
+            self.engine: Engine = engine or create_engine(url, connect_args={"timeout": 60})
 
             @event.listens_for(self.engine, "connect")
             def _pragma(dbapi_conn, _record):  # WAL lets parallel location tasks read while one writes
@@ -108,7 +133,7 @@ class Database:
                 cur.execute("PRAGMA busy_timeout=60000")
                 cur.close()
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = engine or create_engine(url, pool_pre_ping=True)
 
     @property
     def safe_url(self) -> str:
