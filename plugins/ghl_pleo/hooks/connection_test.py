@@ -47,7 +47,9 @@ class Check:
     params: dict[str, str] | None = None
     token: str | None = None  # None: sent without credentials (agency OAuth)
     version: str | None = None  # GHL's Version header
-    hint_4xx: str = ""  # what else a 400/404/422 may mean (an unknown location, a bad company id)
+    hint_4xx: str = ""  # what else a 400 or 422 may mean, e.g. "; GHL may know no location X"
+    hint_404: str = ""  # what else a 404 may mean
+    location: str | None = None  # the location asked for: a 404 that names it is an unknown location
 
     @property
     def call(self) -> str:
@@ -98,7 +100,7 @@ def _ghl_check(hook: Any) -> Check:
     if tokens:
         location, token = next(iter(tokens.items()))
         others = f"; the other {len(tokens) - 1} were not tried" if len(tokens) > 1 else ""
-        what = f"the token of location {location} (the first of extra.location_tokens{others})"
+        what = f"the token of location {location}, the first of extra.location_tokens{others}"
         return Check(**ghl, **tags, what=what, token=token, **_location(location))
     password = hook.connection.password
     if not password:
@@ -108,10 +110,10 @@ def _ghl_check(hook: Any) -> Check:
         )
     company = extras.get("company_id")
     if company:
-        what = f"the API token (password) as an agency token, for company {company}"
-        needs = "an agency-level token with the scope locations.readonly"
+        what = f"the API token (password) as an agency token for company {company}"
+        needs = "the scope locations.readonly of an agency-level token"
         params = {"companyId": str(company), "limit": "1"}
-        hint = f", or company {company} is not the token's agency"
+        hint = f"; company {company} may not be the token's agency"
         return Check(
             **ghl, endpoint=LOCATION_SEARCH, what=what, needs=needs, params=params, token=password, hint_4xx=hint
         )
@@ -122,13 +124,14 @@ def _ghl_check(hook: Any) -> Check:
             f"location of the Airflow variable ghl_location_ids, an agency token with the Agency company id "
             f"(extra company_id); the sync needs one of the two as well."
         )
-    what = f"the API token (password), for location {location} (the first of variable ghl_location_ids)"
+    what = f"the API token (password) for location {location}, the first of variable ghl_location_ids"
     return Check(**ghl, **tags, what=what, token=password, **_location(location))
 
 
 def _location(location: str) -> dict[str, Any]:
-    hint = f", or GHL knows no location {location} (or not for this token)"
-    return {"path_params": {"locationId": check_location_id(location)}, "hint_4xx": hint}
+    hint = f"; GHL may know no location {location}, or not for this token"
+    path = {"locationId": check_location_id(location)}
+    return {"path_params": path, "hint_4xx": hint, "hint_404": hint, "location": location}
 
 
 def _oauth_check(hook: Any, settings: Any, ghl: dict[str, Any], endpoint: str) -> Check:
@@ -172,12 +175,12 @@ def _pleo_check(hook: Any) -> Check:
         api="Pleo",
         base_url=base,
         endpoint=GROUPS,
-        what=f"the API token (password), for company {company}",
+        what=f"the API token (password) for company {company}",
         needs="the permission to read the company's tag groups",
         example_url=PLEO_URL,
         params={"company_id": company},
         token=hook.connection.password,
-        hint_4xx=f", or Pleo refused the Company id {company}",
+        hint_4xx=f"; the Company id {company} may be wrong",
     )
 
 
@@ -200,9 +203,9 @@ def _run(check: Check, secrets: Callable[[], list[str]]) -> tuple[bool, str]:
     if check.token is None:
         return _anonymous(check, decision, answer, client.secrets())
     if isinstance(decision, Done):
-        needs = f"; {check.needs} is there" if check.needs else ""
+        needs = f", so the token has {check.needs}" if check.needs else ""
         head = f"{check.api} at {check.base_url}"
-        return True, f"{head} accepted {check.what} ({check.call}: HTTP {answer.status_code}{needs})."
+        return True, f"{head} accepted {check.what}: {check.call} answered HTTP {answer.status_code}{needs}."
     return False, _refusal(check, decision.error, answer, client.secrets())
 
 
@@ -242,22 +245,24 @@ def _refusal(check: Check, error: GhlPleoError, answer: Any, secrets: list[str])
     if status is not None and 300 <= status < 400:
         target = redact(redirect_target(answer), secrets)
         return f"Wrong host? {check.base_url} redirects {check.call} (HTTP {status}) to {target}; {api_url}."
+    if status == 404 and check.location and check.location in said:
+        return f"Unknown location: {head} answered HTTP 404 for location {check.location} ({said}); check its id."
     if status == 404:
-        return f"Wrong host? {check.base_url} has no {check.call} (HTTP 404: {said}): {api_url}{check.hint_4xx}."
+        return f"Wrong host? {check.base_url} has no {check.call} (HTTP 404: {said}): {api_url}{check.hint_404}."
     if isinstance(error, ConfigurationError):
         return str(error)
     if status is not None and 200 <= status < 300:  # an answer over the size limit, or JSON that breaks the rules
         return f"Wrong host? {head} answered {check.call}, but not as {check.api}'s API does: {error}"
-    return f"{head} refused {check.call} for {check.what} (HTTP {status}: {said}): a setting is wrong{check.hint_4xx}."
+    return f"{head} refused {check.call} for {check.what} (HTTP {status}: {said}): check the settings{check.hint_4xx}."
 
 
 def _transport(check: Check, failure: Retry) -> str:
     """No usable answer: no connection, no answer in time, a body that is not JSON, a 429 or a 5xx."""
     base, reason = check.base_url, failure.reason
     if failure.kind == "connect":
-        return f"Wrong host? Could not connect to {base} ({reason}): check the Base URL (scheme, host name, port)."
+        return f"Wrong host? Could not connect to {base}: {reason}. Check the Base URL (scheme, host name, port)."
     if failure.kind == "timeout":
-        return f"No answer from {base} within {TIMEOUT[1]:g} s ({reason}): check the Base URL, or try again later."
+        return f"No answer from {base}: {reason}. Check the Base URL, or try again later."
     if failure.kind == "badbody":
         return (
             f"Wrong host? {base} answered {check.call} with {reason}, not the JSON of {check.api}'s API: check the "
