@@ -24,7 +24,12 @@ def _field(label: str, description: str, kind: str, *, required: bool = False, *
     return {"label": label, "description": description, "schema": schema}
 
 
-_HIDDEN = ["schema", "port", "login"]  # the base URL goes whole into the host field; the token is the password
+# The base URL goes whole into the host field, the token is the password: schema and login are hidden. The port
+# stays, optional: Airflow 3.3.2's Test button (in the connection list) sends port 0 for a connection without one,
+# which the api-server takes for another destination and refuses ("Bad Request"; apache/airflow#73298 fixes it
+# after 3.3.2). Port 443 with an https host makes it work; a port in the host URL itself wins.
+_HIDDEN = ["schema", "login"]
+_PORT = "443 (optional; Airflow 3.3.2's Test button needs it)"
 
 GHL = {
     "connection-type": "ghl",
@@ -35,6 +40,7 @@ GHL = {
         "relabeling": {"host": "Base URL", "password": "API token"},
         "placeholders": {
             "host": "https://services.leadconnectorhq.com",
+            "port": _PORT,
             "password": "a sub-account Private Integration Token (pit-...), or an agency token",
         },
     },
@@ -67,6 +73,7 @@ PLEO = {
         "relabeling": {"host": "Base URL", "password": "API token"},
         "placeholders": {
             "host": "https://external.pleo.io (staging: https://external.staging.pleo.io)",
+            "port": _PORT,
             "password": "Pleo API token",
         },
     },
