@@ -177,10 +177,14 @@ def test_agency_oauth_is_checked_without_using_the_refresh_token(box, monkeypatc
     assert "authorization" not in box.exchanges()[-1]["headers"]  # sent without any credentials
 
 
-def test_incomplete_agency_oauth_names_what_is_missing(box, monkeypatch):
-    oauth = {k: v for k, v in OAUTH.items() if k != "refresh_token"}
+@pytest.mark.parametrize(
+    ("oauth", "lacks"),
+    [({k: v for k, v in OAUTH.items() if k != "refresh_token"}, "refresh_token"), ("not-an-object", "client_id")],
+    ids=["no-refresh-token", "not-an-object"],
+)
+def test_incomplete_agency_oauth_names_what_is_missing(box, monkeypatch, oauth, lacks):
     ok, message = ghl(monkeypatch, box, password=None, oauth=oauth).test_connection()
-    assert not ok and "extra.oauth lacks refresh_token" in message, message
+    assert not ok and "extra.oauth lacks" in message and lacks in message, message
     assert box.requests() == {}
 
 

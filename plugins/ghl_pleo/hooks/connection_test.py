@@ -91,11 +91,12 @@ def _ghl_check(hook: Any) -> Check:
 
     conn_id, extras = hook.ghl_conn_id, hook.extras
     base = base_url_from(hook.connection, GHL_URL, conn_id)
-    _ = hook.client  # every numeric setting and every token and secret checked (no request is made)
     ghl = {"api": "GHL", "base_url": base, "example_url": GHL_URL, "version": V2}
+    oauth = _oauth_check(hook, extras["oauth"], ghl, LOCATION_SEARCH) if extras.get("oauth") else None
+    _ = hook.client  # every numeric setting and every token and secret checked (no request is made)
+    if oauth is not None:
+        return oauth
     tags = {"endpoint": TAGS, "needs": "the scope socialplanner/tag.readonly", "params": {"limit": "1"}}
-    if extras.get("oauth"):
-        return _oauth_check(hook, extras["oauth"], ghl, LOCATION_SEARCH)
     tokens = extras.get("location_tokens") or {}
     if tokens:
         location, token = next(iter(tokens.items()))
@@ -154,7 +155,7 @@ def _first_location() -> str | None:
         from airflow.sdk import Variable
 
         raw = Variable.get("ghl_location_ids", default=None)
-    except Exception:  # noqa: BLE001 - a process without access to variables (a worker's test): no location
+    except Exception:  # a process that cannot read variables (a test on a worker): no location to try
         return None
     ids = parse_location_ids(raw) if raw not in (None, "") else []
     return ids[0] if ids else None
