@@ -9,10 +9,13 @@ BIN := $(VENV)/bin
 
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# The project itself goes in last, editable and without dependencies (they are the pinned ones above): its
+# provider entry point registers the ghl and pleo connection types (pyproject.toml, plugins/ghl_pleo/provider.py).
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "== installing requirements-dev.txt (runtime + test tools) into $(VENV) (log: $(VENV)/pip-install.log)"
-	@$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt > $(VENV)/pip-install.log 2>&1 \
+	@echo "== installing requirements-dev.txt (runtime + test tools) and the project into $(VENV) (log: $(VENV)/pip-install.log)"
+	@{ $(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt \
+	  && $(BIN)/pip install --disable-pip-version-check --no-deps -e . ; } > $(VENV)/pip-install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/pip-install.log; exit 1; }
 	@touch $@
 

@@ -75,7 +75,11 @@ class AirflowStack:
         self.procs.append(proc)
         return proc
 
-    def start(self, timeout: float = 180) -> None:
+    def start(
+        self, timeout: float = 180, components: tuple[str, ...] = ("api-server", "scheduler", "dag-processor")
+    ) -> None:
+        """Migrate the metadata DB, start ``components`` (a test of the UI or REST API alone needs only the
+        api-server) and wait for the api-server's health; the session then carries a token."""
         self.home.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [str(BIN / "airflow"), "db", "migrate"],
@@ -92,9 +96,8 @@ class AirflowStack:
             cwd=ROOT,
             capture_output=True,
         )
-        self._airflow("api-server")
-        self._airflow("scheduler")
-        self._airflow("dag-processor")
+        for component in components:
+            self._airflow(component)
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:

@@ -1,7 +1,7 @@
 """The GHL emulator's policy and routes: social tags, tag details, accounts, statistics, locations, OAuth.
 
-Bearer token (one for all, or per location, or an OAuth access token), the ``Version``
-header each endpoint's document requires, and the burst limit per location with
+Bearer token (one for all, or per location, or an OAuth access token) and its scopes, the
+``Version`` header each endpoint's document requires, and the burst limit per location with
 ``X-RateLimit-*`` headers and 429. The OAuth handlers are in ``sandbox.ghl_oauth``, the
 error answers and parameter checks in ``sandbox.ghl_params``.
 """
@@ -34,6 +34,18 @@ DATA_FAULTS = frozenset(
     {"count_lies", "ignore_skip", "duplicate_ids", "rename_field", "stops_early", "no_breakdowns", "endless"}
 )
 
+# The scope each route needs (PRODUCT.md; the vendor's documents name locations.readonly). A scope listed in
+# config ``ghl_denied_scopes`` is one the caller's token lacks: its routes answer 403 as common-schemas' ForbiddenDTO.
+SCOPES = {
+    "GET /social-media-posting/{locationId}/tags": "socialplanner/tag.readonly",
+    "POST /social-media-posting/{locationId}/tags/details": "socialplanner/tag.readonly",
+    "GET /social-media-posting/{locationId}/accounts": "socialplanner/account.readonly",
+    "POST /social-media-posting/statistics": "socialplanner/statistics.readonly",
+    "GET /locations/{locationId}": "locations.readonly",
+    "GET /locations/search": "locations.readonly",
+    "POST /oauth/locationToken": "oauth.write",
+}
+
 GHL_VERSIONS = {
     "GET /social-media-posting/{locationId}/tags": (V2, V3),
     "POST /social-media-posting/{locationId}/tags/details": (V2, V3),
@@ -62,6 +74,8 @@ def _admit(state: SandboxState, call: Call) -> None:
             valid = {token}
     if not token or token not in valid:
         raise ghl_error(401, "Invalid token: access token is invalid", "Unauthorized")
+    if SCOPES.get(call.route) in (cfg.get("ghl_denied_scopes") or ()):
+        raise ghl_error(403, "You do not have permission to access this resource", "Forbidden")
     call.version = call.request.headers.get("version")
     allowed = GHL_VERSIONS.get(call.route, (V2,))
     if call.version not in allowed:

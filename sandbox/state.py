@@ -33,6 +33,7 @@ class SandboxState:
         "ghl_burst_limit": 100,
         "ghl_burst_window_s": 10.0,
         "ghl_retry_after": True,
+        "ghl_denied_scopes": [],  # scopes the GHL tokens lack: routes that need one answer 403 (sandbox.ghl.SCOPES)
         "pleo_rps": 100.0,
         "delays": {},  # "<API> <route>" -> seconds each such request is held first (lowering it frees the waiting)
         "oauth_client_id": "sbx-client",

@@ -44,6 +44,24 @@ def test_ghl_requires_a_bearer_token_and_the_version_header(box):
     assert ok.status_code == 200 and len(ok.json()["results"]["tags"]) == 3 and ok.json()["results"]["count"] == 10
 
 
+def test_a_scope_the_ghl_token_lacks_answers_403_as_ghl_documents_it_on_the_routes_that_need_it(box):
+    loc = box.locations()[0]["id"]
+    box.configure(ghl_denied_scopes=["socialplanner/tag.readonly"])
+    try:
+        denied = requests.get(tags_url(box, loc), headers=V2)
+        assert denied.status_code == 403
+        assert denied.json() == {
+            "statusCode": 403,
+            "message": "You do not have permission to access this resource",
+            "error": "Forbidden",
+        }  # common-schemas.json's ForbiddenDTO
+        assert requests.get(tags_url(box, loc), headers={**V2, "Authorization": "Bearer nope"}).status_code == 401
+        assert requests.get(f"{box.ghl_url}/locations/{loc}", headers=V2).status_code == 200  # locations.readonly
+    finally:
+        box.configure(ghl_denied_scopes=[])
+    assert requests.get(tags_url(box, loc), headers=V2).status_code == 200
+
+
 def test_ghl_burst_limit_answers_429_with_rate_limit_headers(box):
     loc = box.locations()[0]["id"]
     box.configure(ghl_burst_limit=5, ghl_burst_window_s=30.0)

@@ -149,16 +149,7 @@ class ApiClient:
             data: a form body (``application/x-www-form-urlencoded``).
         """
         call = Call(self.api, method, endpoint, location_id, idempotent)
-        send = {
-            "url": self.base_url + endpoint.format(**(path_params or {})),
-            "params": params,
-            "json": json_body,
-            "data": data,
-            "headers": dict(headers or {}),
-            "auth": auth,
-            "timeout": self.timeout,
-            "allow_redirects": False,  # a 3xx is an error: the body (an OAuth form) must not go where it points
-        }
+        send = self._send_args(endpoint, path_params, params, json_body, data, headers, auth)
         meter = Meter(self, call.key, limiter_key)
         context = METER.set(meter)
         try:
@@ -173,6 +164,43 @@ class ApiClient:
                 self._wait_to_retry(call, decision, attempt)
         finally:
             METER.reset(context)
+
+    def probe(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        auth: AuthBase | None = None,
+    ) -> tuple[Decision, requests.Response | requests.RequestException]:
+        """One send, never retried, and what its answer means, with the answer itself (a connection test's call:
+        :mod:`ghl_pleo.hooks.connection_test` explains it). Limited and counted like any other send."""
+        call = Call(self.api, method, endpoint)
+        send = self._send_args(endpoint, path_params, params, None, None, None, auth)
+        meter = Meter(self, call.key, None)
+        context = METER.set(meter)
+        try:
+            answer = self._send(meter, method, send)
+            decision = classify(
+                answer, call, 1, policy=self.retry, read_timeout=self.timeout[1], secrets=self.secrets()
+            )
+            return decision, answer
+        finally:
+            METER.reset(context)
+
+    def _send_args(self, endpoint, path_params, params, json_body, data, headers, auth) -> dict[str, Any]:
+        """The keyword arguments of ``Session.request`` for one request (the same for each of its sends)."""
+        return {
+            "url": self.base_url + endpoint.format(**(path_params or {})),
+            "params": params,
+            "json": json_body,
+            "data": data,
+            "headers": dict(headers or {}),
+            "auth": auth,
+            "timeout": self.timeout,
+            "allow_redirects": False,  # a 3xx is an error: the body (an OAuth form) must not go where it points
+        }
 
     def _try(self, meter: Meter, call: Call, send: dict[str, Any], attempt: int, auth: AuthBase | None) -> Decision:
         """One send of the request and what its answer means: done, fail, or retry after a wait."""

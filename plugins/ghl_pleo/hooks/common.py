@@ -1,4 +1,5 @@
-"""Connection helpers shared by the hooks: the base URL, numeric extras, the retry policy, the Pleo rate limiter."""
+"""Connection helpers shared by the hooks: the extras, the base URL, numeric extras, the retry policy, the Pleo rate
+limiter."""
 
 from __future__ import annotations
 
@@ -11,6 +12,39 @@ from ghl_pleo.ratelimit import RateLimiter, SharedRateLimiter, SlidingWindowLimi
 
 if TYPE_CHECKING:
     from ghl_pleo.warehouse import RateSlotStore
+
+
+def connection_extras(conn: Any, conn_id: str) -> dict:
+    """A connection's extras, without the settings left empty: the connection form stores an empty field as
+    ``null`` (and a JSON extra may hold ``""``); either means "not set", so the default applies."""
+    extras = conn.extra_dejson or {}
+    if not isinstance(extras, dict):
+        raise ConfigurationError(f"Connection {conn_id!r}: extra must be a JSON object, got {type(extras).__name__}.")
+    return {key: value for key, value in extras.items() if value is not None and value != ""}
+
+
+def company_id_from(extras: dict, conn_id: str) -> str:
+    """Pleo's extra ``company_id``, required by its tag-group endpoints."""
+    company = extras.get("company_id")
+    if not company:
+        raise ConfigurationError(
+            f"Connection {conn_id!r} has no extra 'company_id': Pleo's tag-group endpoints need the company's "
+            f"uuid. Set the connection's Company id (extra company_id)."
+        )
+    return str(company)
+
+
+def currency_from(extras: dict, conn_id: str) -> str | None:
+    """Extra ``currency``: an ISO 4217 code (``DKK``, ``eur``), upper-cased; None when not set."""
+    value = extras.get("currency")
+    if value is None:
+        return None
+    code = str(value).strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: extra 'currency' must be an ISO 4217 code such as DKK or EUR, got {value!r}."
+        )
+    return code
 
 
 def base_url_from(conn: Any, default: str, conn_id: str) -> str:
@@ -33,7 +67,8 @@ def base_url_from(conn: Any, default: str, conn_id: str) -> str:
 
 
 def extra_number(extras: dict, key: str, default: float, conn_id: str, *, minimum: float = 0) -> float:
-    value = extras.get(key, default)
+    value = extras.get(key)
+    value = default if value is None or value == "" else value  # an empty form field: the default
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -69,10 +104,15 @@ def pleo_rate_limiter(
             f"Connection {conn_id!r}: Pleo's rate is shared by every task through the warehouse; "
             f"build the hook with rate_slots=Warehouse().rate_slots (or set extra.shared_rate to false)."
         )
+    return SharedRateLimiter(rate_slots, rps, headroom=rate_headroom_from(extras, conn_id), sleep=sleep)
+
+
+def rate_headroom_from(extras: dict, conn_id: str) -> float:
+    """Extra ``rate_headroom``: the fraction of Pleo's rate kept free (default 0.05), below 1."""
     headroom = extra_number(extras, "rate_headroom", 0.05, conn_id)
     if headroom >= 1:
         raise ConfigurationError(
             f"Connection {conn_id!r}: extra 'rate_headroom' must be below 1 "
             f"(a fraction of the rate kept free), got {headroom!r}."
         )
-    return SharedRateLimiter(rate_slots, rps, headroom=headroom, sleep=sleep)
+    return headroom

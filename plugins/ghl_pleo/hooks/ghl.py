@@ -14,7 +14,7 @@ from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token, lear
 from ghl_pleo.hooks.auth import GhlAuth
 from ghl_pleo.hooks.bounds import listing_bounds
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
-from ghl_pleo.hooks.common import base_url_from, extra_number, retry_policy_from
+from ghl_pleo.hooks.common import base_url_from, connection_extras, extra_number, retry_policy_from
 from ghl_pleo.paginators import LocationPaginator, SkipPaginator, paginate
 from ghl_pleo.quality import check_location_id
 from ghl_pleo.ratelimit import SlidingWindowLimiter
@@ -39,21 +39,18 @@ PAGE_LIMIT = 100
 class GhlHook(BaseHook):
     """Talks to GHL with a sub-account (location) token.
 
-    Connection ``ghl_default`` (``conn_type`` http): ``host`` = base URL,
-    ``password`` = a token used for every location, and extras:
-
-    * ``location_tokens``: ``{locationId: token}`` per-location Private Integration Tokens;
-    * ``company_id``: the agency id, for discovering locations when the
-      ``ghl_location_ids`` variable is absent (the password must then be an
-      agency-level token);
-    * ``burst_limit`` / ``burst_window_s``: the per-location burst limit (100 / 10);
-    * ``timeout_s``, ``max_attempts``: HTTP timeout and tries per request.
+    Connection ``ghl_default``, of type ``ghl`` (the form of :mod:`ghl_pleo.provider`) or ``http``: ``host`` = base
+    URL, ``password`` = a token used for every location, and extras: ``location_tokens`` (``{locationId: token}``,
+    per-location Private Integration Tokens), ``oauth`` (agency OAuth, :mod:`ghl_pleo.hooks.oauth`), ``company_id``
+    (the agency id, for discovering locations when the ``ghl_location_ids`` variable is absent; the password must
+    then be an agency-level token), ``burst_limit`` / ``burst_window_s`` (the per-location burst limit, 100 / 10),
+    ``timeout_s`` and ``max_attempts`` (HTTP timeout and tries per request).
     """
 
     conn_name_attr = "ghl_conn_id"
     default_conn_name = "ghl_default"
-    conn_type = "http"
-    hook_name = "GoHighLevel"
+    conn_type = "ghl"
+    hook_name = "GoHighLevel (GHL)"
 
     def __init__(
         self,
@@ -77,7 +74,7 @@ class GhlHook(BaseHook):
 
     @cached_property
     def extras(self) -> dict:
-        extras = self.connection.extra_dejson or {}
+        extras = connection_extras(self.connection, self.ghl_conn_id)
         tokens = extras.get("location_tokens", {})
         if not isinstance(tokens, dict):
             raise ConfigurationError(
@@ -111,18 +108,9 @@ class GhlHook(BaseHook):
         return client
 
     def _secrets(self) -> list[str]:
-        conn = self.connection
         oauth = self.extras.get("oauth") or {}
-        return [
-            s
-            for s in [
-                conn.password,
-                *self.extras.get("location_tokens", {}).values(),
-                oauth.get("client_secret"),
-                oauth.get("refresh_token"),
-            ]
-            if s
-        ]
+        found = [self.connection.password, *self.extras.get("location_tokens", {}).values()]
+        return [s for s in [*found, oauth.get("client_secret"), oauth.get("refresh_token")] if s]
 
     @cached_property
     def oauth(self):
@@ -159,6 +147,13 @@ class GhlHook(BaseHook):
         characters are a configuration error), and register it with the redaction set and Airflow's log masker."""
         for token in self._secrets():
             self._mask(check_token(token, self.ghl_conn_id, "token or secret"))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button: one cheap call with the connection's token, and what is wrong if it fails
+        (:mod:`ghl_pleo.hooks.connection_test`). Agency OAuth is checked without using its refresh token."""
+        from ghl_pleo.hooks.connection_test import check_ghl
+
+        return check_ghl(self)
 
     def token_for(self, location_id: str | None) -> str:
         """The bearer token for a location: its own Private Integration Token, else the connection's password.

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token
+from ghl_pleo.hooks import pleo_dry_run as dry
 from ghl_pleo.hooks.bounds import listing_bounds
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
-from ghl_pleo.hooks.common import base_url_from, extra_number, pleo_rate_limiter, retry_policy_from
-from ghl_pleo.hooks.pleo_dry_run import (
-    is_planned,
-    planned_dimension,
-    planned_group,
-    planned_tag,
-    planned_value,
-    updated_group,
-    updated_tag,
+from ghl_pleo.hooks.common import (
+    base_url_from,
+    company_id_from,
+    connection_extras,
+    currency_from,
+    extra_number,
+    pleo_rate_limiter,
+    retry_policy_from,
 )
 from ghl_pleo.paginators import CursorPaginator, paginate
 
@@ -42,15 +42,10 @@ AGGREGATION_BATCH = 100
 class PleoHook(BaseHook):
     """Talks to Pleo's Tags API.
 
-    Connection ``pleo_default`` (``conn_type`` http): ``host`` = base URL
-    (``https://external.pleo.io``), ``password`` = API token, extras:
-
-    * ``company_id`` (uuid, required): the Pleo company whose tag groups we manage;
-    * ``max_requests_per_second``: client-side cap (Pleo publishes no limit; default 10), one budget
-      shared by every task through the warehouse (``shared_rate: false`` makes it per process), of which
-      ``rate_headroom`` (default 0.05) is kept free for timing jitter between processes;
-    * ``concurrency``: Pleo writes in flight at once within one task (default 4);
-    * ``timeout_s``, ``max_attempts``.
+    Connection ``pleo_default``, of type ``pleo`` (the form of :mod:`ghl_pleo.provider`) or ``http``: ``host`` =
+    base URL, ``password`` = API token, extras ``company_id`` (required), ``currency``, ``max_requests_per_second``
+    (default 10, one budget for every task through the warehouse unless ``shared_rate`` is false, ``rate_headroom``
+    of it kept free), ``concurrency`` (writes in flight per task, default 4), ``timeout_s``, ``max_attempts``.
 
     With ``dry_run=True`` every read goes to Pleo and no write does: each write method returns what Pleo
     would have answered (created objects get ``planned:`` ids, which later reads treat as empty), so the
@@ -59,7 +54,7 @@ class PleoHook(BaseHook):
 
     conn_name_attr = "pleo_conn_id"
     default_conn_name = "pleo_default"
-    conn_type = "http"
+    conn_type = "pleo"
     hook_name = "Pleo"
 
     def __init__(
@@ -86,17 +81,22 @@ class PleoHook(BaseHook):
 
     @cached_property
     def extras(self) -> dict:
-        return self.connection.extra_dejson or {}
+        return connection_extras(self.connection, self.pleo_conn_id)
 
     @property
     def company_id(self) -> str:
-        company = self.extras.get("company_id")
-        if not company:
-            raise ConfigurationError(
-                f"Connection {self.pleo_conn_id!r} has no extra 'company_id': Pleo's tag-group endpoints "
-                f"need the company's uuid. Add it to the connection's extras."
-            )
-        return str(company)
+        return company_id_from(self.extras, self.pleo_conn_id)
+
+    @property
+    def currency(self) -> str | None:
+        """The company's currency (extra ``currency``, ISO 4217), or None when the connection does not say."""
+        return currency_from(self.extras, self.pleo_conn_id)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button: one cheap call (the company's tag groups), no warehouse needed; what is wrong."""
+        from ghl_pleo.hooks.connection_test import check_pleo
+
+        return check_pleo(self)
 
     @cached_property
     def client(self) -> ApiClient:
@@ -157,7 +157,7 @@ class PleoHook(BaseHook):
         location_id: str | None = None,
     ) -> dict:
         if self.dry_run:
-            return planned_group(code, name, metadata)
+            return dry.planned_group(code, name, metadata)
         body = self._call(
             "POST",
             GROUPS,
@@ -177,7 +177,7 @@ class PleoHook(BaseHook):
             "metadata": dict(group.get("metadata") or {}),
         }
         if self.dry_run:
-            return updated_group(group, payload)
+            return dry.updated_group(group, payload)
         body = self._call(
             "PUT", GROUP, path_params={"groupId": group["id"]}, json_body=payload, location_id=location_id
         )
@@ -186,7 +186,7 @@ class PleoHook(BaseHook):
     # Tags ---------------------------------------------------------------------------------
     def iter_tags(self, group_id: str, *, location_id: str | None = None) -> Iterator[list[dict]]:
         """Every tag of a group, archived ones included, page by page."""
-        if is_planned(group_id):
+        if dry.is_planned(group_id):
             return
 
         def fetch(params: dict[str, str]) -> Any:
@@ -205,7 +205,7 @@ class PleoHook(BaseHook):
 
     def create_tag(self, group_id: str, code: str, name: str, *, location_id: str | None = None) -> dict:
         if self.dry_run:
-            return planned_tag(code, name)
+            return dry.planned_tag(code, name)
         body = self._call(
             "POST",
             GROUP_TAGS,
@@ -223,13 +223,13 @@ class PleoHook(BaseHook):
         if name is not None:
             payload["name"] = name
         if self.dry_run:
-            return updated_tag(tag_id, payload)
+            return dry.updated_tag(tag_id, payload)
         body = self._call("PUT", TAG, path_params={"tagId": tag_id}, json_body=payload, location_id=location_id)
         return self._data(body, f"PUT {TAG}")
 
     # Dimensions ---------------------------------------------------------------------------
     def list_dimensions(self, group_id: str, *, location_id: str | None = None) -> list[dict]:
-        if is_planned(group_id):
+        if dry.is_planned(group_id):
             return []
         body = self._call("GET", GROUP_DIMENSIONS, path_params={"groupId": group_id}, location_id=location_id)
         return list(self._data(body, f"GET {GROUP_DIMENSIONS}"))
@@ -245,7 +245,7 @@ class PleoHook(BaseHook):
         location_id: str | None = None,
     ) -> dict:
         if self.dry_run:
-            return planned_dimension(code, name, display_order, visible)
+            return dry.planned_dimension(code, name, display_order, visible)
         body = self._call(
             "POST",
             GROUP_DIMENSIONS,
@@ -260,7 +260,7 @@ class PleoHook(BaseHook):
         self, tag_ids: list[str], *, company_id: str | None = None, location_id: str | None = None
     ) -> Iterator[list[dict]]:
         """Tags with their dimension values (``POST /v0/aggregations/tags``), in batches of tag ids."""
-        tag_ids = [t for t in tag_ids if not is_planned(t)]
+        tag_ids = [t for t in tag_ids if not dry.is_planned(t)]
         for start in range(0, len(tag_ids), AGGREGATION_BATCH):
             batch = tag_ids[start : start + AGGREGATION_BATCH]
 
@@ -287,7 +287,7 @@ class PleoHook(BaseHook):
         """
         method = "PUT" if exists else "POST"
         if self.dry_run:
-            return planned_value(value)
+            return dry.planned_value(value)
         kwargs = {"path_params": {"tagId": tag_id, "dimensionId": dimension_id}, "location_id": location_id}
         kwargs["json_body"] = {"value": value}
         try:
