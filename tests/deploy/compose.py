@@ -148,7 +148,9 @@ class ComposePostgres:
     ``user`` (with ``password`` over TCP, SCRAM; trusted on the server's socket, as in the image), database
     ``database``. ``run_init_scripts`` then runs what compose mounts into ``/docker-entrypoint-initdb.d``."""
 
-    def __init__(self, user: str = "airflow", password: str | None = None, database: str = "airflow") -> None:
+    def __init__(
+        self, user: str = "airflow", password: str | None = None, database: str = "airflow", port: int | None = None
+    ) -> None:
         from tests.pg import pg_bindir
         from tests.sandbox_client import free_port
 
@@ -158,7 +160,7 @@ class ComposePostgres:
         self.bindir = bindir
         self.user = user
         self.root = Path(tempfile.mkdtemp(prefix="ghl-pleo-pg-compose-"))
-        self.port = free_port()
+        self.port = port or free_port()
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.as_user:
             os.chmod(self.root, 0o755)
