@@ -45,9 +45,9 @@ SUBSTITUTIONS = {
     "repository has none, as Docker creates it) and its named volumes empty folders",
     "/opt/ghl-pleo": "(the image's own files) -> a temporary folder holding what the Dockerfile COPYs there",
     "${VAR}": "-> from this test's .env file, written as .env.example says",
-    "the image": "its entrypoint runs `airflow <command>` (bash, python and airflow commands as they are); its "
-    "environment: AIRFLOW_HOME=/opt/airflow, HOME, PATH with python, airflow and celery from this virtualenv "
-    "(requirements.txt, as the Dockerfile installs it)",
+    "the image": "its entrypoint runs `airflow <command>` (bash, python and airflow commands as they are) in its "
+    "working directory /opt/airflow; its environment: AIRFLOW_HOME=/opt/airflow, HOME, PATH with python, airflow "
+    "and celery from this virtualenv (requirements.txt, as the Dockerfile installs it)",
     "HOSTNAME": "Docker sets it to the container's hostname -> this machine's (both workers share it)",
     "user:": "ignored: every process runs as this test's user (root)",
     "postgres, redis images": "-> this machine's PostgreSQL (initialised as the image does: superuser, password, "
@@ -251,12 +251,12 @@ class ComposeStack:
         self.local.mount(service)
         argv, env = self.local.argv(service), self.local.process_env(service, self.dotenv)
         assert not leftovers([*argv, *env.values()]), leftovers([*argv, *env.values()])
-        self._spawn(log_name or name, argv, env)
+        self._spawn(log_name or name, argv, env, cwd=self.local.opt_airflow)
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
         log = open(self.logs / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
-            argv, env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=env, cwd=cwd or self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def healthy(self, name: str) -> bool:
@@ -438,7 +438,7 @@ def test_the_debug_profile_runs_any_airflow_command(stack):
     service = stack.services["airflow-cli"]
     argv = stack.local.argv(service, ["airflow", "dags", "list"])
     env = stack.local.process_env(service, stack.dotenv)
-    done = subprocess.run(argv, env=env, cwd=stack.workdir, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(argv, env=env, cwd=stack.local.opt_airflow, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert {"ghl_pleo_tags_sync", "ghl_pleo_statistics_sync", "ghl_pleo_health"} <= set(done.stdout.split())
 
