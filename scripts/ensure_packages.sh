@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs when they are missing (make test calls this):
 # postgresql (a throwaway server is started by the tests themselves), chromium and chromium-driver (the UI checks
-# drive headless Chromium through Selenium and chromedriver) and redis-server (the Celery broker of the
-# CeleryExecutor test).
+# drive headless Chromium through Selenium and chromedriver), redis-server (the Celery broker of the
+# CeleryExecutor test) and curl (docker-compose.yaml's health checks, run by tests/deploy/test_compose_parity.py).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 || command -v pg_ctl > /dev/null 2>&1 || missing+=(postgresql)
 command -v chromium > /dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver > /dev/null 2>&1 || missing+=(chromium-driver)
 command -v redis-server > /dev/null 2>&1 || missing+=(redis-server)
+command -v curl > /dev/null 2>&1 || missing+=(curl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "== installing Debian packages: ${missing[*]}"
 SUDO=""

@@ -1,8 +1,8 @@
 """docker-compose.yaml, read as Compose reads it: services, health checks, start order, mounts, profiles, secrets.
 
-There is no Docker engine on the CI machines, so the file is parsed and checked, not run. ``${...}`` is resolved
-here the way Compose resolves it (``resolve``), with a ``.env`` the test writes, and each service's container
-environment is built from ``env_file`` and ``environment`` as Compose builds it (``container_env``).
+The file is parsed and checked here (``tests/deploy/compose.py`` resolves ``${...}`` and builds each service's
+container environment as Compose does); ``test_compose_parity.py`` starts its services as local processes.
+There is no container engine on the CI machines, so neither builds the image.
 """
 
 from __future__ import annotations
@@ -11,19 +11,25 @@ import json
 import os
 import re
 import shlex
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.deploy.compose import (
+    ROOT,
+    ComposePostgres,
+    InterpolationError,
+    container_env,
+    image_files,
+    parse_dotenv,
+    raw_compose,
+    resolve,
+)
+
 AIRFLOW_SERVICES = {
     "airflow-apiserver",
     "airflow-scheduler",
@@ -31,6 +37,8 @@ AIRFLOW_SERVICES = {
     "airflow-triggerer",
     "airflow-worker",
 }
+# Started on demand only: docker compose run --rm airflow-cli ... (profile debug), --profile flower.
+OPTIONAL_SERVICES = {"airflow-cli": ["debug"], "flower": ["flower"], "sandbox": ["demo"]}
 REQUIRED_SECRETS = (
     "POSTGRES_PASSWORD",
     "GHL_PLEO_DB_PASSWORD",
@@ -38,23 +46,32 @@ REQUIRED_SECRETS = (
     "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW__API__SECRET_KEY",
 )
-# The GHL and Pleo secrets (connections, the location list, the alert channels): only the tasks need them.
-API_SECRETS = (
+# The GHL and Pleo secrets (connections, the location list): only the tasks need them.
+TASK_SECRETS = (
     "AIRFLOW_CONN_GHL_DEFAULT",
     "AIRFLOW_CONN_PLEO_DEFAULT",
     "AIRFLOW_VAR_GHL_LOCATION_IDS",
+)
+# The alert channels and recipients: the worker (the health DAG's stale-sync alerts) and the dag-processor, where
+# Airflow 3 runs DAG-level failure callbacks (dag_processing/processor.py), so the failed-run alert is sent there.
+ALERT_SETTINGS = (
     "AIRFLOW_CONN_GHL_PLEO_SMTP",
     "AIRFLOW_CONN_GHL_PLEO_SLACK",
+    "AIRFLOW_VAR_GHL_PLEO_ALERT_RECIPIENTS",
 )
-AIRFLOW_AND_INIT = AIRFLOW_SERVICES | {"airflow-init"}
+AIRFLOW_COMPONENTS = AIRFLOW_SERVICES | {"airflow-init", "airflow-cli", "flower"}
 # Which services may hold each secret's value (anywhere in their environment, a URL included).
 RECIPIENTS = {
-    **dict.fromkeys(API_SECRETS, {"airflow-worker"}),
-    "GHL_PLEO_DB_PASSWORD": {"postgres", "airflow-worker", "airflow-apiserver"},
-    "POSTGRES_PASSWORD": AIRFLOW_AND_INIT | {"postgres"},
-    "AIRFLOW__CORE__FERNET_KEY": AIRFLOW_AND_INIT,
-    "AIRFLOW__API_AUTH__JWT_SECRET": AIRFLOW_AND_INIT,
-    "AIRFLOW__API__SECRET_KEY": AIRFLOW_AND_INIT,
+    **dict.fromkeys(TASK_SECRETS, {"airflow-worker"}),
+    **dict.fromkeys(ALERT_SETTINGS, {"airflow-worker", "airflow-dag-processor"}),
+    # The warehouse: the tasks, the health dashboard (api-server), the failed-run alert (it reads the run's
+    # ledger; dag-processor), and postgres, which creates the role.
+    "GHL_PLEO_DB_PASSWORD": {"postgres", "airflow-worker", "airflow-apiserver", "airflow-dag-processor"},
+    "POSTGRES_PASSWORD": AIRFLOW_COMPONENTS | {"postgres"},
+    "AIRFLOW__CORE__FERNET_KEY": AIRFLOW_COMPONENTS,
+    "AIRFLOW__API_AUTH__JWT_SECRET": AIRFLOW_COMPONENTS,
+    "AIRFLOW__API__SECRET_KEY": AIRFLOW_COMPONENTS,
+    "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": {"flower"},
 }
 # Every character that breaks or changes a URL, a JSON string, a SQL literal or a shell word.
 HOSTILE_PASSWORDS = (
@@ -63,120 +80,6 @@ HOSTILE_PASSWORDS = (
     "a b?c=d&e[f]g~h$HOME%40",
     "pässwörd-€",
 )
-
-
-# -- Compose, as far as these checks need it ----------------------------------------------------------------------
-
-
-class InterpolationError(Exception):
-    """What Compose refuses to start with (e.g. a required variable without a value)."""
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BRACED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?+])(.*))?", re.DOTALL)
-
-
-def interpolate(text: str, env: Mapping[str, str]) -> str:
-    """``$$``, ``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:?err}``, ``${VAR?err}``,
-    ``${VAR:+alt}``, ``${VAR+alt}`` as the Compose spec defines them (the colon forms treat empty as unset)."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] != "$":
-            out.append(text[i])
-            i += 1
-        elif text.startswith("$$", i):
-            out.append("$")
-            i += 2
-        elif text.startswith("${", i):
-            end = _closing_brace(text, i + 2)
-            out.append(_substitute(text[i + 2 : end], env))
-            i = end + 1
-        elif m := _NAME.match(text, i + 1):
-            out.append(env.get(m.group(), ""))
-            i = m.end()
-        else:
-            raise InterpolationError(f"invalid interpolation format in {text!r}")
-    return "".join(out)
-
-
-def _closing_brace(text: str, start: int) -> int:
-    depth = 1
-    for j in range(start, len(text)):
-        if text.startswith("${", j):
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise InterpolationError(f"unclosed ${{ in {text!r}")
-
-
-def _substitute(body: str, env: Mapping[str, str]) -> str:
-    m = _BRACED.fullmatch(body)
-    if not m:
-        raise InterpolationError(f"invalid interpolation format: ${{{body}}}")
-    name, colon, op, arg = m.groups()
-    value = env.get(name)
-    missing = value is None or (colon == ":" and value == "")
-    if op is None:
-        return value or ""
-    if op == "-":
-        return interpolate(arg, env) if missing else value
-    if op == "+":
-        return "" if missing else interpolate(arg, env)
-    if missing:  # "?"
-        raise InterpolationError(f"required variable {name} is missing a value: {interpolate(arg, env)}")
-    return value
-
-
-def resolve(node: Any, env: Mapping[str, str]) -> Any:
-    """The whole file with every ``${...}`` resolved (Compose interpolates it all before it starts anything)."""
-    if isinstance(node, dict):
-        return {k: resolve(v, env) for k, v in node.items()}
-    if isinstance(node, list):
-        return [resolve(v, env) for v in node]
-    if isinstance(node, str):
-        return interpolate(node, env)
-    return node
-
-
-def parse_dotenv(text: str) -> dict[str, str]:
-    """A ``.env`` file as Compose reads it: ``'...'`` is taken literally, ``"..."`` unquoted, `` #`` a comment."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = (part.strip() for part in line.split("=", 1))
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        else:
-            value = value.split(" #", 1)[0].strip()
-        values[key] = value
-    return values
-
-
-def container_env(service: dict, dotenv: Mapping[str, str]) -> dict[str, str]:
-    """The environment a resolved service's container starts with: its ``env_file`` s, then ``environment``
-    (a key without a value is taken from ``.env``/the shell, and left out when neither has it)."""
-    env: dict[str, str] = {}
-    env_files = service.get("env_file") or []
-    for entry in [env_files] if isinstance(env_files, (str, dict)) else env_files:
-        path = entry["path"] if isinstance(entry, dict) else entry
-        env.update(dotenv if path == ".env" else parse_dotenv((ROOT / path).read_text()))
-    environment = service.get("environment") or {}
-    if isinstance(environment, list):
-        environment = dict(item.split("=", 1) if "=" in item else (item, None) for item in environment)
-    for key, value in environment.items():
-        if value is None:
-            if key in dotenv:
-                env[key] = dotenv[key]
-            else:
-                env.pop(key, None)
-        else:
-            env[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
 
 
 def dotenv_with(**overrides: str) -> dict[str, str]:
@@ -188,18 +91,11 @@ def dotenv_with(**overrides: str) -> dict[str, str]:
     return env
 
 
-def raw_compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
-
-
 def run_cmd_setting(command: str, env: Mapping[str, str]) -> str:
     """What Airflow gets from a ``*_CMD`` setting: the command's output (run here with the repo's copy of each
     script the Dockerfile puts into the image, and this interpreter for ``python``)."""
-    image_files = {
-        dest: ROOT / src
-        for src, dest in re.findall(r"^COPY\s+(?:--\S+\s+)*(\S+)\s+(\S+)\s*$", (ROOT / "Dockerfile").read_text(), re.M)
-    }
-    argv = [sys.executable if a == "python" else str(image_files.get(a, a)) for a in shlex.split(command)]
+    files = image_files()
+    argv = [sys.executable if a == "python" else str(files.get(a, a)) for a in shlex.split(command)]
     assert all(not a.startswith("/opt/") for a in argv), f"{command!r} runs a file the image does not hold"
     proc = subprocess.run(argv, env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -221,22 +117,42 @@ def resolved() -> dict:
 
 def test_the_official_pattern_services_are_all_there(compose):
     assert "x-airflow-common" in compose
-    assert set(compose["services"]) == AIRFLOW_SERVICES | {"airflow-init", "postgres", "redis", "sandbox"}
+    assert set(compose["services"]) == AIRFLOW_SERVICES | set(OPTIONAL_SERVICES) | {"airflow-init", "postgres", "redis"}
     common = compose["x-airflow-common"]
     assert common["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert common["build"]["dockerfile"] == "Dockerfile"
-    assert "requirements.txt" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_image_installs_the_requirements_with_airflow_pinned_then_the_project_without_dependencies():
+    """Airflow's "Building the image": apache-airflow at the image's version on the requirements' pip line; then
+    the project (the provider) from its pyproject.toml, its dependencies being all in requirements.txt."""
+    text = (ROOT / "Dockerfile").read_text()
+    version = re.search(r"^ARG AIRFLOW_VERSION=(\S+)$", text, re.M).group(1)
+    assert re.search(r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}-python3\.11$", text, re.M)
+    assert f"apache-airflow=={version}" in (ROOT / "requirements.txt").read_text().splitlines()
+    runs = re.findall(r"^RUN (.+)$", text, re.M)
+    assert runs == [
+        'pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/requirements.txt',
+        "pip install --no-cache-dir --no-deps /opt/ghl-pleo",
+    ]
+    files = image_files()
+    assert files["/tmp/requirements.txt"] == ROOT / "requirements.txt"
+    assert files["/opt/ghl-pleo/pyproject.toml"] == ROOT / "pyproject.toml"
+    assert files["/opt/ghl-pleo/plugins"] == ROOT / "plugins"
+    assert text.index("/opt/ghl-pleo/plugins") < text.index("--no-deps /opt/ghl-pleo")  # copied before installed
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert {".env", ".venv", ".git"} <= set(ignored)  # secrets and the local venv never reach the build
 
 
 def test_every_long_running_service_has_a_health_check(compose):
     for name, service in compose["services"].items():
-        if name == "airflow-init":
+        if name in ("airflow-init", "airflow-cli"):  # one-off commands
             continue
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
 
 
 def test_airflow_services_start_after_healthy_dependencies_and_a_finished_init(compose):
-    for name in AIRFLOW_SERVICES:
+    for name in AIRFLOW_SERVICES | {"flower"}:
         deps = compose["services"][name]["depends_on"]
         assert deps["postgres"]["condition"] == "service_healthy", name
         assert deps["redis"]["condition"] == "service_healthy", name
@@ -244,14 +160,63 @@ def test_airflow_services_start_after_healthy_dependencies_and_a_finished_init(c
     assert compose["services"]["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
 
 
-def test_project_folders_are_mounted_and_the_sandbox_is_demo_only(compose):
+def test_project_folders_are_mounted_and_the_optional_services_have_their_profiles(compose):
     mounts = compose["x-airflow-common"]["volumes"]
     for folder in ("dags", "plugins", "include", "logs"):
         assert f"./{folder}:/opt/airflow/{folder}" in mounts
-    for name in AIRFLOW_SERVICES:
-        assert compose["services"][name]["volumes"] == mounts
-    assert compose["services"]["sandbox"]["profiles"] == ["demo"]
-    assert all("profiles" not in s for n, s in compose["services"].items() if n != "sandbox")
+    assert "data-docs-volume:/opt/airflow/data_docs" in mounts
+    auth = "airflow-auth-volume:/opt/airflow/auth"  # the UI's passwords: the api-server's alone (and init's)
+    for name in AIRFLOW_COMPONENTS:
+        volumes = compose["services"][name]["volumes"]
+        extra = [auth] if name in ("airflow-apiserver", "airflow-init") else []
+        assert volumes == mounts + extra, name
+    profiles = {n: s["profiles"] for n, s in compose["services"].items() if "profiles" in s}
+    assert profiles == OPTIONAL_SERVICES
+
+
+def test_airflow_init_prepares_the_folders_for_airflow_uid_as_the_official_file_does(compose):
+    """The official file's airflow-init: as root, warn when AIRFLOW_UID is not set, create the mounted folders
+    and hand them to AIRFLOW_UID with group 0, the user every other Airflow container runs as."""
+    init = compose["services"]["airflow-init"]
+    assert init["user"] == "0:0" and init["entrypoint"] == "/bin/bash" and init["command"][0] == "-c"
+    script = init["command"][1]
+    assert 'if [[ -z "${AIRFLOW_UID:-}" ]]' in script and "WARNING!!!: AIRFLOW_UID not set!" in script
+    assert "mkdir -v -p /opt/airflow/{logs,dags,plugins,data_docs,auth}" in script
+    assert 'chown -R "${AIRFLOW_UID:-50000}:0" /opt/airflow/{logs,dags,plugins,data_docs,auth}' in script
+    assert compose["x-airflow-common"]["user"] == "${AIRFLOW_UID:-50000}:0"  # the same default
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="airflow-init runs as root: chown to group 0 needs root")
+@pytest.mark.parametrize("uid", [None, "4242"])
+def test_airflow_init_warns_without_airflow_uid_and_hands_the_folders_to_it(uid, tmp_path):
+    """airflow-init's own script, run with a stub ``airflow`` (no database here: test_compose_parity.py runs it for
+    real) and /opt/airflow a temporary folder: the warning says how to set AIRFLOW_UID; the folders are created
+    and belong to AIRFLOW_UID:0, or to the image's user 50000 when it is unset."""
+    dotenv = dotenv_with()
+    dotenv.pop("AIRFLOW_UID", None)
+    if uid:
+        dotenv["AIRFLOW_UID"] = uid
+    service = resolve(raw_compose(), dotenv)["services"]["airflow-init"]
+    opt = tmp_path / "opt-airflow"
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "airflow").write_text('#!/bin/sh\necho "stub airflow $*" >> "$STUB_LOG"\n')
+    (stub / "airflow").chmod(0o755)
+    script = service["command"][1].replace("/opt/airflow", str(opt))
+    env = {"PATH": f"{stub}:{os.environ['PATH']}", "STUB_LOG": str(tmp_path / "airflow.log")}
+    done = subprocess.run([service["entrypoint"], "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    warned = "WARNING!!!: AIRFLOW_UID not set!" in done.stdout
+    assert warned == (uid is None)
+    if warned:  # the advice, printed as the command to paste (not run inside the container)
+        assert 'echo -e "AIRFLOW_UID=$(id -u)" >> .env' in done.stdout
+    owner = int(uid or 50000)
+    for folder in ("logs", "dags", "plugins", "data_docs", "auth"):
+        st = (opt / folder).stat()
+        assert (st.st_uid, st.st_gid) == (owner, 0), folder
+    assert stat.S_IMODE((opt / "auth").stat().st_mode) == 0o700
+    ran = (tmp_path / "airflow.log").read_text().splitlines()
+    assert ran[0] == "stub airflow db migrate" and ran[1].startswith("stub airflow pools set ghl_pleo_group_writes 1")
 
 
 # -- Safe by default (issue 15, item 6) ---------------------------------------------------------------------------
@@ -265,6 +230,7 @@ def test_the_api_server_and_the_sandbox_are_published_on_loopback_unless_configu
     }
     assert published == {
         "airflow-apiserver": ["127.0.0.1:8080:8080"],
+        "flower": ["127.0.0.1:5555:5555"],
         "sandbox": ["127.0.0.1:8801:8801", "127.0.0.1:8802:8802"],
     }
     opened = resolve(raw_compose(), dotenv_with(AIRFLOW_API_BIND="0.0.0.0"))["services"]
@@ -302,14 +268,18 @@ def test_each_secret_reaches_only_the_services_that_need_it(resolved):
             if json.dumps(value)[1:-1] in blob or value in blob:
                 holders[name].add(service_name)
     assert holders == RECIPIENTS
-    worker = container_env(services["airflow-worker"], dotenv)
-    assert {k: worker[k] for k in API_SECRETS} == {k: dotenv[k] for k in API_SECRETS}  # under Airflow's names
-    # One not set in .env is left out of the worker, not set empty: an empty AIRFLOW_VAR_ would hide the variable
-    # set in the Airflow UI (the environment comes first).
-    for name in ("AIRFLOW_CONN_GHL_PLEO_SLACK", "AIRFLOW_VAR_GHL_LOCATION_IDS"):
+    for name in ("airflow-worker", "airflow-dag-processor"):  # under Airflow's names
+        env = container_env(services[name], dotenv)
+        names = [k for k in TASK_SECRETS + ALERT_SETTINGS if name in RECIPIENTS[k]]
+        assert {k: env[k] for k in names} == {k: dotenv[k] for k in names}, name
+    # One not set in .env is left out of the container, not set empty: an empty AIRFLOW_VAR_ would hide the
+    # variable set in the Airflow UI (the environment comes first).
+    unset = ("AIRFLOW_CONN_GHL_PLEO_SLACK", "AIRFLOW_VAR_GHL_LOCATION_IDS", "AIRFLOW_VAR_GHL_PLEO_ALERT_RECIPIENTS")
+    for name in unset:
         del dotenv[name]
-    worker = container_env(resolve(raw_compose(), dotenv)["services"]["airflow-worker"], dotenv)
-    assert "AIRFLOW_CONN_GHL_PLEO_SLACK" not in worker and "AIRFLOW_VAR_GHL_LOCATION_IDS" not in worker
+    services = resolve(raw_compose(), dotenv)["services"]
+    for name in ("airflow-worker", "airflow-dag-processor"):
+        assert not set(unset) & set(container_env(services[name], dotenv)), name
 
 
 def test_the_demo_sandbox_gets_no_secret_and_nothing_of_airflow(resolved):
@@ -329,7 +299,7 @@ def test_the_warehouse_connects_as_its_own_role_not_the_superuser(resolved, monk
     from ghl_pleo.warehouse.core import warehouse_url
 
     superuser = resolved["services"]["postgres"]["environment"]["POSTGRES_USER"]
-    for name in ("airflow-worker", "airflow-apiserver"):
+    for name in ("airflow-worker", "airflow-apiserver", "airflow-dag-processor"):
         env = container_env(resolved["services"][name], dotenv_with())
         monkeypatch.setenv("AIRFLOW_CONN_GHL_PLEO_DB", env["AIRFLOW_CONN_GHL_PLEO_DB"])
         url = make_url(warehouse_url())  # what the tasks and the dashboard connect with
@@ -440,63 +410,18 @@ def test_the_init_script_gives_the_password_to_psql_as_a_variable_never_to_the_s
     assert "CREATE ROLE ghl_pleo" in sql and "CREATE DATABASE ghl_pleo OWNER ghl_pleo" in sql
 
 
-class _PasswordPostgres:
-    """A throwaway PostgreSQL like the compose one: superuser ``airflow`` (trust on its socket, as in the image
-    during init), database ``airflow``, and password (SCRAM) authentication over TCP."""
-
-    def __init__(self) -> None:
-        from tests.pg import pg_bindir
-        from tests.sandbox_client import free_port
-
-        bindir = pg_bindir()
-        if bindir is None:
-            pytest.skip("PostgreSQL is not installed (make test installs it)")
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="ghl-pleo-pg-scram-"))
-        self.port = free_port()
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            os.chmod(self.root, 0o755)
-            shutil.chown(self.root, "postgres", "postgres")
-        data = str(self.root / "data")
-        self._run("initdb", "-D", data, "-U", "airflow", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", data, "-l", str(self.root / "log"), "-w", "-t", "60", "-o", options, "start")
-        self.psql("CREATE DATABASE airflow", db="postgres")
-
-    def _run(self, tool: str, *args: str) -> None:
-        proc = subprocess.run([*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True)
-        assert proc.returncode == 0, f"{tool}: {proc.stdout[-1000:]} {proc.stderr[-1000:]}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        path = f"{self.bindir}:{os.environ['PATH']}"
-        return {"PATH": path, "PGHOST": str(self.root), "PGPORT": str(self.port), "HOME": str(self.root)}
-
-    def psql(self, sql: str, db: str = "airflow") -> str:
-        proc = subprocess.run(
-            ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-U", "airflow", "-d", db, "-c", sql],
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout.strip()
+class _PasswordPostgres(ComposePostgres):
+    """The compose postgres (superuser ``airflow``, database ``airflow``), where scripts/postgres-init.sh can be run
+    again and again."""
 
     def init_warehouse(self, password: str) -> subprocess.CompletedProcess:
-        env = {**self.env, "POSTGRES_USER": "airflow", "POSTGRES_DB": "airflow", "GHL_PLEO_DB_PASSWORD": password}
-        return subprocess.run(
-            ["bash", str(ROOT / "scripts" / "postgres-init.sh")], env=env, capture_output=True, text=True
-        )
+        service = resolve(raw_compose(), dotenv_with(GHL_PLEO_DB_PASSWORD=password))["services"]["postgres"]
+        (done,) = self.run_init_scripts(service, dotenv_with(GHL_PLEO_DB_PASSWORD=password))
+        return done
 
     def reset(self) -> None:
         self.psql("DROP DATABASE IF EXISTS ghl_pleo WITH (FORCE)")
         self.psql("DROP ROLE IF EXISTS ghl_pleo")
-
-    def stop(self) -> None:
-        stop = ["pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop"]
-        subprocess.run([*self.as_user, str(self.bindir / stop[0]), *stop[1:]], capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
