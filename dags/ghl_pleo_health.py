@@ -19,8 +19,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-# Parse-cheap: names and settings only (it imports nothing but os).
+# Parse-cheap: names and settings only (it imports nothing but os), and the failure notifier
+# (it imports the rest of the package only when a run fails).
 from ghl_pleo.constants import HEALTH_DAG_ID, OWNER, TASK_RETRIES, dagrun_timeout_h, schedule_from_env
+from ghl_pleo.notify import RunFailureNotifier
 
 
 @dag(
@@ -33,6 +35,8 @@ from ghl_pleo.constants import HEALTH_DAG_ID, OWNER, TASK_RETRIES, dagrun_timeou
     dagrun_timeout=timedelta(hours=dagrun_timeout_h("GHL_PLEO_HEALTH_DAGRUN_TIMEOUT_H", 1)),
     tags=["ghl-pleo", "health"],
     doc_md=__doc__,
+    # A failed check means stale syncs go unnoticed: one alert naming the failed tasks (runs in the dag-processor).
+    on_failure_callback=RunFailureNotifier(),
     default_args={
         "owner": OWNER,
         "retries": TASK_RETRIES,

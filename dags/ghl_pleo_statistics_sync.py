@@ -26,7 +26,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-# Parse-cheap: names and settings only (it imports nothing but os).
+# Parse-cheap: names and settings only (it imports nothing but os), and the failure notifier
+# (it imports the rest of the package only when a run fails).
 from ghl_pleo.constants import (
     GROUP_WRITE_POOL,
     OWNER,
@@ -37,6 +38,7 @@ from ghl_pleo.constants import (
     max_parallel_locations,
     retry_delay_s,
 )
+from ghl_pleo.notify import RunFailureNotifier
 
 
 @dag(
@@ -50,6 +52,8 @@ from ghl_pleo.constants import (
     dagrun_timeout=timedelta(hours=dagrun_timeout_h("GHL_PLEO_STATISTICS_DAGRUN_TIMEOUT_H", 12)),
     tags=["ghl-pleo", "statistics"],
     doc_md=__doc__,
+    # One alert per failed run (email and/or Slack), built from the run ledger; runs in the dag-processor.
+    on_failure_callback=RunFailureNotifier(locations_task="list_locations", required=("write_metadata",)),
     params={
         "dry_run": Param(
             False,

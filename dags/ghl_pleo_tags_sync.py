@@ -34,7 +34,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-# Parse-cheap: names and settings only (it imports nothing but os).
+# Parse-cheap: names and settings only (it imports nothing but os), and the failure notifier
+# (it imports the rest of the package only when a run fails).
 from ghl_pleo.constants import (
     GROUP_WRITE_POOL,
     OWNER,
@@ -46,6 +47,7 @@ from ghl_pleo.constants import (
     retry_delay_s,
     schedule_from_env,
 )
+from ghl_pleo.notify import RunFailureNotifier
 
 
 @dag(
@@ -60,6 +62,8 @@ from ghl_pleo.constants import (
     dagrun_timeout=timedelta(hours=dagrun_timeout_h("GHL_PLEO_TAGS_DAGRUN_TIMEOUT_H", 6)),
     tags=["ghl-pleo", "tags"],
     doc_md=__doc__,
+    # One alert per failed run (email and/or Slack), built from the run ledger; runs in the dag-processor.
+    on_failure_callback=RunFailureNotifier(locations_task="list_locations", required=("ensure_groups",)),
     params={
         "dry_run": Param(
             False,

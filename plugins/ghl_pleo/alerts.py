@@ -1,29 +1,16 @@
-"""One alert per failed DAG run, by email (SMTP) and/or Slack (incoming webhook).
+"""The text of the one alert per failed DAG run (sent by :class:`ghl_pleo.notify.RunFailureNotifier`).
 
-Sent by the run's ``summarize`` task, the one place that knows every failed
-location: an outage across 500 locations is one alert, not 500. Channels are
-Airflow connections: ``ghl_pleo_smtp`` (conn_type smtp: host, port, login,
-password; extra ``from``, ``to`` (list or comma-separated), ``starttls``) and
-``ghl_pleo_slack`` (the webhook URL as ``host``, or as ``password``). With
-neither configured the alert is logged and nothing crashes.
+From the run ledger when it can be read (:func:`build_alert`: every failed location with its error kind, error,
+last HTTP exchange, counts and runbook; an outage across 500 locations is one alert, not 500), else from the
+run's task states (:func:`tasks_alert`: which tasks failed). Delivery is :mod:`ghl_pleo.alert_channels`.
+Pure text: no Airflow, no warehouse import (the notifier's fallback must work when those fail).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import smtplib
 from collections import Counter
-from email.message import EmailMessage
-from typing import Any
 
-import requests
-
-from ghl_pleo.errors import redact
-
-log = logging.getLogger("ghl_pleo.alerts")
-SMTP_CONN = "ghl_pleo_smtp"
-SLACK_CONN = "ghl_pleo_slack"
 RUNBOOK = "README.md#runbook-{kind}"
 # After this many incomplete reads in a row the alert stops calling it a glitch.
 INCOMPLETE_STREAK = 3
@@ -47,116 +34,142 @@ KIND_TITLES = {
     "locked": "locked by another run",
     "not_run": "not run",
 }
+SHOWN_COUNTS = (
+    "read",
+    "created",
+    "renamed",
+    "archived",
+    "unarchived",
+    "unchanged",
+    "rejected",
+    "held",
+    "profiles",
+    "batches",
+)
+# Why Airflow failed the run (the callback context's ``reason``), as the alert says it.
+REASONS = {
+    "task_failure": "a task failed",
+    "timed_out": "the run took longer than its dagrun_timeout: Airflow stopped its unfinished tasks",
+}
 
 
 def build_alert(
-    dag_id: str, run_id: str, failed: list[dict], total: int, log_url: str | None = None
+    dag_id: str,
+    run_id: str,
+    failed: list[dict],
+    total: int,
+    log_url: str | None = None,
+    reason: str | None = None,
 ) -> tuple[str, str]:
-    """Subject and body of the alert for one failed run.
+    """Subject and body of the alert for one failed run, from its ledger.
 
     Args:
-        failed: ``[{location_id, error_kind, error, counts?, requests?}]`` from the run summary
-            (counts so far; requests with the last status and endpoint).
+        failed: ``[{location_id, error_kind, error, counts?, requests?, streak?}]`` from the run summary
+            (counts so far; requests with the last status and endpoint); a run-level step that did not finish
+            has ``task`` (its task id) instead of a location.
         total: how many locations the run covered.
         log_url: where the run's logs are in the Airflow UI.
+        reason: why Airflow failed the run (the callback's ``reason``); a timeout is said so.
     """
     kinds = Counter(f["error_kind"] for f in failed)
     kinds_text = ", ".join(f"{KIND_TITLES.get(k, k)}: {n}" for k, n in kinds.most_common())
-    where = failed[0]["location_id"] if len(failed) == 1 else f"{len(failed)} of {total} locations"
-    subject = f"[ghl-pleo] {dag_id} failed for {where} ({kinds_text})"
+    subject = f"[ghl-pleo] {dag_id} {_verb(reason)} for {_where(failed, total)}" + (
+        f" ({kinds_text})" if kinds_text else ""
+    )
     lines = [subject, "", f"Run: {run_id}"]
     if log_url:
         lines.append(f"Logs: {log_url}")
+    if reason == "timed_out":
+        lines.append(f"Why: {REASONS[reason]}")
     for f in failed:
-        counts = f.get("counts") or {}
-        reqs = f.get("requests") or {}
-        last = [
-            f"{api.upper()} {r.get('last_status')} {r.get('last_endpoint')}"
-            for api, r in sorted(reqs.items())
-            if r.get("last_endpoint")
-        ]
-        shown = {
-            k: counts[k]
-            for k in (
-                "read",
-                "created",
-                "renamed",
-                "archived",
-                "unarchived",
-                "unchanged",
-                "rejected",
-                "held",
-                "profiles",
-                "batches",
-            )
-            if counts.get(k)
-        }
-        lines += [
-            "",
-            f"- location {f['location_id']}: {KIND_TITLES.get(f['error_kind'], f['error_kind'])}",
-            f"  error: {f['error']}",
-        ]
-        if f.get("streak", 0) >= INCOMPLETE_STREAK:
-            lines.append(INCOMPLETE_ADVICE.format(n=f["streak"]))
-        if last:
-            lines.append(f"  last HTTP: {'; '.join(last)}")
-        lines.append(f"  counts so far: {shown or 'none'}")
-        if counts.get("data_docs"):
-            lines.append(f"  Data Docs: {docs_url_for(counts['data_docs'])}")
-        lines.append(f"  runbook: {RUNBOOK.format(kind=f['error_kind'].replace('_', '-'))}")
+        lines += ["", *_failure_lines(f)]
     return subject, "\n".join(lines)
 
 
-def _connection(conn_id: str) -> Any | None:
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return None
+def _verb(reason: str | None) -> str:
+    return "timed out" if reason == "timed_out" else "failed"
 
 
-def send_alert(subject: str, body: str) -> list[str]:
-    """Send through every configured channel; return the channels used. Never raises for a channel's failure."""
-    subject, body = redact(subject), redact(body)  # no token this process knows ever leaves in an alert
-    used: list[str] = []
-    smtp = _connection(SMTP_CONN)
-    if smtp is not None:
-        try:
-            extra = smtp.extra_dejson or {}
-            to = extra.get("to") or []
-            to = [t.strip() for t in to.split(",")] if isinstance(to, str) else list(to)
-            msg = EmailMessage()
-            msg["Subject"], msg["From"], msg["To"] = subject, extra.get("from", "ghl-pleo@localhost"), ", ".join(to)
-            msg.set_content(body)
-            with smtplib.SMTP(smtp.host, int(smtp.port or 25), timeout=30) as client:
-                if extra.get("starttls"):
-                    client.starttls()
-                if smtp.login:
-                    client.login(smtp.login, smtp.password or "")
-                client.send_message(msg)
-            used.append("email")
-        except Exception as exc:  # an alert channel failing must not hide the run's own failure
-            log.error("Alert email through connection %s failed: %s", SMTP_CONN, type(exc).__name__)
-    slack = _connection(SLACK_CONN)
-    if slack is not None:
-        url = slack.host if (slack.host or "").startswith("http") else slack.password
-        try:
-            resp = requests.post(url, json={"text": body}, timeout=30)
-            resp.raise_for_status()
-            used.append("slack")
-        except Exception as exc:
-            log.error("Alert to Slack through connection %s failed: %s", SLACK_CONN, type(exc).__name__)
-    if smtp is None and slack is None:
-        log.warning(
-            "No alert channel configured (connections %s / %s): the failure is only in the Airflow UI. "
-            "Alert that would have been sent:\n%s",
-            SMTP_CONN,
-            SLACK_CONN,
-            body,
+def _where(failed: list[dict], total: int) -> str:
+    locations = [f["location_id"] for f in failed if not f.get("task") and f["location_id"] != "*"]
+    tasks = [f["task"] for f in failed if f.get("task")]
+    parts = ["the run"] if any(f["location_id"] == "*" and not f.get("task") for f in failed) else []
+    if len(locations) == 1:
+        parts.append(locations[0])
+    elif locations:
+        parts.append(f"{len(locations)} of {total} locations")
+    if tasks:
+        parts.append("task " + ", ".join(tasks))
+    return " and ".join(parts) or "no failed location"
+
+
+def _failure_lines(f: dict) -> list[str]:
+    """One failed location (or step): kind, error, the last HTTP exchanges, counts so far, Data Docs, runbook."""
+    counts = f.get("counts") or {}
+    reqs = f.get("requests") or {}
+    last = [
+        f"{api.upper()} {r.get('last_status')} {r.get('last_endpoint')}"
+        for api, r in sorted(reqs.items())
+        if r.get("last_endpoint")
+    ]
+    shown = {k: counts[k] for k in SHOWN_COUNTS if counts.get(k)}
+    what = f"task {f['task']}" if f.get("task") else f"location {f['location_id']}"
+    if f["location_id"] == "*" and not f.get("task"):
+        what = "the run"
+    lines = [f"- {what}: {KIND_TITLES.get(f['error_kind'], f['error_kind'])}", f"  error: {f['error']}"]
+    if f.get("streak", 0) >= INCOMPLETE_STREAK:
+        lines.append(INCOMPLETE_ADVICE.format(n=f["streak"]))
+    if last:
+        lines.append(f"  last HTTP: {'; '.join(last)}")
+    if f["location_id"] != "*":
+        lines.append(f"  counts so far: {shown or 'none'}")
+    if counts.get("data_docs"):
+        lines.append(f"  Data Docs: {docs_url_for(counts['data_docs'])}")
+    lines.append(f"  runbook: {RUNBOOK.format(kind=f['error_kind'].replace('_', '-'))}")
+    return lines
+
+
+def tasks_alert(
+    dag_id: str,
+    run_id: str,
+    tasks: dict[str, list[str]] | None,
+    note: str,
+    log_url: str | None = None,
+    reason: str | None = None,
+    runbook: str | None = None,
+    last_task: str | None = None,
+) -> tuple[str, str]:
+    """A short alert naming the run's failed tasks, for when its ledger cannot be read (or it has none).
+
+    Args:
+        tasks: the tasks that did not succeed, by state (``{"failed": ["summarize"], "upstream_failed": [...]}``);
+            None when the task states could not be read either.
+        note: what this alert could not say, and why.
+        last_task: the task Airflow handed to the callback (its last one), named when ``tasks`` is None.
+    """
+    failed = (tasks or {}).get("failed") or []
+    what = ("task " + _some(failed)) if failed else (f"last task {last_task}" if last_task else "see the run")
+    subject = f"[ghl-pleo] {dag_id} {_verb(reason)}: {what}"
+    lines = [subject, "", f"Run: {run_id}"]
+    if log_url:
+        lines.append(f"Logs: {log_url}")
+    lines += [f"Why: {REASONS.get(reason or '', reason or 'not given')}", "", note]
+    if tasks is None:
+        lines.append(
+            "- the run's task states could not be read either"
+            + (f"; the last task Airflow reported: {last_task}" if last_task else "")
         )
-    return used
+    for state, names in sorted((tasks or {}).items(), key=lambda kv: (kv[0] != "failed", kv[0])):
+        lines.append(f"- {state.replace('_', ' ')}: {_some(names)}")
+    if runbook:
+        lines.append(f"runbook: {RUNBOOK.format(kind=runbook)}")
+    return subject, "\n".join(lines)
+
+
+def _some(names: list[str], limit: int = 10) -> str:
+    """Up to ``limit`` names, then how many more (a run of 500 locations does not list 500 tasks)."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def log_url_for(dag_id: str, run_id: str) -> str:

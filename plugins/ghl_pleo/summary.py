@@ -87,6 +87,42 @@ def _location_table(
     return lines, totals, failed, docs
 
 
+def failures(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[str] | None) -> tuple[list[dict], int]:
+    """The run's failed locations, for its alert, and how many locations it covered: ``expected`` (the run's
+    location list) where known, else every location with a ledger row. A location of ``expected`` without a row
+    did not run; an ``incomplete_read`` carries its streak (how many runs in a row it happened)."""
+    rows = {r["location_id"]: r for r in warehouse.ledger.location_runs(dag_id, run_id)}
+    failed = []
+    for location_id in expected or sorted(rows):
+        r = rows.get(location_id)
+        if r is None:
+            failed.append({"location_id": location_id, "error_kind": "not_run", "error": "task did not run"})
+        elif r["status"] in ("failed", "running"):
+            failed.append(_failure(location_id, r))
+    for f in failed:
+        if f["error_kind"] == "incomplete_read":
+            f["streak"] = warehouse.ledger.error_streak(dag_id, f["location_id"], "incomplete_read")
+    return failed, len(expected or rows)
+
+
+STEP_EFFECTS = {
+    "ensure_groups": "no tag group was checked, so no location synced",
+    "write_metadata": "Pleo's group metadata was not written",
+    "summarize": "the run summary was not made (each location's own result is above)",
+}
+
+
+def step_failure(task_id: str, state: str = "failed", kind: str = "not_run") -> dict:
+    """A run-level step (the location list, ensure_groups, the metadata write, the summary) that did not finish."""
+    what = STEP_EFFECTS.get(task_id, "no location was synced")
+    return {
+        "location_id": "*",
+        "task": task_id,
+        "error_kind": kind,
+        "error": f"task {task_id} {state.replace('_', ' ')}: {what}; see its log",
+    }
+
+
 def _failure(location_id: str, r: dict) -> dict:
     """A failed location for the alert. A row still at ``running`` once its task ended (the summary runs after
     every location task) belongs to a try that was killed before it could close the row: a failure too."""

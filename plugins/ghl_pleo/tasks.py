@@ -181,68 +181,47 @@ def summarize(locations_task: str, required: tuple[str, ...] = ()) -> dict:
 
     ``locations_task`` gives the locations the run was to sync; each of ``required`` (a run-level step such as
     ensure_groups or the metadata write) must have finished, or the run fails too: a run whose work failed is
-    never green.
+    never green. The alert is not sent here but by the DAG's failure callback
+    (:class:`ghl_pleo.notify.RunFailureNotifier`), so a run is alerted even when this task cannot finish.
     """
     from airflow.sdk import get_current_context
 
-    from ghl_pleo.summary import run_summary
+    from ghl_pleo.summary import failures, run_summary, step_failure
 
     ctx = get_current_context()
     dag_id, run_id, ti = ctx["dag"].dag_id, ctx["run_id"], ctx["ti"]
     locations = ti.xcom_pull(task_ids=locations_task, default=None)
     expected = [loc["location_id"] for loc in (locations or [])]
     warehouse = Warehouse()
-    text, failed = run_summary(warehouse, dag_id, run_id, expected)
-    for f in failed:
-        if f["error_kind"] == "incomplete_read":
-            f["streak"] = warehouse.ledger.error_streak(dag_id, f["location_id"], "incomplete_read")
+    text, _ = run_summary(warehouse, dag_id, run_id, expected)
     print(text)
     steps = [t for t in required if ti.xcom_pull(task_ids=t, default=None) is None]
     if locations is None:
-        steps.insert(0, locations_task)
-        failed = []
-    failed += [{"location_id": "*", "error_kind": "not_run", "error": _step_failed(t)} for t in steps]
-    if failed:
-        _alert(dag_id, run_id, failed, len(expected))
-    if locations is None:
         raise RuntimeError(f"No locations were synced: task {locations_task} failed; see its log.")
-    if failed:
+    failed, _ = failures(warehouse, dag_id, run_id, expected)
+    if failed or steps:
         raise RuntimeError(
-            f"{len(failed) - len(steps)} of {len(expected)} locations failed"
+            f"{len(failed)} of {len(expected)} locations failed"
             + (f" and {len(steps)} step(s) did not finish" if steps else "")
             + ": "
-            + "; ".join(f"{f['location_id']} ({f['error_kind']})" for f in failed)
+            + "; ".join(
+                [f"{f['location_id']} ({f['error_kind']})" for f in failed] + [step_failure(t)["error"] for t in steps]
+            )
         )
     return {"locations": len(expected), "failed": 0}
-
-
-def _step_failed(task_id: str) -> str:
-    what = {
-        "ensure_groups": "no tag group was checked, so no location synced",
-        "write_metadata": "Pleo's group metadata was not written",
-    }.get(task_id, "no location was synced")
-    return f"task {task_id} failed: {what}; see its log"
-
-
-def _alert(dag_id: str, run_id: str, failed: list[dict], total: int) -> None:
-    from ghl_pleo.alerts import build_alert, log_url_for, send_alert
-
-    subject, body = build_alert(dag_id, run_id, failed, total, log_url_for(dag_id, run_id))
-    channels = send_alert(subject, body)
-    log.info("Alert sent through %s", ", ".join(channels) or "no channel")
 
 
 def check_stale_syncs() -> dict:
     """Alert, once per stale period, the locations with no successful sync for longer than their DAG's limit."""
     from airflow.sdk import Variable
 
-    from ghl_pleo.alerts import send_alert
+    from ghl_pleo.alert_channels import deliver
     from ghl_pleo.health import check_stale
     from ghl_pleo.locations import parse_location_ids
 
     raw = Variable.get("ghl_location_ids", default=None)
     configured = parse_location_ids(raw) if raw not in (None, "") else None
-    return check_stale(Warehouse(), configured=configured, send=send_alert)
+    return check_stale(Warehouse(), configured=configured, send=deliver)
 
 
 def cleanup_ledger() -> dict:

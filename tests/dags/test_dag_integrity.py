@@ -64,12 +64,13 @@ def test_statistics_dag_has_a_real_daily_utc_window(dagbag):
 
 def test_dag_files_do_no_heavy_work_at_import():
     """Importing a DAG file loads no pandas, GX or project code but the constants (the scheduler parses it every
-    30 s), and the provider info (a dict without imports) that Airflow's provider discovery loads when a DAG file's
-    import sets it off."""
+    30 s), the failure notifier (its module imports the rest of the package only when a run fails), and the
+    provider info (a dict without imports) that Airflow's provider discovery loads when a DAG file's import sets
+    it off."""
     code = (
         "import sys, runpy; runpy.run_path(sys.argv[1]); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'great_expectations', 'ghl_pleo')"
-        " and m not in ('ghl_pleo', 'ghl_pleo.constants', 'ghl_pleo.provider')))"
+        " and m not in ('ghl_pleo', 'ghl_pleo.constants', 'ghl_pleo.notify', 'ghl_pleo.provider')))"
     )
     for path in sorted((ROOT / "dags").glob("*.py")):
         out = subprocess.run(
@@ -185,3 +186,21 @@ def test_airflows_own_deprecation_warnings_fail_the_suite():
     for kind in (RemovedInAirflow4Warning, AirflowProviderDeprecationWarning):
         with pytest.raises(kind):
             warnings.warn("removed in Airflow 4", kind, stacklevel=1)
+
+
+def test_every_dag_alerts_its_failure_through_the_run_failure_notifier(dagbag):
+    """One alert per failed run, from the DAG's failure callback (not from a task that may not get to run)."""
+    from ghl_pleo.notify import RunFailureNotifier
+
+    expected = {
+        "ghl_pleo_tags_sync": ("list_locations", ("ensure_groups",)),
+        "ghl_pleo_statistics_sync": ("list_locations", ("write_metadata",)),
+        "ghl_pleo_health": (None, ()),
+    }
+    for dag_id, dag in dagbag.dags.items():
+        notifier = dag.on_failure_callback
+        assert isinstance(notifier, RunFailureNotifier), dag_id
+        assert (notifier.locations_task, notifier.required) == expected[dag_id], dag_id
+        for task_id in (notifier.locations_task, *notifier.required):
+            if task_id is not None:
+                assert task_id in dag.task_dict, (dag_id, task_id)

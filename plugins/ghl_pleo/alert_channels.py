@@ -1,0 +1,169 @@
+"""Alert delivery through the providers' notifiers: the one way an alert leaves ghl-pleo.
+
+Email goes through ``SmtpNotifier`` (``SmtpHook``) with the connection ``ghl_pleo_smtp`` (conn_type ``smtp``),
+Slack through ``SlackWebhookNotifier`` (``SlackWebhookHook``) with ``ghl_pleo_slack`` (conn_type
+``slackwebhook``: the webhook URL, or its token with the host, in the password). Email recipients come from the
+variable ``ghl_pleo_alert_recipients`` (a JSON list), else from the connection's ``extra.to`` (list or
+comma-separated). TLS is the hook's: implicit TLS by default, STARTTLS with ``disable_ssl``; the server's
+certificate is always verified (``ssl_context: "none"`` is refused); plain SMTP only when the connection turns off
+both ``disable_ssl`` and ``disable_tls``.
+
+A channel that is not configured is skipped with a log line; one that fails is logged (the error's type, never
+its text, which may hold a URL or a password) and the other is still used; with neither the alert text is logged.
+Nothing here raises: an alert that cannot be sent must not hide the failure it reports. Both the failed-run
+notifier and the health DAG's stale alert send through :func:`deliver`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from typing import Any
+
+from ghl_pleo.errors import redact
+
+log = logging.getLogger("ghl_pleo.alerts")
+SMTP_CONN = "ghl_pleo_smtp"
+SLACK_CONN = "ghl_pleo_slack"
+RECIPIENTS_VAR = "ghl_pleo_alert_recipients"
+DEFAULT_FROM = "ghl-pleo@localhost"
+
+
+class AlertChannelError(Exception):
+    """A channel's connection cannot be used as it is; the message says what to change (and holds no secret)."""
+
+
+def deliver(subject: str, body: str) -> list[str]:
+    """Send through every configured channel; return the channels that took the alert."""
+    subject, body = redact(subject), redact(body)  # no token this process knows ever leaves in an alert
+    smtp, slack = _connection(SMTP_CONN), _connection(SLACK_CONN)
+    used: list[str] = []
+    for name, conn_id, conn, send in (
+        ("email", SMTP_CONN, smtp, _send_email),
+        ("slack", SLACK_CONN, slack, _send_slack),
+    ):
+        if conn is None:
+            log.info("Alert %s skipped: no connection %s", name, conn_id)
+            continue
+        try:
+            send(conn, subject, body)
+            used.append(name)
+        except AlertChannelError as exc:
+            log.error("Alert %s through connection %s not sent: %s", name, conn_id, exc)
+        except Exception as exc:  # one channel failing must not stop the other, nor hide the run's own failure
+            log.error("Alert %s through connection %s failed: %s", name, conn_id, type(exc).__name__)
+    if smtp is None and slack is None:
+        log.warning(
+            "No alert channel configured (connections %s / %s): the failure is only in the Airflow UI. "
+            "Alert that would have been sent:\n%s",
+            SMTP_CONN,
+            SLACK_CONN,
+            body,
+        )
+    log.info("Alert sent through %s", ", ".join(used) or "no channel")
+    return used
+
+
+def _connection(conn_id: str) -> Any | None:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+    except Exception as exc:  # a secrets backend or the supervisor failing: the channel is unusable, not the alert
+        log.error("Connection %s could not be read: %s", conn_id, type(exc).__name__)
+        return None
+
+
+def recipients(extra: dict) -> list[str]:
+    """The variable ``ghl_pleo_alert_recipients`` (a JSON list of addresses), else the connection's ``to``.
+
+    A variable that is not a non-empty JSON list of addresses is logged and ignored (the connection's ``to``
+    is used), so a typo in it does not silence the alert."""
+    raw = _variable(RECIPIENTS_VAR)
+    if raw not in (None, ""):
+        parsed = _address_list(raw)
+        if parsed:
+            return parsed
+        log.error(
+            'Variable %s must be a JSON list of email addresses, such as ["oncall@example.com"]; got %.80r. '
+            "Using connection %s's extra.to instead.",
+            RECIPIENTS_VAR,
+            raw,
+            SMTP_CONN,
+        )
+    to = extra.get("to") or []
+    if isinstance(to, str):
+        to = to.split(",")
+    return [t.strip() for t in to if isinstance(t, str) and t.strip()] if isinstance(to, list) else []
+
+
+def _variable(key: str) -> str | None:
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(key, default=None)
+    except Exception as exc:
+        log.error(
+            "Variable %s could not be read (%s); using connection %s's extra.to", key, type(exc).__name__, SMTP_CONN
+        )
+        return None
+
+
+def _address_list(raw: str) -> list[str] | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(v, str) and "@" in v and v.strip() == v for v in value):
+        return None
+    return value
+
+
+def _send_email(conn, subject: str, body: str) -> None:
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    extra = conn.extra_dejson or {}
+    if extra.get("ssl_context") == "none":
+        raise AlertChannelError(
+            'extra ssl_context "none" (TLS without checking the server\'s certificate) is refused: remove it, and '
+            "if the server's certificate comes from your own CA, add that CA to the file SSL_CERT_FILE names."
+        )
+    if "starttls" in extra and "disable_ssl" not in extra:
+        log.warning(
+            "Connection %s: extra 'starttls' is no longer read (the provider's SMTP hook uses implicit TLS unless "
+            "'disable_ssl' is true, then STARTTLS unless 'disable_tls' is true).",
+            SMTP_CONN,
+        )
+    if extra.get("disable_ssl") and extra.get("disable_tls"):
+        log.warning("Connection %s turns TLS off (disable_ssl and disable_tls): the alert goes in clear.", SMTP_CONN)
+    to = recipients(extra)
+    if not to:
+        raise AlertChannelError(f"no recipients: set the variable {RECIPIENTS_VAR} or the connection's extra.to")
+    notifier = SmtpNotifier(
+        to=to,
+        from_email=extra.get("from_email") or extra.get("from") or DEFAULT_FROM,
+        subject=subject,
+        html_content=f'<pre style="font-family: monospace">{html.escape(body)}</pre>',
+        smtp_conn_id=SMTP_CONN,
+    )
+    # notify(), not the notifier's __call__: the text quotes upstream errors and must not be rendered by Jinja.
+    notifier.notify({})
+
+
+def _send_slack(conn, subject: str, body: str) -> None:
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+    if not (conn.password or "").strip():
+        raise AlertChannelError(
+            "no webhook in the password field: give the connection conn_type slackwebhook and the webhook URL "
+            "(https://hooks.slack.com/services/...) as its password (the URL as host alone is no longer read)"
+        )
+    # Slack reads &, < and > as markup: escaped as its message-formatting guide asks.
+    text = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    SlackWebhookNotifier(slack_webhook_conn_id=SLACK_CONN, text=text, timeout=30).notify({})
