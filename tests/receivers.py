@@ -4,45 +4,95 @@ from __future__ import annotations
 
 import json
 import socketserver
+import ssl
 import threading
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 class SmtpReceiver:
-    """Speaks just enough SMTP (EHLO/HELO, MAIL, RCPT, DATA, QUIT) to receive messages into ``self.messages``."""
+    """Speaks just enough SMTP (EHLO/HELO, STARTTLS, MAIL, RCPT, DATA, QUIT) to receive messages into
+    ``self.messages`` (parsed; ``self.raw`` as received, ``self.envelopes`` the MAIL FROM and RCPT TO of each).
 
-    def __init__(self) -> None:
+    With ``tls="starttls"`` (and a certificate) it offers STARTTLS in its EHLO answer and refuses mail before it,
+    as a submission server on port 587 does; with ``tls="implicit"`` it speaks TLS from the first byte (port 465).
+    A client that rejects the certificate ends the handshake: counted in ``self.tls_failures``, nothing received.
+    """
+
+    def __init__(self, tls: str | None = None, cert_file: Path | None = None, key_file: Path | None = None) -> None:
         self.messages: list = []
+        self.raw: list[bytes] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.tls_failures = 0
         outer = self
+        context = None
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert_file, key_file)
 
         class Handler(socketserver.StreamRequestHandler):
+            def send(self, data: bytes) -> None:
+                self.connection.sendall(data)
+
+            def start_tls(self) -> bool:
+                try:
+                    self.connection = context.wrap_socket(self.connection, server_side=True)
+                except (ssl.SSLError, OSError):
+                    outer.tls_failures += 1
+                    return False
+                self.rfile = self.connection.makefile("rb")
+                return True
+
             def handle(self):
-                self.wfile.write(b"220 localhost test SMTP\r\n")
+                secure = False
+                if tls == "implicit":
+                    if not self.start_tls():
+                        return
+                    secure = True
+                self.send(b"220 localhost test SMTP\r\n")
+                sender, rcpts = "", []
                 while True:
                     line = self.rfile.readline()
                     if not line:
                         return
-                    cmd = line.decode("utf-8", "replace").strip().upper()
-                    if cmd.startswith(("EHLO", "HELO")):
-                        self.wfile.write(b"250 localhost\r\n")
-                    elif cmd.startswith(("MAIL", "RCPT", "RSET", "NOOP")):
-                        self.wfile.write(b"250 OK\r\n")
-                    elif cmd == "DATA":
-                        self.wfile.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    cmd = line.decode("utf-8", "replace").strip()
+                    upper = cmd.upper()
+                    if upper.startswith(("EHLO", "HELO")):
+                        offer = tls == "starttls" and not secure
+                        self.send(b"250-localhost\r\n250 STARTTLS\r\n" if offer else b"250 localhost\r\n")
+                    elif upper == "STARTTLS" and tls == "starttls" and not secure:
+                        self.send(b"220 Ready to start TLS\r\n")
+                        if not self.start_tls():
+                            return
+                        secure = True
+                    elif upper.startswith(("MAIL", "RCPT", "DATA")) and tls and not secure:
+                        self.send(b"530 Must issue a STARTTLS command first\r\n")
+                    elif upper.startswith("MAIL"):
+                        sender, rcpts = cmd.split(":", 1)[1].strip(" <>"), []
+                        self.send(b"250 OK\r\n")
+                    elif upper.startswith("RCPT"):
+                        rcpts.append(cmd.split(":", 1)[1].strip(" <>"))
+                        self.send(b"250 OK\r\n")
+                    elif upper.startswith(("RSET", "NOOP")):
+                        self.send(b"250 OK\r\n")
+                    elif upper == "DATA":
+                        self.send(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                         data = b""
                         while True:
                             chunk = self.rfile.readline()
                             if chunk in (b".\r\n", b".\n", b""):
                                 break
                             data += chunk[1:] if chunk.startswith(b"..") else chunk
+                        outer.raw.append(data)
                         outer.messages.append(message_from_bytes(data))
-                        self.wfile.write(b"250 OK queued\r\n")
-                    elif cmd == "QUIT":
-                        self.wfile.write(b"221 Bye\r\n")
+                        outer.envelopes.append((sender, rcpts))
+                        self.send(b"250 OK queued\r\n")
+                    elif upper == "QUIT":
+                        self.send(b"221 Bye\r\n")
                         return
                     else:
-                        self.wfile.write(b"502 Not implemented\r\n")
+                        self.send(b"502 Not implemented\r\n")
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -52,6 +102,19 @@ class SmtpReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def mail_text(message) -> str:
+    """The text of an alert email: its HTML part (a ``<pre>`` block, as the SMTP notifier sends it) as plain text."""
+    import html
+    import re
+
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            markup = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+            inner = re.sub(r"^\s*<pre[^>]*>|</pre>\s*$", "", markup)
+            return html.unescape(inner).replace("\r\n", "\n").strip()
+    raise AssertionError(f"no text/html part in {message.get_content_type()} message")
 
 
 class WebhookReceiver:

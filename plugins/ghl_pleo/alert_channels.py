@@ -134,14 +134,7 @@ def _send_email(conn, subject: str, body: str) -> None:
             'extra ssl_context "none" (TLS without checking the server\'s certificate) is refused: remove it, and '
             "if the server's certificate comes from your own CA, add that CA to the file SSL_CERT_FILE names."
         )
-    if "starttls" in extra and "disable_ssl" not in extra:
-        log.warning(
-            "Connection %s: extra 'starttls' is no longer read (the provider's SMTP hook uses implicit TLS unless "
-            "'disable_ssl' is true, then STARTTLS unless 'disable_tls' is true).",
-            SMTP_CONN,
-        )
-    if extra.get("disable_ssl") and extra.get("disable_tls"):
-        log.warning("Connection %s turns TLS off (disable_ssl and disable_tls): the alert goes in clear.", SMTP_CONN)
+    _tls_warnings(extra)
     to = recipients(extra)
     if not to:
         raise AlertChannelError(f"no recipients: set the variable {RECIPIENTS_VAR} or the connection's extra.to")
@@ -154,6 +147,24 @@ def _send_email(conn, subject: str, body: str) -> None:
     )
     # notify(), not the notifier's __call__: the text quotes upstream errors and must not be rendered by Jinja.
     notifier.notify({})
+
+
+def _tls_warnings(extra: dict) -> None:
+    """The SMTP hook's TLS switches, said plainly when they are set in a way that fails or sends in clear."""
+    ssl_off, starttls_off = bool(extra.get("disable_ssl")), bool(extra.get("disable_tls"))
+    if "starttls" in extra and not ssl_off:
+        log.warning(
+            "Connection %s: extra 'starttls' is no longer read; for STARTTLS set 'disable_ssl': true.", SMTP_CONN
+        )
+    if not ssl_off and not starttls_off:
+        log.warning(
+            "Connection %s sets neither disable_ssl nor disable_tls: the provider's SMTP hook then starts TLS twice "
+            "(implicit TLS, then STARTTLS), which mail servers refuse. Set 'disable_tls': true for implicit TLS "
+            "(port 465) or 'disable_ssl': true for STARTTLS (port 587).",
+            SMTP_CONN,
+        )
+    if ssl_off and starttls_off:
+        log.warning("Connection %s turns TLS off (disable_ssl and disable_tls): the alert goes in clear.", SMTP_CONN)
 
 
 def _send_slack(conn, subject: str, body: str) -> None:

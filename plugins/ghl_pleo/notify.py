@@ -93,8 +93,8 @@ class RunFailureNotifier(BaseNotifier):
         locations = xcom(dag_id, run_id, self.locations_task) if self.locations_task not in steps else None
         expected = [loc["location_id"] for loc in locations] if isinstance(locations, list) else None
         failed, total = failures(Warehouse(), dag_id, run_id, expected)  # the ledger: raises when unreadable
-        if self.locations_task in steps:
-            failed = []  # no location list, no location ran: the step says it all (as summarize does)
+        if self.locations_task in steps:  # no location list, so nothing after it ran: it alone is the cause
+            failed, steps = [], [self.locations_task]
         failed += [step_failure(t, known[t]) for t in steps]
         kind = "interrupted" if reason == "timed_out" else "internal"
         if not failed and known.get("summarize", "success") != "success":
