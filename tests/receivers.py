@@ -11,6 +11,78 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    """One SMTP session for :class:`SmtpReceiver` (``self.server.receiver``)."""
+
+    def send(self, data: bytes) -> None:
+        self.connection.sendall(data)
+
+    def start_tls(self) -> bool:
+        try:
+            self.connection = self.server.receiver.context.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.server.receiver.tls_failures += 1
+            return False
+        self.rfile = self.connection.makefile("rb")
+        return True
+
+    def handle(self):
+        receiver = self.server.receiver
+        self.secure, self.sender, self.rcpts = False, "", []
+        if receiver.tls == "implicit":
+            if not self.start_tls():
+                return
+            self.secure = True
+        self.send(b"220 localhost test SMTP\r\n")
+        while True:
+            line = self.rfile.readline()
+            if not line or not self.command(line.decode("utf-8", "replace").strip()):
+                return
+
+    def command(self, cmd: str) -> bool:
+        """Answer one command; False ends the session."""
+        receiver, upper = self.server.receiver, cmd.upper()
+        if upper.startswith(("EHLO", "HELO")):
+            offer = receiver.tls == "starttls" and not self.secure
+            self.send(b"250-localhost\r\n250 STARTTLS\r\n" if offer else b"250 localhost\r\n")
+        elif upper == "STARTTLS" and receiver.tls == "starttls" and not self.secure:
+            self.send(b"220 Ready to start TLS\r\n")
+            self.secure = self.start_tls()
+            return self.secure
+        elif upper.startswith(("MAIL", "RCPT", "DATA")) and receiver.tls and not self.secure:
+            self.send(b"530 Must issue a STARTTLS command first\r\n")
+        elif upper.startswith("MAIL"):
+            self.sender, self.rcpts = cmd.split(":", 1)[1].strip(" <>"), []
+            self.send(b"250 OK\r\n")
+        elif upper.startswith("RCPT"):
+            self.rcpts.append(cmd.split(":", 1)[1].strip(" <>"))
+            self.send(b"250 OK\r\n")
+        elif upper.startswith(("RSET", "NOOP")):
+            self.send(b"250 OK\r\n")
+        elif upper == "DATA":
+            self.data()
+        elif upper == "QUIT":
+            self.send(b"221 Bye\r\n")
+            return False
+        else:
+            self.send(b"502 Not implemented\r\n")
+        return True
+
+    def data(self) -> None:
+        self.send(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+        data = b""
+        while True:
+            chunk = self.rfile.readline()
+            if chunk in (b".\r\n", b".\n", b""):
+                break
+            data += chunk[1:] if chunk.startswith(b"..") else chunk
+        receiver = self.server.receiver
+        receiver.raw.append(data)
+        receiver.messages.append(message_from_bytes(data))
+        receiver.envelopes.append((self.sender, self.rcpts))
+        self.send(b"250 OK queued\r\n")
+
+
 class SmtpReceiver:
     """Speaks just enough SMTP (EHLO/HELO, STARTTLS, MAIL, RCPT, DATA, QUIT) to receive messages into
     ``self.messages`` (parsed; ``self.raw`` as received, ``self.envelopes`` the MAIL FROM and RCPT TO of each).
@@ -25,77 +97,14 @@ class SmtpReceiver:
         self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.tls_failures = 0
-        outer = self
-        context = None
+        self.tls = tls
+        self.context = None
         if tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(cert_file, key_file)
-
-        class Handler(socketserver.StreamRequestHandler):
-            def send(self, data: bytes) -> None:
-                self.connection.sendall(data)
-
-            def start_tls(self) -> bool:
-                try:
-                    self.connection = context.wrap_socket(self.connection, server_side=True)
-                except (ssl.SSLError, OSError):
-                    outer.tls_failures += 1
-                    return False
-                self.rfile = self.connection.makefile("rb")
-                return True
-
-            def handle(self):
-                secure = False
-                if tls == "implicit":
-                    if not self.start_tls():
-                        return
-                    secure = True
-                self.send(b"220 localhost test SMTP\r\n")
-                sender, rcpts = "", []
-                while True:
-                    line = self.rfile.readline()
-                    if not line:
-                        return
-                    cmd = line.decode("utf-8", "replace").strip()
-                    upper = cmd.upper()
-                    if upper.startswith(("EHLO", "HELO")):
-                        offer = tls == "starttls" and not secure
-                        self.send(b"250-localhost\r\n250 STARTTLS\r\n" if offer else b"250 localhost\r\n")
-                    elif upper == "STARTTLS" and tls == "starttls" and not secure:
-                        self.send(b"220 Ready to start TLS\r\n")
-                        if not self.start_tls():
-                            return
-                        secure = True
-                    elif upper.startswith(("MAIL", "RCPT", "DATA")) and tls and not secure:
-                        self.send(b"530 Must issue a STARTTLS command first\r\n")
-                    elif upper.startswith("MAIL"):
-                        sender, rcpts = cmd.split(":", 1)[1].strip(" <>"), []
-                        self.send(b"250 OK\r\n")
-                    elif upper.startswith("RCPT"):
-                        rcpts.append(cmd.split(":", 1)[1].strip(" <>"))
-                        self.send(b"250 OK\r\n")
-                    elif upper.startswith(("RSET", "NOOP")):
-                        self.send(b"250 OK\r\n")
-                    elif upper == "DATA":
-                        self.send(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                        data = b""
-                        while True:
-                            chunk = self.rfile.readline()
-                            if chunk in (b".\r\n", b".\n", b""):
-                                break
-                            data += chunk[1:] if chunk.startswith(b"..") else chunk
-                        outer.raw.append(data)
-                        outer.messages.append(message_from_bytes(data))
-                        outer.envelopes.append((sender, rcpts))
-                        self.send(b"250 OK queued\r\n")
-                    elif upper == "QUIT":
-                        self.send(b"221 Bye\r\n")
-                        return
-                    else:
-                        self.send(b"502 Not implemented\r\n")
-
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(cert_file, key_file)
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpHandler)
         self.server.daemon_threads = True
+        self.server.receiver = self
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

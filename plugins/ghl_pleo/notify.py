@@ -42,6 +42,11 @@ class RunFailureNotifier(BaseNotifier):
         self.locations_task = locations_task
         self.required = tuple(required)
 
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        """Nothing to render (no template fields; the alert text is never a template). Not calling Jinja also
+        spares the callback Airflow's template environment, which ``airflow dags test`` cannot build: there the
+        context's DAG is the serialized one, without ``get_template_env``, and the base class would raise."""
+
     def notify(self, context) -> None:
         dag_id, run_id = "unknown DAG", "unknown run"
         try:

@@ -21,11 +21,14 @@ def task_states(dag_id: str, run_id: str) -> dict[str, str] | None:
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
         answer = RuntimeTaskInstance.get_task_states(dag_id=dag_id, run_ids=[run_id])
+        log.info("Task states of %s %s read through the supervisor (dag-processor)", dag_id, run_id)
         return {key: str(state) for key, state in (answer.get(run_id) or {}).items()}
     except Exception as exc:  # NameError: no supervisor channel in this process (dag.test)
         first = type(exc).__name__
     try:
-        return _states_from_metadata_db(dag_id, run_id)
+        states = _states_from_metadata_db(dag_id, run_id)
+        log.info("Task states of %s %s read from the metadata database (in-process run)", dag_id, run_id)
+        return states
     except Exception as exc:
         log.warning(
             "The run's task states could not be read (supervisor: %s; metadata database: %s)",

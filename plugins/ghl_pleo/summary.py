@@ -108,7 +108,7 @@ def failures(warehouse: Warehouse, dag_id: str, run_id: str, expected: list[str]
 STEP_EFFECTS = {
     "ensure_groups": "no tag group was checked, so no location synced",
     "write_metadata": "Pleo's group metadata was not written",
-    "summarize": "the run summary was not made (each location's own result is above)",
+    "summarize": "the run summary was not made (no location failed: each one's result is in the ledger)",
 }
 
 

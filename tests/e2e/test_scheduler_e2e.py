@@ -57,7 +57,13 @@ def stack(sandbox, postgres, smtp, tmp_path_factory):
                 "conn_type": "smtp",
                 "host": "127.0.0.1",
                 "port": smtp.port,
-                "extra": {"from": "ghl-pleo@example.com", "to": ["oncall@example.com"]},
+                # The test's receiver speaks plain SMTP: both of the provider hook's TLS modes off.
+                "extra": {
+                    "from_email": "ghl-pleo@example.com",
+                    "to": ["oncall@example.com"],
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                },
             }
         ),
     }

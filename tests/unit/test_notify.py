@@ -182,3 +182,12 @@ def test_task_states_and_xcom_come_through_the_dag_processors_supervisor_channel
     assert run_state.xcom(TAGS, "run-1", "list_locations") == [{"location_id": "L1"}]
     asked = [(m.type, m.dag_id, getattr(m, "run_ids", None) or getattr(m, "run_id", None)) for m in supervisor.asked]
     assert asked == [("GetTaskStates", TAGS, ["run-1"]), ("GetXCom", TAGS, "run-1")]
+
+
+def test_airflow_calls_it_with_a_dag_that_has_no_template_environment(monkeypatch, sent, ledger):
+    """``airflow dags test`` hands the callback the serialized DAG, which cannot build a Jinja environment: the
+    notifier renders nothing, so Airflow's own call path (``notifier(context)``) still alerts."""
+    finish(ledger, "L1", "failed", "upstream_outage")
+    states(monkeypatch, {**OK, "sync_location_0": "failed"})
+    tags_notifier()(context())
+    assert len(sent) == 1 and "- location L1: upstream outage" in sent[0][1]
