@@ -114,16 +114,12 @@ class SmtpReceiver:
 
 
 def mail_text(message) -> str:
-    """The text of an alert email: its HTML part (a ``<pre>`` block, as the SMTP notifier sends it) as plain text."""
-    import html
-    import re
-
+    """The text of an alert email (its text/plain part)."""
     for part in message.walk():
-        if part.get_content_type() == "text/html":
-            markup = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
-            inner = re.sub(r"^\s*<pre[^>]*>|</pre>\s*$", "", markup)
-            return html.unescape(inner).replace("\r\n", "\n").strip()
-    raise AssertionError(f"no text/html part in {message.get_content_type()} message")
+        if part.get_content_type() == "text/plain":
+            text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+            return text.replace("\r\n", "\n").strip()
+    raise AssertionError(f"no text/plain part in a {message.get_content_type()} message")
 
 
 class WebhookReceiver:

@@ -1,12 +1,13 @@
-"""Alert delivery through the providers' notifiers: the one way an alert leaves ghl-pleo.
+"""Alert delivery through the providers' hooks: the one way an alert leaves ghl-pleo.
 
-Email goes through ``SmtpNotifier`` (``SmtpHook``) with the connection ``ghl_pleo_smtp`` (conn_type ``smtp``),
-Slack through ``SlackWebhookNotifier`` (``SlackWebhookHook``) with ``ghl_pleo_slack`` (conn_type
-``slackwebhook``: the webhook URL, or its token with the host, in the password). Email recipients come from the
-variable ``ghl_pleo_alert_recipients`` (a JSON list), else from the connection's ``extra.to`` (list or
-comma-separated). TLS is the hook's: implicit TLS by default, STARTTLS with ``disable_ssl``; the server's
-certificate is always verified (``ssl_context: "none"`` is refused); plain SMTP only when the connection turns off
-both ``disable_ssl`` and ``disable_tls``.
+Email goes through the SMTP provider's ``SmtpHook`` (it connects, starts TLS, logs in) with the connection
+``ghl_pleo_smtp`` (conn_type ``smtp``), as a plain-text message (the alert is text; the hook's own senders, and
+``SmtpNotifier``, send HTML only). Slack goes through ``SlackWebhookNotifier`` (``SlackWebhookHook``) with
+``ghl_pleo_slack`` (conn_type ``slackwebhook``: the webhook URL, or its token with the host, in the password).
+Email recipients come from the variable ``ghl_pleo_alert_recipients`` (a JSON list), else from the connection's
+``extra.to`` (list or comma-separated). TLS is the hook's: STARTTLS with ``disable_ssl``, implicit TLS with
+``disable_tls``; the server's certificate is always verified (``ssl_context: "none"`` is refused); plain SMTP only
+when the connection turns off both.
 
 A channel that is not configured is skipped with a log line; one that fails is logged (the error's type, never
 its text, which may hold a URL or a password) and the other is still used; with neither the alert text is logged.
@@ -16,9 +17,10 @@ notifier and the health DAG's stale alert send through :func:`deliver`.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
+from email.message import EmailMessage
+from email.utils import formatdate
 from typing import Any
 
 from ghl_pleo.errors import redact
@@ -126,7 +128,7 @@ def _address_list(raw: str) -> list[str] | None:
 
 
 def _send_email(conn, subject: str, body: str) -> None:
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     extra = conn.extra_dejson or {}
     if extra.get("ssl_context") == "none":
@@ -138,15 +140,16 @@ def _send_email(conn, subject: str, body: str) -> None:
     to = recipients(extra)
     if not to:
         raise AlertChannelError(f"no recipients: set the variable {RECIPIENTS_VAR} or the connection's extra.to")
-    notifier = SmtpNotifier(
-        to=to,
-        from_email=extra.get("from_email") or extra.get("from") or DEFAULT_FROM,
-        subject=subject,
-        html_content=f'<pre style="font-family: monospace">{html.escape(body)}</pre>',
-        smtp_conn_id=SMTP_CONN,
-    )
-    # notify(), not the notifier's __call__: the text quotes upstream errors and must not be rendered by Jinja.
-    notifier.notify({})
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = extra.get("from_email") or extra.get("from") or DEFAULT_FROM
+    message["To"] = ", ".join(to)
+    message["Date"] = formatdate(localtime=True)
+    message.set_content(body)
+    # The hook connects, starts TLS as the connection says (verified), logs in and closes. Its own senders (and
+    # SmtpNotifier's) only send an HTML part; the alert is plain text, so the hook's open client sends it as such.
+    with SmtpHook(smtp_conn_id=SMTP_CONN) as hook:
+        hook._smtp_client.send_message(message, to_addrs=to)
 
 
 def _tls_warnings(extra: dict) -> None:
