@@ -204,3 +204,11 @@ def test_every_dag_alerts_its_failure_through_the_run_failure_notifier(dagbag):
         for task_id in (notifier.locations_task, *notifier.required):
             if task_id is not None:
                 assert task_id in dag.task_dict, (dag_id, task_id)
+
+
+def test_the_suite_runs_airflow_in_its_temporary_home():
+    """Nothing imports Airflow before tests/conftest.py sets AIRFLOW_HOME (a warning filter naming an Airflow class
+    in pytest.ini did): the tests' Airflow must never read or write the checkout's own .airflow."""
+    from airflow.configuration import AIRFLOW_HOME
+
+    assert "ghl-pleo-airflow-" in AIRFLOW_HOME, AIRFLOW_HOME
