@@ -6,8 +6,10 @@ DAG files import this module inside their tasks, never at parse time.
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ghl_pleo.config import load_mapping
 from ghl_pleo.leases import leased
@@ -15,6 +17,7 @@ from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.tasks")
+T = TypeVar("T")
 
 
 def run_params() -> dict:
@@ -62,20 +65,27 @@ def _ghl(warehouse: Warehouse):
     return GhlHook(token_store=warehouse.tokens)
 
 
-def _fail_fast(fn, *args, **kwargs):
-    """Run a step; errors that a retry cannot fix (data quality, drift guard) fail the task without its retries."""
+def fails_fast(body: Callable[..., T]) -> Callable[..., T]:
+    """A task body whose errors that a retry cannot fix (configuration, authentication, data quality, drift guard:
+    ``fail_fast``) fail the task without its retries, wherever in the body they are raised: the mapping file, the
+    variable, the params, a connection, a host name that does not resolve."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from ghl_pleo.errors import GhlPleoError
 
-    try:
-        return fn(*args, **kwargs)
-    except GhlPleoError as exc:
-        if exc.fail_fast:
-            raise AirflowFailException(f"[{exc.kind}] {exc}") from exc
-        raise
+    @functools.wraps(body)
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            return body(*args, **kwargs)
+        except GhlPleoError as exc:
+            if exc.fail_fast:
+                raise AirflowFailException(f"[{exc.kind}] {exc}") from exc
+            raise
+
+    return run
 
 
+@fails_fast
 def list_locations() -> list[dict]:
     """The locations to sync (variable ``ghl_location_ids``, else discovery), with their names."""
     from airflow.sdk import Variable
@@ -86,11 +96,12 @@ def list_locations() -> list[dict]:
     params = run_params()
     if params["dry_run"]:
         log.warning("DRY RUN: nothing will be written to Pleo.")
-    return _fail_fast(
-        resolve_locations, _ghl(Warehouse()), Variable.get("ghl_location_ids", default=None), only=params["locations"]
+    return resolve_locations(
+        _ghl(Warehouse()), Variable.get("ghl_location_ids", default=None), only=params["locations"]
     )
 
 
+@fails_fast
 def ensure_groups(locations: list[dict]) -> list[dict]:
     from ghl_pleo.groups import ensure_groups as ensure
 
@@ -98,18 +109,14 @@ def ensure_groups(locations: list[dict]) -> list[dict]:
     run = sync_run(params)
     pleo = _pleo(params, run.warehouse)
     only = bool(params["locations"])
-    return _fail_fast(ensure, run, pleo, load_mapping(), locations, report_orphans=not only, isolate_failures=True)
+    return ensure(run, pleo, load_mapping(), locations, report_orphans=not only, isolate_failures=True)
 
 
 def _run_location(run: SyncRun, location_id: str, hooks: Hooks, step, *args, skip_when_locked: bool, **kwargs) -> dict:
     """One location's step inside its run context, holding the location's lease for this DAG (see
     :func:`ghl_pleo.leases.leased`); the ledger row is closed before Airflow sees an error."""
-
-    def body() -> dict:
-        with run.location(location_id, hooks) as location_run:
-            return leased(location_run, hooks, step, *args, skip_when_locked=skip_when_locked, **kwargs)
-
-    return _fail_fast(body)
+    with run.location(location_id, hooks) as location_run:
+        return leased(location_run, hooks, step, *args, skip_when_locked=skip_when_locked, **kwargs)
 
 
 def _location_task(location: dict) -> tuple[Any, SyncRun, dict]:
@@ -122,6 +129,7 @@ def _location_task(location: dict) -> tuple[Any, SyncRun, dict]:
     return ctx, sync_run(params), params
 
 
+@fails_fast
 def sync_location_tags(location: dict) -> dict:
     from ghl_pleo.flows.tags import sync_location_tags as sync
 
@@ -142,6 +150,7 @@ def sync_location_tags(location: dict) -> dict:
     )
 
 
+@fails_fast
 def fetch_statistics(location: dict) -> dict:
     from ghl_pleo.flows.stats import fetch_location_statistics
     from ghl_pleo.social_stats import Window
@@ -165,6 +174,7 @@ def fetch_statistics(location: dict) -> dict:
     )
 
 
+@fails_fast
 def write_statistics_metadata() -> dict:
     from airflow.sdk import get_current_context
 
@@ -176,6 +186,7 @@ def write_statistics_metadata() -> dict:
     return write(run, _pleo(params, run.warehouse), load_mapping(), locations)
 
 
+@fails_fast
 def summarize(locations_task: str, required: tuple[str, ...] = ()) -> dict:
     """Print the run summary; fail the run, naming every failed location, if any failed.
 
@@ -211,6 +222,7 @@ def summarize(locations_task: str, required: tuple[str, ...] = ()) -> dict:
     return {"locations": len(expected), "failed": 0}
 
 
+@fails_fast
 def check_stale_syncs() -> dict:
     """Alert, once per stale period, the locations with no successful sync for longer than their DAG's limit."""
     from airflow.sdk import Variable
@@ -224,6 +236,7 @@ def check_stale_syncs() -> dict:
     return check_stale(Warehouse(), configured=configured, send=deliver)
 
 
+@fails_fast
 def cleanup_ledger() -> dict:
     """Delete ledger, change-log, rejected-record and event rows past the retention (GHL_PLEO_LEDGER_RETENTION_DAYS)."""
     from ghl_pleo.health import retention_days
