@@ -60,7 +60,7 @@ TABLE = [
     (GET, 1, requests.exceptions.ConnectTimeout(), Retry, {"kind": "connect", "status": None}),
     (GET, 1, requests.exceptions.ReadTimeout(), Retry, {"kind": "timeout", "status": None}),
     (GET, 1, never_sent(), Retry, {"kind": "connect", "status": None}),
-    (GET, 1, dropped(), Retry, {"kind": "sent", "status": None}),
+    (GET, 1, dropped(), Retry, {"kind": "dropped", "status": None}),
     (GET, 1, response(401), Fail, (AuthenticationError, 'returned HTTP 401: {"ok": true}. The token')),
     (GET, 1, response(403), Fail, (AuthenticationError, "returned HTTP 403")),
     (GET, 1, response(404), Fail, (FatalAPIError, "refused as invalid")),
@@ -170,3 +170,14 @@ def test_a_redirect_names_its_host_only_never_its_body_path_or_query():
     text = str(classify(answer, GET, 1, policy=POLICY, read_timeout=30.0).error)
     assert "HTTP 301, a redirect to https://evil.example;" in text and "never followed" in text
     assert "zzz" not in text and "/cb" not in text and "BODY-MARKER" not in text
+
+
+def test_every_http_error_names_the_connection_and_the_host():
+    named = Call("GHL", "GET", GET.endpoint, "Loc1", conn_id="ghl_default", host="ghl.example:8443")
+    origin = "GHL GET /social-media-posting/{locationId}/tags for location Loc1 (connection 'ghl_default', host "
+    for status in (401, 404, 503, 301):
+        decision = classify(response(status, Location="https://x.example/"), named, 6, policy=POLICY, read_timeout=1)
+        error = decision.error if isinstance(decision, Fail) else decision.give_up(named, 6)
+        assert str(error).startswith(origin + "ghl.example:8443)"), status
+    refused = classify(never_sent(), named, 3, policy=POLICY, read_timeout=1).give_up(named, 3)
+    assert str(refused).startswith(origin + "ghl.example:8443) failed after 3 attempt(s): connection error")

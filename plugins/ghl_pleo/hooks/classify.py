@@ -24,6 +24,7 @@ from ghl_pleo.errors import (
     redact,
 )
 from ghl_pleo.hooks.bounds import ContractBreach, ResponseTooLarge, redirect_target, strict_json
+from ghl_pleo.hooks.transport import never_sent, unresolved  # noqa: F401 - importable from here
 from ghl_pleo.hooks.waits import parse_retry_after, rate_limit_wait  # noqa: F401 - importable from here
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -43,6 +44,9 @@ class RetryPolicy:
         backoff_max_s: cap for one exponential step.
         retry_after_max_s: cap for a server-requested wait (Retry-After).
         jitter: fraction of random spread added to each backoff.
+        connect_attempts: tries, at most, when the connection was refused or dropped (a host that is down rarely
+            comes back within seconds; Airflow's task retry takes over): with the default backoff and a connect
+            timeout of at most 10 s, three tries end within about 35 s.
     """
 
     max_attempts: int = 6
@@ -50,6 +54,11 @@ class RetryPolicy:
     backoff_max_s: float = 30.0
     retry_after_max_s: float = 120.0
     jitter: float = 0.2
+    connect_attempts: int = 3
+
+    def attempts(self, kind: str) -> int:
+        """The tries allowed for a failure of ``kind`` (see :class:`Retry`)."""
+        return min(self.max_attempts, self.connect_attempts) if kind in ("connect", "dropped") else self.max_attempts
 
     def backoff(self, attempt: int) -> float:
         step = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
@@ -70,15 +79,24 @@ class Call:
     endpoint: str  # the path template, e.g. /social-media-posting/{locationId}/tags
     location_id: str | None = None
     idempotent: bool = True
+    conn_id: str | None = None  # the Airflow connection the client was built from
+    host: str | None = None  # host[:port] of the connection's base URL
 
     @property
     def key(self) -> str:
         return f"{self.method} {self.endpoint}"
 
     @property
+    def origin(self) -> str:
+        """Which connection and host, e.g. ``connection 'ghl_default', host services.leadconnectorhq.com``."""
+        parts = [f"connection {self.conn_id!r}" if self.conn_id else "", f"host {self.host}" if self.host else ""]
+        return ", ".join(p for p in parts if p)
+
+    @property
     def where(self) -> str:
         loc = f" for location {self.location_id}" if self.location_id else ""
-        return f"{self.api} {self.method} {self.endpoint}{loc}"
+        origin = f" ({self.origin})" if self.origin else ""
+        return f"{self.api} {self.method} {self.endpoint}{loc}{origin}"
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,7 @@ class Retry:
 
     wait: float
     reason: str
-    kind: str  # ratelimit | server | badbody | connect | timeout | sent
+    kind: str  # ratelimit | server | badbody | connect (never sent) | dropped (after send) | timeout | sent
     status: int | None = None
 
     def give_up(self, call: Call, attempt: int, advice: str = RETRY_ADVICE) -> RetryableAPIError:
@@ -136,6 +154,13 @@ def classify(
     if isinstance(answer, requests.Response):
         decision = _classify_response(answer, call, attempt, policy, list(secrets), refresh_declined)
     elif isinstance(answer, _BROKEN_BODY + _TRANSPORT):
+        if unresolved(answer):
+            return Fail(
+                ConfigurationError(
+                    f"{call.api} {call.method} {call.endpoint}: host {call.host} of connection {call.conn_id!r} "
+                    f"does not resolve (no such host name); fix the connection's host. Retrying will not help."
+                )
+            )
         decision = _classify_transport(answer, attempt, policy, read_timeout)
     else:  # any other error of the HTTP library: named by its type only (its text may quote a header, a token)
         return Fail(
@@ -160,7 +185,7 @@ def _classify_transport(exc: BaseException, attempt: int, policy: RetryPolicy, r
     elif isinstance(exc, requests.exceptions.Timeout):
         reason, kind = f"no reply within {read_timeout:g}s ({name})", "timeout"
     elif isinstance(exc, requests.exceptions.ConnectionError):
-        kind = "connect" if never_sent(exc) else "sent"
+        kind = "connect" if never_sent(exc) else "dropped"
         reason = f"connection error ({name}: {'could not connect' if kind == 'connect' else 'dropped after send'})"
     elif isinstance(exc, _BROKEN_BODY):
         reason, kind = f"the answer broke off while it was read ({name})", "sent"
@@ -248,25 +273,3 @@ def _contract(call: Call, status: int | None, message: str) -> FatalAPIError:
 def excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
     """The start of a response body for a message, on one line, secrets removed."""
     return redact((response.text or "").replace("\n", " "), secrets)[:300]  # redact first, then cut
-
-
-def never_sent(exc: BaseException) -> bool:
-    """True when a ConnectionError happened while connecting, i.e. the server never saw the request."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
-
-    seen: set[int] = set()
-    todo: list[object] = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen or item is None:
-            continue
-        seen.add(id(item))
-        if isinstance(item, NewConnectionError):
-            return True
-        if isinstance(item, MaxRetryError):
-            todo.append(item.reason)
-        if isinstance(item, BaseException):
-            todo.extend(a for a in item.args if isinstance(a, BaseException))
-            todo.append(item.__cause__)
-            todo.append(item.__context__)
-    return False

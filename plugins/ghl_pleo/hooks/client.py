@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
@@ -80,6 +81,7 @@ class ApiClient:
         secrets: strings that must never appear in a message (tokens).
         sleep: injectable sleep (tests).
         max_bytes: the largest body read (default ``GHL_PLEO_MAX_RESPONSE_BYTES``, 20 MiB).
+        conn_id: the Airflow connection the client was built from; every error message names it and the host.
     """
 
     def __init__(
@@ -94,9 +96,12 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         max_bytes: int | None = None,
+        conn_id: str | None = None,
     ) -> None:
         self.api = api
         self.base_url = base_url.rstrip("/")
+        self.conn_id = conn_id
+        self.host = urlsplit(self.base_url).netloc.rpartition("@")[2]  # host[:port], never a user or password
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.limiter = limiter
@@ -148,7 +153,7 @@ class ApiClient:
                 attribute, when true, says a 401's refresh found no new token.
             data: a form body (``application/x-www-form-urlencoded``).
         """
-        call = Call(self.api, method, endpoint, location_id, idempotent)
+        call = Call(self.api, method, endpoint, location_id, idempotent, self.conn_id, self.host)
         send = self._send_args(endpoint, path_params, params, json_body, data, headers, auth)
         meter = Meter(self, call.key, limiter_key)
         context = METER.set(meter)
@@ -176,7 +181,7 @@ class ApiClient:
     ) -> tuple[Decision, requests.Response | requests.RequestException]:
         """One send, never retried, and what its answer means, with the answer itself (a connection test's call:
         :mod:`ghl_pleo.hooks.connection_test` explains it). Limited and counted like any other send."""
-        call = Call(self.api, method, endpoint)
+        call = Call(self.api, method, endpoint, conn_id=self.conn_id, host=self.host)
         send = self._send_args(endpoint, path_params, params, None, None, None, auth)
         meter = Meter(self, call.key, None)
         context = METER.set(meter)
@@ -216,8 +221,10 @@ class ApiClient:
         )
 
     def _wait_to_retry(self, call: Call, decision: Retry, attempt: int) -> None:
-        """The retry step: give up when the attempts are spent; otherwise count the retry, log it and wait."""
-        if attempt >= self.retry.max_attempts:
+        """The retry step: give up when the attempts are spent (fewer for a refused or dropped connection); otherwise
+        count the retry, log it and wait."""
+        limit = self.retry.attempts(decision.kind)
+        if attempt >= limit:
             raise decision.give_up(call, attempt)
         with self._stats_lock:
             self.stats.retries += 1
@@ -226,7 +233,7 @@ class ApiClient:
             call.where,
             decision.reason,
             attempt,
-            self.retry.max_attempts - 1,
+            limit - 1,
             decision.wait,
         )
         self.sleep(decision.wait)

@@ -6,12 +6,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import BaseHook
+
 from ghl_pleo.errors import ConfigurationError
 from ghl_pleo.hooks.classify import RetryPolicy
 from ghl_pleo.ratelimit import RateLimiter, SharedRateLimiter, SlidingWindowLimiter
 
 if TYPE_CHECKING:
     from ghl_pleo.warehouse import RateSlotStore
+
+
+class ConfiguredHook(BaseHook):
+    """A hook whose missing connection is a configuration error (fails its task at once), not Airflow's generic
+    not-found error (retried like an outage)."""
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            return super().get_connection(conn_id)
+        except AirflowNotFoundException:
+            raise ConfigurationError(
+                f"Airflow connection {conn_id!r} is not set: create it (see the README's configuration section)."
+            ) from None
 
 
 def connection_extras(conn: Any, conn_id: str) -> dict:

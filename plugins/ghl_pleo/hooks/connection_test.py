@@ -50,6 +50,7 @@ class Check:
     hint_4xx: str = ""  # what else a 400 or 422 may mean, e.g. "; GHL may know no location X"
     hint_404: str = ""  # what else a 404 may mean
     location: str | None = None  # the location asked for: a 404 that names it is an unknown location
+    conn_id: str | None = None  # the connection tested (named in a message about its host)
 
     @property
     def call(self) -> str:
@@ -91,7 +92,7 @@ def _ghl_check(hook: Any) -> Check:
 
     conn_id, extras = hook.ghl_conn_id, hook.extras
     base = base_url_from(hook.connection, GHL_URL, conn_id)
-    ghl = {"api": "GHL", "base_url": base, "example_url": GHL_URL, "version": V2}
+    ghl = {"api": "GHL", "base_url": base, "example_url": GHL_URL, "version": V2, "conn_id": conn_id}
     oauth = _oauth_check(hook, extras["oauth"], ghl, LOCATION_SEARCH) if extras.get("oauth") else None
     _ = hook.client  # every numeric setting and every token and secret checked (no request is made)
     if oauth is not None:
@@ -182,6 +183,7 @@ def _pleo_check(hook: Any) -> Check:
         params={"company_id": company},
         token=hook.connection.password,
         hint_4xx=f"; the Company id {company} may be wrong",
+        conn_id=conn_id,
     )
 
 
@@ -193,6 +195,7 @@ def _run(check: Check, secrets: Callable[[], list[str]]) -> tuple[bool, str]:
         timeout=TIMEOUT,
         retry=RetryPolicy(max_attempts=1),
         secrets=lambda: [s for s in (check.token, *secrets()) if s],
+        conn_id=check.conn_id,
     )
     client.session.headers["Accept"] = "application/json"
     auth = _Bearer(check.token, check.version)

@@ -8,13 +8,11 @@ from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
 from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token, learn_secret
 from ghl_pleo.hooks.auth import GhlAuth
 from ghl_pleo.hooks.bounds import listing_bounds
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
-from ghl_pleo.hooks.common import base_url_from, connection_extras, extra_number, retry_policy_from
+from ghl_pleo.hooks.common import ConfiguredHook, base_url_from, connection_extras, extra_number, retry_policy_from
 from ghl_pleo.paginators import LocationPaginator, SkipPaginator, paginate
 from ghl_pleo.quality import check_location_id
 from ghl_pleo.ratelimit import SlidingWindowLimiter
@@ -36,7 +34,7 @@ DETAILS_BATCH = 100
 PAGE_LIMIT = 100
 
 
-class GhlHook(BaseHook):
+class GhlHook(ConfiguredHook):
     """Talks to GHL with a sub-account (location) token.
 
     Connection ``ghl_default``, of type ``ghl`` (the form of :mod:`ghl_pleo.provider`) or ``http``: ``host`` = base
@@ -102,6 +100,7 @@ class GhlHook(BaseHook):
             limiter=limiter,
             secrets=self._secrets,
             sleep=self._sleep,
+            conn_id=self.ghl_conn_id,
         )
         client.session.headers.update({"Accept": "application/json"})
         self._mask_tokens()

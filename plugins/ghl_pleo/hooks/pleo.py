@@ -7,13 +7,12 @@ from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
 from ghl_pleo.errors import ConfigurationError, FatalAPIError, check_token
 from ghl_pleo.hooks import pleo_dry_run as dry
 from ghl_pleo.hooks.bounds import listing_bounds
 from ghl_pleo.hooks.client import ApiClient, RetryPolicy
 from ghl_pleo.hooks.common import (
+    ConfiguredHook,
     base_url_from,
     company_id_from,
     connection_extras,
@@ -39,7 +38,7 @@ PAGE_LIMIT = 100
 AGGREGATION_BATCH = 100
 
 
-class PleoHook(BaseHook):
+class PleoHook(ConfiguredHook):
     """Talks to Pleo's Tags API.
 
     Connection ``pleo_default``, of type ``pleo`` (the form of :mod:`ghl_pleo.provider`) or ``http``: ``host`` =
@@ -106,16 +105,16 @@ class PleoHook(BaseHook):
         rps = extra_number(self.extras, "max_requests_per_second", 10, self.pleo_conn_id, minimum=0.01)
         timeout = extra_number(self.extras, "timeout_s", 30.0, self.pleo_conn_id, minimum=0.001)
         retry = self._retry or retry_policy_from(self.extras, self.pleo_conn_id)
-        base_url = base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id)
         limiter = pleo_rate_limiter(self.extras, rps, self.pleo_conn_id, rate_slots=self.rate_slots, sleep=self._sleep)
         client = ApiClient(
             "Pleo",
-            base_url,
+            base_url_from(conn, "https://external.pleo.io", self.pleo_conn_id),
             timeout=(min(10.0, timeout), timeout),
             retry=retry,
             limiter=limiter,
             secrets=lambda: [conn.password],
             sleep=self._sleep,
+            conn_id=self.pleo_conn_id,
         )
         client.session.headers.update({"Authorization": f"Bearer {conn.password}", "Accept": JSON})
         return client
