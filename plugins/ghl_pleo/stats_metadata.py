@@ -91,3 +91,18 @@ def merge_metadata(current: dict | None, owned: dict[str, str]) -> dict[str, str
     current = dict(current or {})
     merged = {**current, **owned}
     return None if merged == current else merged
+
+
+def requests_between(before: dict, after: dict) -> dict:
+    """The requests a hook made between two of its ``RequestStats.as_dict()`` snapshots (by endpoint, total,
+    retries), in the ledger's ``requests`` form: what one location's metadata write cost."""
+    by_endpoint = {
+        k: n - before.get("requests", {}).get(k, 0)
+        for k, n in after.get("requests", {}).items()
+        if n > before.get("requests", {}).get(k, 0)
+    }
+    return {
+        "requests": by_endpoint,
+        "total_requests": sum(by_endpoint.values()),
+        "retries": after.get("retries", 0) - before.get("retries", 0),
+    }

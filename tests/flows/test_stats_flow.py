@@ -71,3 +71,24 @@ def test_a_day_without_breakdowns_is_stored_without_reach_not_failed(flows):
     totals = [json.loads(m)["totals"] for m in days["metrics"]]
     assert all("reach" not in t and "shares" not in t and t["impressions"] >= 0 for t in totals)
     assert {metadata(box)[x]["stat_id"] for x in with_accounts} == {f"{x}-20261102" for x in with_accounts}
+
+
+def test_the_summary_counts_each_locations_metadata_write_as_a_pleo_request(flows):
+    """The metadata is written by a later task than the location's fetch: its Pleo request still shows in the
+    location's "Pleo req" column and the ledger's request totals (issue 17, item 7)."""
+    with_accounts = flows.locations[:2]
+    day = flows.statistics(datetime(2026, 11, 2, tzinfo=UTC))
+    assert day.errors == {} and flows.box.requests().get(GROUP_PUT, 0) == 2
+    lines = {line.split()[0]: line.split() for line in day.summary.splitlines() if line.split()}
+    assert lines["location"][-1] == "req" and lines["location"][-2] == "Pleo"
+    for location_id in with_accounts:
+        assert lines[location_id][-1] == "1", day.summary  # the one PUT of its group's metadata
+        assert flows.ledger(day)[location_id]["requests"]["pleo"]["total_requests"] == 1
+    assert lines["TOTAL"][-1] == "2"
+    rows = flows.warehouse.db.query(
+        "SELECT location_id, requests_total FROM sync_location_runs WHERE run_id = :r", {"r": day.run_id}
+    )
+    ghl = {loc: flows.ledger(day)[loc]["requests"]["ghl"]["total_requests"] for loc in with_accounts}
+    assert {r["location_id"]: r["requests_total"] for r in rows if r["location_id"] in ghl} == {
+        loc: n + 1 for loc, n in ghl.items()
+    }

@@ -13,7 +13,14 @@ from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.quality import require, run_suite, statistics_expectations
 from ghl_pleo.run_context import Hooks, LocationRun, SyncRun
 from ghl_pleo.social_stats import Window, combine_batches, fmt_ms, request_bodies, sanitize_results, stat_id
-from ghl_pleo.stats_metadata import merge_metadata, metrics_json, owned_metadata, record_frame, statistics_frame
+from ghl_pleo.stats_metadata import (
+    merge_metadata,
+    metrics_json,
+    owned_metadata,
+    record_frame,
+    requests_between,
+    statistics_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +175,11 @@ def _write_metadata(run: SyncRun, pleo: PleoHook, group: dict, rec: dict) -> boo
     if merged is None:
         ledger.update_location_counts(run.dag_id, run.run_id, location_id, {"metadata_written": 0})
         return False
+    before_write = pleo.client.stats.as_dict()
     result = pleo.update_group({**group, "metadata": merged}, location_id=location_id)
+    # The location's ledger row was closed by its fetch task: its Pleo requests count this write too.
+    spent = requests_between(before_write, pleo.client.stats.as_dict())
+    ledger.add_location_requests(run.dag_id, run.run_id, location_id, "pleo", spent)
     owned = set(owned_metadata(rec))
     before = {k: v for k, v in (group.get("metadata") or {}).items() if k in owned}
     row = run.change_row(
