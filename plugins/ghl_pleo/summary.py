@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.warehouse import Warehouse
@@ -176,15 +179,36 @@ def _writes_line(dag_id: str, totals: Counter, dry: bool) -> str:
 
 def _notes(warehouse: Warehouse, dag_id: str, run_id: str, docs: set[str]) -> list[str]:
     """Where the Data Docs are, then the run's notes (events) per location."""
-    lines = []
-    if docs:
-        from ghl_pleo.alerts import docs_url_for
-
-        for d in sorted(docs):
-            lines.append(f"Data Docs: {docs_url_for(d)} (on this machine: {d})")
+    lines = [docs_line(d) for d in sorted(docs)]
     for e in warehouse.ledger.events(dag_id, run_id):
         lines.append(f"note: location {e['location_id']}: {e['event']}: {e['detail']}")
     return lines
+
+
+def docs_line(site_url: str) -> str:
+    """Where to open a Data Docs page: the dashboard's link when an Airflow api-server answers at its base URL
+    (``make ui``, a deployment), else the file itself (``make run`` starts no server)."""
+    from ghl_pleo.alerts import docs_url_for
+
+    served = docs_url_for(site_url)
+    local = site_url if "://" in site_url else Path(site_url).resolve().as_uri()
+    if served == site_url:  # not under the Data Docs folder: only the file is known
+        return f"Data Docs: {local}"
+    if server_answers(served):
+        return f"Data Docs: {served} (on this machine: {local})"
+    base = served.split("/ghl-pleo/", 1)[0]
+    return f"Data Docs: {local} (no Airflow api-server answers at {base}; `make ui` serves them there)"
+
+
+def server_answers(url: str, timeout_s: float = 0.5) -> bool:
+    """Whether something accepts a TCP connection at the URL's host and port (a short, cheap check)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def _failure_lines(failed: list[dict]) -> list[str]:
