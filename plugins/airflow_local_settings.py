@@ -1,7 +1,8 @@
 """Airflow local settings for ghl-pleo (Airflow imports this in each of its processes).
 
-One thing only: the scheduler (whose LocalExecutor forks every task process
-from it) and a Celery worker (whose pool forks from it) import Great
+Two things. Known warnings no operator can act on (graphviz, deprecations in Airflow's own code) are
+filtered before the CLI's imports print them (:mod:`ghl_pleo.quiet`). And the scheduler (whose LocalExecutor
+forks every task process from it) and a Celery worker (whose pool forks from it) import Great
 Expectations once at start, so each task inherits it instead of paying its ~5 s
 import again: at 500 locations an hour that is 40 CPU-minutes saved per run.
 Every other Airflow command is left as it is. Set GHL_PLEO_PRELOAD=0 to turn it off.
@@ -26,4 +27,14 @@ def _preload() -> None:
         pass
 
 
+def _quiet() -> None:
+    """Known warnings no operator can act on stay out of the logs (ghl_pleo/quiet.py lists them)."""
+    try:
+        from ghl_pleo.quiet import quiet_warnings
+    except ImportError:  # the package is not on the path (a bare Airflow image): nothing to quiet
+        return
+    quiet_warnings()
+
+
+_quiet()
 _preload()

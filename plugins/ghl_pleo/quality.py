@@ -232,8 +232,10 @@ def statistics_expectations(metrics: Iterable[str]) -> list[Any]:
 def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, run_name: str) -> GateResult:
     """Validate ``frame`` with the expectations on an ephemeral GX context and write Data Docs for the run."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm "Calculating Metrics" in task logs
     docs_root = data_docs_dir()
     docs_root.mkdir(parents=True, exist_ok=True)
     ctx.add_data_docs_site(
