@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 # Parse-cheap: names and settings only (it imports nothing but os), and the failure notifier
 # (it imports the rest of the package only when a run fails).
@@ -39,6 +39,7 @@ from ghl_pleo.constants import (
     retry_delay_s,
 )
 from ghl_pleo.notify import RunFailureNotifier
+from ghl_pleo.params import statistics_params
 
 
 @dag(
@@ -54,22 +55,7 @@ from ghl_pleo.notify import RunFailureNotifier
     doc_md=__doc__,
     # One alert per failed run (email and/or Slack), built from the run ledger; runs in the dag-processor.
     on_failure_callback=RunFailureNotifier(locations_task="list_locations", required=("write_metadata",)),
-    params={
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Read GHL and Pleo, store the day's statistics in the warehouse, but write nothing to "
-            "Pleo: the summary and the change log show which group metadata would change.",
-        ),
-        "locations": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Only these locations",
-            description="GHL location ids to run for (empty: all). Each must be in the location list.",
-        ),
-    },
+    params=statistics_params(),  # the trigger form (ghl_pleo/params.py)
     default_args={
         "owner": OWNER,
         "retries": TASK_RETRIES,

@@ -32,7 +32,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 # Parse-cheap: names and settings only (it imports nothing but os), and the failure notifier
 # (it imports the rest of the package only when a run fails).
@@ -48,6 +48,7 @@ from ghl_pleo.constants import (
     schedule_from_env,
 )
 from ghl_pleo.notify import RunFailureNotifier
+from ghl_pleo.params import tags_params
 
 
 @dag(
@@ -64,36 +65,7 @@ from ghl_pleo.notify import RunFailureNotifier
     doc_md=__doc__,
     # One alert per failed run (email and/or Slack), built from the run ledger; runs in the dag-processor.
     on_failure_callback=RunFailureNotifier(locations_task="list_locations", required=("ensure_groups",)),
-    params={
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Read GHL and Pleo and run every check, but write nothing to Pleo: the run summary and the "
-            "change log (pleo_change_log, dry_run = 1) show what the run would create, rename, archive.",
-        ),
-        "locations": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Only these locations",
-            description="GHL location ids to sync in this run (empty: all). Each must be in the location list.",
-        ),
-        "full_refresh": Param(
-            False,
-            type="boolean",
-            title="Full refresh",
-            description="Re-read every tag's details from GHL (not only new or changed tags) and re-check every "
-            "tag and dimension value in Pleo.",
-        ),
-        "release_archive_guard": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description='Location ids (or "all") whose archive guard is released for this run only: use when '
-            "a large drop in a location's tag count is real.",
-        ),
-    },
+    params=tags_params(),  # the trigger form (ghl_pleo/params.py)
     default_args={
         "owner": OWNER,
         "retries": TASK_RETRIES,

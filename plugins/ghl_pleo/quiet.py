@@ -15,7 +15,11 @@ FILTERS: tuple[tuple[type[Warning], str, str], ...] = (
     # `airflow dags test` imports its graph renderer; the project never renders graphs.
     (UserWarning, r"Could not import graphviz", r"airflow\.cli\.commands\.dag_command"),
     # Airflow's DAG-file discovery uses pathspec's old pattern name (Airflow's to change, on every parse).
-    (DeprecationWarning, r"GitWildMatchPattern", r"airflow(\.sdk)?\._shared\.module_loading\.file_discovery"),
+    (
+        DeprecationWarning,
+        r"GitWildMatchPattern",
+        r"airflow(\.sdk)?\._shared\.module_loading\.file_discovery|pathspec\.pattern",
+    ),
     # `airflow dags test` runs the execution API in process through FastAPI's test client (Starlette's
     # deprecation warnings are UserWarnings).
     (UserWarning, r"Using `httpx` with `starlette\.testclient`", r"fastapi\.testclient"),
