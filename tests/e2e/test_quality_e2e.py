@@ -13,6 +13,7 @@ from tests.sandbox_client import writes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAG_ID = "ghl_pleo_tags_sync"
+CLEARED_FORM = ("dry_run", "locations", "full_refresh", "release_archive_guard")
 BUCKETS = ("created", "renamed", "archived", "unarchived", "unchanged", "rejected", "held", "duplicates")
 
 
@@ -22,7 +23,8 @@ def runner(sandbox, airflow_db, tmp_path_factory):
     sandbox.configure(pleo_rps=0, ghl_burst_limit=100, ghl_burst_window_s=10.0)
     sandbox.clear_faults()
     r = Runner(sandbox, tmp_path_factory.mktemp("e2e-quality"), locations, DAG_ID)
-    r.first_out = r.run()
+    # Triggered as the form sends a run whose fields were all cleared: null for each param (issue 17, item 8).
+    r.first_out = r.run("-c", json.dumps(dict.fromkeys(CLEARED_FORM)))
     return r
 
 
@@ -59,6 +61,17 @@ def test_the_run_writes_data_docs_and_the_summary_points_at_them(runner):
     path = Path(line.split("file://", 1)[1].split(" ", 1)[0])
     assert path.name == "index.html" and path.exists()
     assert "ghl_tags" in path.read_text()
+
+
+def test_a_run_triggered_with_every_form_field_cleared_is_a_full_real_run(runner):
+    """null for every param (the form's cleared fields) means the defaults: every location, not a dry run."""
+    first = runner.warehouse().db.query(
+        "SELECT location_id, status, dry_run FROM sync_location_runs WHERE run_id = "
+        "(SELECT run_id FROM sync_location_runs ORDER BY started_at LIMIT 1)"
+    )
+    assert sorted(r["location_id"] for r in first) == sorted(runner.locations)
+    assert {(r["status"], r["dry_run"]) for r in first} == {("success", 0)}
+    assert "DRY RUN" not in runner.first_out
 
 
 def test_the_task_logs_are_quiet_but_keep_one_progress_line_per_location_and_page(runner):

@@ -37,25 +37,18 @@ def _docs_lines(wh: Warehouse) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("Data Docs:")]
 
 
-def test_the_data_docs_line_gives_the_file_when_no_server_answers(tmp_path, monkeypatch):
-    """`make run` starts no api-server: the summary must not send the reader to a dead link (issue 17, item 7)."""
-    wh, page = _run_with_docs(tmp_path, monkeypatch)
-    with socket.socket() as s:  # a port nobody listens on: bound, then closed
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setenv("AIRFLOW__API__BASE_URL", f"http://127.0.0.1:{port}")
-    [line] = _docs_lines(wh)
-    assert line.startswith(f"Data Docs: {page} ")
-    assert f"no Airflow api-server answers at http://127.0.0.1:{port}" in line
-    assert "/ghl-pleo/data-docs/" not in line
-
-
-def test_the_data_docs_line_links_the_dashboard_when_a_server_answers(tmp_path, monkeypatch):
+def test_the_data_docs_line_gives_the_file_unless_a_server_answers_at_the_base_url(tmp_path, monkeypatch):
+    """`make run` starts no api-server: the summary must not send the reader to a dead link; with a server (`make
+    ui`, a deployment) it links the dashboard's copy (issue 17, item 7)."""
     wh, page = _run_with_docs(tmp_path, monkeypatch)
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
-        server.listen()
         port = server.getsockname()[1]
         monkeypatch.setenv("AIRFLOW__API__BASE_URL", f"http://127.0.0.1:{port}")
+        [line] = _docs_lines(wh)  # bound but not listening: nothing answers
+        assert line.startswith(f"Data Docs: {page} ")
+        assert f"no Airflow api-server answers at http://127.0.0.1:{port}" in line
+        assert "/ghl-pleo/data-docs/" not in line
+        server.listen()
         [line] = _docs_lines(wh)
     assert line == f"Data Docs: http://127.0.0.1:{port}/ghl-pleo/data-docs/index.html (on this machine: {page})"
