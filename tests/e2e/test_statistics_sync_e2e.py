@@ -61,6 +61,10 @@ def test_three_consecutive_days_give_three_history_rows_and_pleo_shows_the_lates
     # the profile batches: one statistics request per location with accounts
     assert box.requests()[STATS] == 2
     assert "Run summary for ghl_pleo_statistics_sync" in out and "impressions" in out
+    # each location's Pleo requests include its metadata write, made by write_metadata (issue 17, item 7)
+    lines = {x.split()[0]: x.split() for x in out.splitlines() if x.startswith(tuple(runner.locations))}
+    assert {loc: lines[loc][-1] for loc in runner.locations} == {**dict.fromkeys(with_accounts, "1"), without: "0"}
+    assert "%|" not in out and "DeprecationWarning" not in out and "[py.warnings]" not in out  # quiet (item 9)
     # someone adds their own key to a group; it must survive our writes
     gid = groups_by_location(box)[with_accounts[0]]["id"]
     meta = {**groups_by_location(box)[with_accounts[0]]["metadata"], "finance_owner": "ana"}
