@@ -14,13 +14,14 @@ from sqlalchemy import text
 
 from ghl_pleo.warehouse.change_log import insert_changes
 from ghl_pleo.warehouse.core import Database, parse_ts, utcnow
+from ghl_pleo.warehouse.ledger_requests import LaterRequests
 
 # A ledger row's Pleo writes: its change-log rows (bound as :d, :r, :l).
 RECORDS_SYNCED = "(SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND c.location_id = :l)"
 DRIFT_KINDS = {"schema_drift": "schema_drift", "data_quality": "quality_gate", "drift_guard": "archive_guard"}
 
 
-class LedgerStore:
+class LedgerStore(LaterRequests):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -146,36 +147,6 @@ class LedgerStore:
                     "WHERE dag_id = :d AND run_id = :r AND location_id = :l"
                 ),
                 {**key, "c": json.dumps(counts, sort_keys=True)},
-            )
-
-    def add_location_requests(self, dag_id: str, run_id: str, location_id: str, hook: str, extra: dict) -> None:
-        """Add requests a later task made for a location (the statistics metadata write) to its ledger row's
-        ``requests`` of ``hook`` and its ``requests_total``/``retries`` columns."""
-        key = {"d": dag_id, "r": run_id, "l": location_id}
-        with self.db.begin() as conn:
-            row = conn.execute(
-                text("SELECT requests FROM sync_location_runs WHERE dag_id = :d AND run_id = :r AND location_id = :l"),
-                key,
-            ).first()
-            if row is None:
-                return
-            requests = json.loads(row[0]) if row[0] else {}
-            mine = requests.setdefault(hook, {"requests": {}, "total_requests": 0, "retries": 0})
-            for endpoint, n in extra.get("requests", {}).items():
-                mine.setdefault("requests", {})[endpoint] = mine.get("requests", {}).get(endpoint, 0) + n
-            mine["total_requests"] = int(mine.get("total_requests") or 0) + int(extra.get("total_requests") or 0)
-            mine["retries"] = int(mine.get("retries") or 0) + int(extra.get("retries") or 0)
-            conn.execute(
-                text(
-                    "UPDATE sync_location_runs SET requests = :q, requests_total = COALESCE(requests_total, 0) + :n, "
-                    "retries = COALESCE(retries, 0) + :rr WHERE dag_id = :d AND run_id = :r AND location_id = :l"
-                ),
-                {
-                    **key,
-                    "q": json.dumps(requests, sort_keys=True),
-                    "n": int(extra.get("total_requests") or 0),
-                    "rr": int(extra.get("retries") or 0),
-                },
             )
 
     def latest_run_id(self, dag_id: str) -> str | None:
