@@ -29,7 +29,7 @@ plan: venv  ## Dry run of both DAGs against the local sandbox: what they would w
 	@scripts/run.sh --plan
 
 .PHONY: report
-report:  ## After make run: the latest tags run's summary from the warehouse; REPORT_ARGS="--help" (other DAG, run id, --list)
+report: venv  ## After make run: the latest tags run's summary from the warehouse; REPORT_ARGS="--help" (other DAG, run id, --list)
 	@source scripts/env.sh && $(BIN)/python -m ghl_pleo.report $(REPORT_ARGS)
 
 packages:  ## Debian packages the tests need (postgresql, chromium, chromium-driver, redis-server), installed only when missing
