@@ -108,8 +108,8 @@ def _stop_components(pids: dict[str, int]) -> None:
 
 def _stop_sessions(leaders: list[int]) -> None:
     """Stop each component with everything it started: the processes of its session (the task processes of the
-    scheduler's LocalExecutor have process groups of their own, but stay in its session). SIGTERM to all of them
-    (a running task closes its ledger row as interrupted), then SIGKILL to what is left after STOP_TIMEOUT_S."""
+    scheduler's LocalExecutor have process groups of their own, but stay in its session). SIGTERM to all of them,
+    then SIGKILL to what is left after STOP_TIMEOUT_S."""
     _signal_all(leaders, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while _session_members(leaders) and time.monotonic() < deadline:
@@ -244,7 +244,7 @@ def stop() -> None:
         return
     if _alive(pids["supervisor"]):
         os.kill(pids["supervisor"], signal.SIGTERM)  # it stops its components and removes the pid file
-        deadline = time.monotonic() + STOP_TIMEOUT_S + 10
+        deadline = time.monotonic() + 2 * STOP_TIMEOUT_S + 10  # it stops the api-server after the others
         while _alive(pids["supervisor"]) and time.monotonic() < deadline:
             time.sleep(0.2)
     _stop_components(pids["components"])  # whatever a killed supervisor left behind
