@@ -1,11 +1,11 @@
 # ghl-pleo: `make run` (sync once against the local sandbox), `make plan` (the same as a dry run),
-# `make test` (the suite), `make reset`.
+# `make ui` (the Airflow UI against the sandbox), `make test` (the suite), `make reset`.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run plan test test-fast lint format bench packages reset sandbox sandbox-stop venv airflow-init
+.PHONY: run plan ui ui-stop test test-fast lint format bench packages reset sandbox sandbox-stop venv airflow-init
 
 venv: $(BIN)/.installed
 
@@ -31,6 +31,12 @@ plan: venv  ## Dry run of both DAGs against the local sandbox: what they would w
 .PHONY: report
 report: venv  ## After make run: the latest tags run's summary from the warehouse; REPORT_ARGS="--help" (other DAG, run id, --list)
 	@source scripts/env.sh && $(BIN)/python -m ghl_pleo.report $(REPORT_ARGS)
+
+ui: venv  ## The Airflow UI (api-server, scheduler, dag-processor, triggerer) against the sandbox, until Ctrl-C or make ui-stop
+	@scripts/ui.sh
+
+ui-stop:  ## Stop what make ui started (from another terminal)
+	@source scripts/env.sh && test ! -x $(BIN)/python || $(BIN)/python scripts/ui.py stop
 
 packages:  ## Debian packages the tests need (postgresql, chromium, chromium-driver, redis-server), installed only when missing
 	@scripts/ensure_packages.sh
@@ -58,5 +64,5 @@ sandbox: venv  ## Start the sandbox APIs in the background (GHL :8801, Pleo :880
 sandbox-stop:
 	@source scripts/env.sh && test ! -x $(BIN)/python || $(BIN)/python -m sandbox.ctl down
 
-reset: sandbox-stop  ## Forget the sandbox state, the warehouse and the local Airflow home
+reset: ui-stop sandbox-stop  ## Forget the sandbox state, the warehouse and the local Airflow home
 	rm -rf .sandbox .airflow
