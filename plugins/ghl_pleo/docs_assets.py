@@ -79,7 +79,10 @@ def is_remote(url: str) -> bool:
     url = url.strip().replace("&amp;", "&")
     if not re.match(r"(?i)(https?:)?//", url):
         return False
-    host = (urlsplit(url if not url.startswith("//") else "http:" + url).hostname or "").lower()
+    try:
+        host = (urlsplit(url if not url.startswith("//") else "http:" + url).hostname or "").lower()
+    except ValueError:  # e.g. a broken IPv6 literal: not this machine
+        return True
     return host not in LOOPBACK and not host.startswith("127.")
 
 
