@@ -5,7 +5,8 @@ create a three-day backfill of the statistics DAG and a manual run of the tags
 DAG, wait for them. Then the outcome is checked where a user would look: the
 run states, the api-server's import errors, the warehouse (on PostgreSQL too),
 and the sandbox's Pleo, tag by tag. Then the health side, also through the api-server: the dashboard plugin
-(JSON, page, Data Docs, screenshots of it inside the Airflow UI by Chromium through Selenium) and the health
+(JSON, page, Data Docs, screenshots of it inside the Airflow UI by Chromium through Selenium; the Data Docs
+rendered in a Chromium that may reach nothing but loopback) and the health
 DAG's stale alert (tags are stale after 0.002 h here, so the locations that just synced go stale within seconds).
 """
 
