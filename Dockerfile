@@ -4,6 +4,14 @@
 # released with it. No container engine runs on the machines this project is built on: this build is unproven
 # there (README.md, "Deployment").
 ARG AIRFLOW_VERSION=3.3.2
+
+# The libraries Data Docs pages load (jQuery, Bootstrap, Vega, Font Awesome...), at the versions pinned in
+# data-docs-assets/package-lock.json, from the npm registry, as `make docs-assets` installs them.
+FROM node:20-bookworm-slim AS docs-assets
+WORKDIR /data-docs-assets
+COPY data-docs-assets/package.json data-docs-assets/package-lock.json data-docs-assets/.npmrc /data-docs-assets/
+RUN npm ci --ignore-scripts --loglevel=error
+
 FROM apache/airflow:${AIRFLOW_VERSION}-python3.11
 ARG AIRFLOW_VERSION
 
@@ -17,6 +25,10 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/requ
 COPY --chown=airflow:root pyproject.toml /opt/ghl-pleo/pyproject.toml
 COPY --chown=airflow:root plugins /opt/ghl-pleo/plugins
 RUN pip install --no-cache-dir --no-deps /opt/ghl-pleo
+
+# Data Docs pages load these local copies, not the CDNs (plugins/ghl_pleo/docs_assets.py).
+COPY --from=docs-assets --chown=airflow:root data-docs-assets/node_modules /opt/ghl-pleo/data-docs-assets/node_modules
+ENV GHL_PLEO_DOCS_ASSETS=/opt/ghl-pleo/data-docs-assets/node_modules
 
 # The demo sandbox (docker compose --profile demo).
 COPY --chown=airflow:root sandbox /opt/ghl-pleo/sandbox

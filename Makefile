@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run plan ui ui-stop test test-fast lint format bench packages reset sandbox sandbox-stop venv airflow-init
+.PHONY: run plan ui ui-stop test test-fast lint format bench packages reset sandbox sandbox-stop venv airflow-init docs-assets
 
-venv: $(BIN)/.installed
+venv: $(BIN)/.installed docs-assets
 
 # The project itself goes in last, editable and without dependencies (they are the pinned ones above): its
 # provider entry point registers the ghl and pleo connection types (pyproject.toml, plugins/ghl_pleo/provider.py).
@@ -18,6 +18,14 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	  && $(BIN)/pip install --disable-pip-version-check --no-deps -e . ; } > $(VENV)/pip-install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/pip-install.log; exit 1; }
 	@touch $@
+
+# The libraries Data Docs pages load, at the versions pinned in data-docs-assets/package-lock.json, from the npm
+# registry (plugins/ghl_pleo/docs_assets.py copies them into each site). Without npm the pages still build, plainer.
+docs-assets: data-docs-assets/node_modules/.package-lock.json  ## Vendor the Data Docs libraries (npm ci)
+data-docs-assets/node_modules/.package-lock.json: data-docs-assets/package.json data-docs-assets/package-lock.json
+	@if command -v npm >/dev/null; then echo "== npm ci in data-docs-assets (the Data Docs libraries)"; \
+	  cd data-docs-assets && npm ci --ignore-scripts --loglevel=error; \
+	else echo "WARNING: npm not found: Data Docs pages will load without jQuery, Bootstrap and Vega (install Node.js)"; fi
 
 airflow-init: venv
 	@scripts/airflow_init.sh
@@ -38,7 +46,7 @@ ui: venv  ## The Airflow UI (api-server, scheduler, dag-processor, triggerer) ag
 ui-stop:  ## Stop what make ui started (from another terminal)
 	@source scripts/env.sh && test ! -x $(BIN)/python || $(BIN)/python scripts/ui.py stop
 
-packages:  ## Debian packages the tests need (postgresql, chromium, chromium-driver, redis-server), installed only when missing
+packages:  ## Debian packages the tests need (postgresql, chromium, chromium-driver, redis-server, curl, npm), installed only when missing
 	@scripts/ensure_packages.sh
 
 lint: venv  ## ruff: the lint rules and the formatting in pyproject.toml (make format applies them)
@@ -49,10 +57,10 @@ format: venv
 	@$(BIN)/ruff check --fix .
 	@$(BIN)/ruff format .
 
-test: venv packages lint  ## Lint, then the whole suite (starts the sandbox and PostgreSQL servers it needs itself)
+test: packages venv lint  ## Lint, then the whole suite (starts the sandbox and PostgreSQL servers it needs itself)
 	@source scripts/env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: venv packages lint  ## Lint, then the suite without tests marked slow (unit, hooks, flows, warehouse)
+test-fast: packages venv lint  ## Lint, then the suite without tests marked slow (unit, hooks, flows, warehouse)
 	@source scripts/env.sh && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: venv  ## Agency-scale benchmark through a real Airflow (not part of make test); BENCH_ARGS="--locations 50 --tags 1000"

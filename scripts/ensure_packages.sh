@@ -2,7 +2,8 @@
 # Install the Debian packages the test suite needs when they are missing (make test calls this):
 # postgresql (a throwaway server is started by the tests themselves), chromium and chromium-driver (the UI checks
 # drive headless Chromium through Selenium and chromedriver), redis-server (the Celery broker of the
-# CeleryExecutor test) and curl (docker-compose.yaml's health checks, run by tests/deploy/test_compose_parity.py).
+# CeleryExecutor test), curl (docker-compose.yaml's health checks, tests/deploy/test_compose_parity.py) and npm (make docs-assets
+# vendors the Data Docs libraries from the npm registry).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 || command -v pg_ctl > /dev/null 2>&1 || missing+=(postgresql)
@@ -10,6 +11,7 @@ command -v chromium > /dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver > /dev/null 2>&1 || missing+=(chromium-driver)
 command -v redis-server > /dev/null 2>&1 || missing+=(redis-server)
 command -v curl > /dev/null 2>&1 || missing+=(curl)
+command -v npm > /dev/null 2>&1 || missing+=(npm)  # make docs-assets: the Data Docs libraries (npm ci)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "== installing Debian packages: ${missing[*]}"
 SUDO=""

@@ -7,6 +7,9 @@
         assert "..." in b.dom() and "..." in b.text()
         assert b.requested("/api/v2/dags/")        # the page's network log (Chrome performance log)
 
+    with open_browser(offline=True) as b:          # only this machine: every other host is unreachable, and
+        assert b.outside() == []                   # each attempt to reach one is still in the network log
+
 The driver is always the system ``chromedriver`` (Selenium Manager never downloads one).
 """
 
@@ -32,6 +35,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars")
 WINDOW = (1440, 1000)
 TIMEOUT_S = 60.0
+# Offline: non-loopback requests go to a proxy on a closed local port (Chromium never proxies loopback) and no
+# other host name resolves; the attempt is still in the performance log (Browser.outside).
+OFFLINE_FLAGS = (
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 INSTALL_HINT = "`make test` installs it (Debian package chromium-driver)"
 
 
@@ -169,6 +179,18 @@ class Browser:
         """The requests whose URL contains ``fragment``."""
         return [r for r in self.requests() if fragment in r.url]
 
+    def outside(self) -> list[Request]:
+        """The requests (attempted, blocked or not) to any host but this machine's loopback (``data:`` and other
+        in-page URLs are not requests to a host)."""
+        out = []
+        for r in self.requests():
+            scheme, _, rest = r.url.partition("://")
+            host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+            host = host if host.startswith("[") else host.split(":", 1)[0]
+            if scheme in ("http", "https", "ws", "wss") and host not in LOOPBACK_HOSTS and not host.startswith("127."):
+                out.append(r)
+        return out
+
     def clear_requests(self) -> None:
         """Leave the current page (for ``about:blank``: nothing it still loads is logged afterwards) and forget
         the requests so far, so that what :meth:`requests` returns next is the next page's own."""
@@ -178,21 +200,24 @@ class Browser:
         self._latest.clear()
 
 
-def _options(window: tuple[int, int]) -> webdriver.ChromeOptions:
+def _options(window: tuple[int, int], offline: bool = False) -> webdriver.ChromeOptions:
     options = webdriver.ChromeOptions()
     options.binary_location = chromium()
-    for flag in (*FLAGS, f"--window-size={window[0]},{window[1]}"):
+    for flag in (*FLAGS, *(OFFLINE_FLAGS if offline else ()), f"--window-size={window[0]},{window[1]}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return options
 
 
 @contextmanager
-def open_browser(window: tuple[int, int] = WINDOW, timeout: float = TIMEOUT_S) -> Iterator[Browser]:
-    """Headless Chromium driven by the system chromedriver; quit on exit."""
+def open_browser(
+    window: tuple[int, int] = WINDOW, timeout: float = TIMEOUT_S, offline: bool = False
+) -> Iterator[Browser]:
+    """Headless Chromium driven by the system chromedriver; quit on exit. ``offline``: it reaches only this
+    machine's loopback (:data:`OFFLINE_FLAGS`); :meth:`Browser.outside` lists what it tried to reach besides."""
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download (the driver path is given anyway)
     service = Service(executable_path=chromedriver())
-    driver = webdriver.Chrome(service=service, options=_options(window))
+    driver = webdriver.Chrome(service=service, options=_options(window, offline))
     try:
         driver.set_page_load_timeout(timeout)
         # --window-size is the window's; make the viewport (what a screenshot shows) that size instead.

@@ -8,7 +8,8 @@
 
 Reads only the warehouse. Every route needs an Airflow login (the UI's session cookie, or
 ``Authorization: Bearer <token from /auth/token>``) whose role Airflow's auth manager lets read the sync DAGs
-(else 403), unless ``GHL_PLEO_DASHBOARD_PUBLIC=1``; the Data Docs' static library files need none. Answers carry
+(else 403), unless ``GHL_PLEO_DASHBOARD_PUBLIC=1``; the Data Docs' static library files need none (and may be
+read from any origin: the sandboxed pages' own is opaque). Answers carry
 ``Cache-Control: private, no-store``, ``nosniff`` and ``frame-ancestors 'self'``; Data Docs pages a CSP sandbox.
 """
 
@@ -125,6 +126,9 @@ def create_app() -> FastAPI:
         response.headers.update(SECURITY_HEADERS)
         if "/data-docs/" in request.url.path and response.headers.get("content-type", "").startswith("text/html"):
             response.headers["Content-Security-Policy"] = DATA_DOCS_CSP
+        elif _is_static_data_docs(request.url.path):
+            # The sandboxed pages' origin is opaque: their fonts (a CORS fetch) load only with this header.
+            response.headers["Access-Control-Allow-Origin"] = "*"
         return response
 
     @app.get("/api/health")

@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from ghl_pleo.docs_assets import localize
 from ghl_pleo.errors import ConfigurationError, DataValidationError
 from ghl_pleo.transform import TAG_COLUMNS
 
@@ -266,7 +268,9 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
     with open(docs_root / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            started = time.time()
             result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=run_name))
+            localize(docs_root, started)  # the pages load local copies of GX's CDN libraries, nothing from outside
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     failed: list[str] = []

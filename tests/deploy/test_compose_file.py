@@ -132,12 +132,15 @@ def test_the_image_installs_the_requirements_with_airflow_pinned_then_the_projec
     assert f"apache-airflow=={version}" in (ROOT / "requirements.txt").read_text().splitlines()
     runs = re.findall(r"^RUN (.+)$", text, re.M)
     assert runs == [
+        "npm ci --ignore-scripts --loglevel=error",  # the Data Docs libraries, in their own stage
         'pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/requirements.txt',
         "pip install --no-cache-dir --no-deps /opt/ghl-pleo",
     ]
     files = image_files()
     assert files["/tmp/requirements.txt"] == ROOT / "requirements.txt"
     assert files["/opt/ghl-pleo/pyproject.toml"] == ROOT / "pyproject.toml"
+    assert files["/opt/ghl-pleo/data-docs-assets/node_modules"] == ROOT / "data-docs-assets/node_modules"
+    assert "ENV GHL_PLEO_DOCS_ASSETS=/opt/ghl-pleo/data-docs-assets/node_modules" in text.splitlines()
     assert files["/opt/ghl-pleo/plugins"] == ROOT / "plugins"
     assert text.index("/opt/ghl-pleo/plugins") < text.index("--no-deps /opt/ghl-pleo")  # copied before installed
     ignored = (ROOT / ".dockerignore").read_text().splitlines()

@@ -5,7 +5,8 @@ create a three-day backfill of the statistics DAG and a manual run of the tags
 DAG, wait for them. Then the outcome is checked where a user would look: the
 run states, the api-server's import errors, the warehouse (on PostgreSQL too),
 and the sandbox's Pleo, tag by tag. Then the health side, also through the api-server: the dashboard plugin
-(JSON, page, Data Docs, screenshots of it inside the Airflow UI by Chromium through Selenium) and the health
+(JSON, page, Data Docs, screenshots of it inside the Airflow UI by Chromium through Selenium; the Data Docs
+rendered in a Chromium that may reach nothing but loopback) and the health
 DAG's stale alert (tags are stale after 0.002 h here, so the locations that just synced go stale within seconds).
 """
 
@@ -230,3 +231,43 @@ def test_the_health_dashboard_is_in_the_airflow_ui_with_charts_and_the_location_
     assert ui_shot.stat().st_size > 20_000
     framed = [r for r in browser.requested("/ghl-pleo/") if r.resource_type == "Document"]
     assert framed and {r.status for r in framed} == {200}, [(r.url, r.status) for r in browser.requests()]
+
+
+def test_data_docs_render_offline_and_load_nothing_from_outside(stack, output_dir):
+    """The Data Docs the runs above wrote, through the dashboard in a Chromium that reaches only this machine
+    (every other host blocked, each attempt counted): the site's index and the latest validation page render with
+    their libraries (jQuery, Bootstrap's tables, Vega, Font Awesome's icons) served from the site itself."""
+    from pathlib import Path
+
+    from tests.browser import open_browser
+
+    docs = Path(stack.env["GHL_PLEO_DATA_DOCS_DIR"])
+    latest = max(docs.glob("validations/**/*.html"), key=lambda p: p.stat().st_mtime)
+    base = f"{stack.url}/ghl-pleo/data-docs/"
+    with open_browser(offline=True) as b:
+        b.login_airflow(stack.url)
+        b.clear_requests()
+        b.open(base + "index.html")  # returns once the page has loaded (what it could)
+        outside = b.outside()
+        assert outside == [], f"{len(outside)} requests to other hosts: {[r.url for r in outside]}"
+        b.wait_for("div.bootstrap-table")  # drawn by bootstrap-table (jQuery)
+        index_dom = b.dom()
+        b.open(base + latest.relative_to(docs).as_posix(), css="div.bootstrap-table", text="Expectation Suite")
+        libraries = b.driver.execute_script(
+            "return [window.jQuery && jQuery.fn.jquery, typeof jQuery.fn.bootstrapTable, typeof jQuery.fn.tooltip,"
+            " typeof window.vegaEmbed]"
+        )
+        icons = b.driver.execute_async_script(
+            "document.fonts.load('900 1em \"Font Awesome 6 Free\"').then(f => arguments[0](f.length),"
+            " e => arguments[0](String(e)))"
+        )
+        shot = b.screenshot(output_dir / "data-docs-offline.png")
+        text, outside, made = b.text(), b.outside(), b.requests()
+    assert outside == [], [r.url for r in outside]  # not one attempt to reach a CDN or GX's bucket
+    assert "Validation Results" in index_dom and ("ghl_tags" in index_dom or "ghl_statistics" in index_dom)
+    assert libraries == ["3.7.1", "function", "function", "function"]  # jQuery, bootstrap-table, Bootstrap, Vega
+    assert icons == 1  # Font Awesome's font loaded from the site
+    assert "Evaluated Expectations" in text and "Success Percent" in text
+    vendored = [r for r in made if "/data-docs/static/vendor/" in r.url]
+    assert vendored and {r.status for r in vendored} == {200}, [(r.url, r.status) for r in vendored]
+    assert shot.stat().st_size > 20_000

@@ -22,6 +22,10 @@ setTimeout(() => fetch("/api/v2/runs").then(r => r.json()).then(runs => {
     document.getElementById("runs").appendChild(li); }
 }), 300);</script>"""
 
+# Two hosts that are not this machine (a name, and an IP address a proxy-less browser would dial directly).
+REMOTE_PAGE = b"""<!doctype html><title>remote</title><h1>Remote</h1><img src="https://example.com/pixel.png">
+<img src="http://203.0.113.7/ip-literal.png"><img src="/local.png">"""
+
 
 class Site(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
@@ -43,6 +47,8 @@ class Site(BaseHTTPRequestHandler):
             self._send(307, Location="/auth/login?" + urlparse(self.path).query)
         elif path == "/auth/login":
             self._send(200, LOGIN_FORM)
+        elif path == "/remote":
+            self._send(200, REMOTE_PAGE)
         elif not logged_in:
             self._send(401, b"log in first")
         elif path == "/api/v2/runs":
@@ -94,6 +100,16 @@ def test_logs_in_through_the_form_then_waits_for_what_the_page_fetched(site, bro
 def test_a_missing_element_fails_with_what_was_awaited_and_the_page_text(site, browser):
     with pytest.raises(AssertionError, match=r"element '#nothing-here': not there within 1 s on .*/runs.*Runs"):
         browser.open(f"{site}/runs", css="#nothing-here", timeout=1)
+
+
+def test_an_offline_browser_reaches_only_loopback_and_counts_every_attempt_to_leave(site):
+    with open_browser(timeout=15, offline=True) as offline:
+        offline.open(f"{site}/remote", text="Remote")
+        offline.wait_until(lambda d: len(offline.requests()) >= 4, "the page and its three images")
+        outside = {r.url: r.status for r in offline.outside()}
+        local = {r.url.removeprefix(site): r.status for r in offline.requests() if r.url.startswith(site)}
+    assert outside == {"https://example.com/pixel.png": None, "http://203.0.113.7/ip-literal.png": None}  # blocked
+    assert local["/remote"] == 200 and local["/local.png"] == 401  # loopback answered (this site wants a login)
 
 
 def test_without_chromedriver_the_error_says_how_to_install_it(monkeypatch):

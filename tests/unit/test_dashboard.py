@@ -99,4 +99,7 @@ def test_the_dashboard_asks_airflows_auth_manager_and_sends_safe_headers(wh, mon
     assert page.headers["Cache-Control"] == "private, no-store"
     static = get("/data-docs/static/styles/site.css")  # the library files the pages load: no login
     assert static.status_code == 200 and static.text == "body {}"
+    # the sandboxed pages' origin is opaque: their fonts (a CORS fetch) load only if any origin may read them
+    assert static.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in page.headers and "Access-Control-Allow-Origin" not in ok.headers
     assert get("/data-docs/static/../index.html").status_code in (401, 404)  # not a way round the login
