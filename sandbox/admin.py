@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sandbox.pipeline import read_body
+from sandbox.pleo_entries import entries_admin
 from sandbox.seed import COMPANY_ID, iso
 from sandbox.state import SandboxState, utcnow
 
@@ -239,6 +240,6 @@ def _faults(r: APIRouter, S: SandboxState) -> None:
 def admin_router(state: SandboxState) -> APIRouter:
     """The admin routes, on both apps, over the one shared state."""
     r = APIRouter(prefix="/_admin")
-    for group in (_basics, _ghl_locations, _ghl_tags, _oauth, _pleo, _traffic, _faults):
+    for group in (_basics, _ghl_locations, _ghl_tags, _oauth, _pleo, entries_admin, _traffic, _faults):
         group(r, state)
     return r

@@ -1,4 +1,5 @@
-"""The Pleo emulator's policy and routes: tag groups, dimensions, tags, dimension values, aggregated tag search.
+"""The Pleo emulator's policy and routes: tag groups, dimensions, tags, dimension values, aggregated tag search,
+accounting entries (``sandbox.pleo_entries``).
 
 Bearer token, ``company_id`` on group lists and creates, cursor paging on tag lists,
 ``include_archived``, a request rate with 429. Like Pleo, tag codes are not unique:
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 
 from sandbox.hostile import endless_pleo_page
 from sandbox.pipeline import Api, Call, Reply, Route, mount, sliding_window
+from sandbox.pleo_entries import ENTRY_FAULTS, search
 from sandbox.pleo_params import (
     PLEO_JSON,
     bool_param,
@@ -59,7 +61,10 @@ def _throttle(state: SandboxState, call: Call) -> None:
 # a tag listing whose paging breaks the contract (hasNextPage not a boolean; true with no rows), and one that sends
 # some of its rows twice (``repeat_rows``: the same tag, same id, twice in one page).
 # ``endless``: new rows under a new cursor, and hasNextPage true, every time (sandbox.hostile).
-DATA_FAULTS = frozenset({"twin", "reset_after", "odd_has_next", "empty_has_next", "repeat_rows", "endless"})
+# The accounting-entries search has its own (sandbox.pleo_entries.ENTRY_FAULTS).
+DATA_FAULTS = frozenset(
+    {"twin", "reset_after", "odd_has_next", "empty_has_next", "repeat_rows", "endless"} | ENTRY_FAULTS
+)
 PLEO = Api("pleo", "Pleo", PLEO_JSON, _admit, _throttle, DATA_FAULTS, locked=True)
 
 
@@ -221,6 +226,7 @@ ROUTES = [
     Route("POST", "/v0/tags/{tagId}/dimensions/{dimensionId}", create_value),
     Route("PUT", "/v0/tags/{tagId}/dimensions/{dimensionId}", update_value),
     Route("POST", "/v0/aggregations/tags", aggregated),
+    Route("POST", "/v1/accounting-entries:search", search),
 ]
 
 
