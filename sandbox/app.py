@@ -3,7 +3,7 @@
 * GHL (``build_ghl_app``, routes in ``sandbox.ghl``): social tags, tag details, accounts,
   statistics, locations, OAuth.
 * Pleo (``build_pleo_app``, routes in ``sandbox.pleo``): tag groups, dimensions, tags,
-  dimension values, aggregated tag search.
+  dimension values, aggregated tag search, accounting entries (``sandbox.pleo_entries``).
 
 Every API request runs through ``sandbox.pipeline``; both apps mount ``/_admin``
 (``sandbox.admin``, see sandbox/README.md).
