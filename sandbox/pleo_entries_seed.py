@@ -4,14 +4,15 @@ The tags exist only after a sync has created the ``ghl-social-*`` groups, so the
 (``POST /_admin/pleo/entries/generate``) from what Pleo holds then: the groups sorted by code (g1, g2), each
 group's unarchived tags in listing order (t1, t2, t3). Same Pleo state, same entries (ids are uuid5 of day and case).
 
-Per day, in order (amounts in minor units of the company currency unless said otherwise; ``CASES`` names each):
-a card purchase at 00:00:00.000 (the window's first instant), out-of-pocket, a bill split over two tags (the entry
-carries a third tag: splits win), a refund (negative, card purchase), a credit note (a positive amount: it is the
-family that says it reduces spend), a deleted purchase, a cancelled, a rejected and an errored one, a purchase in
-USD with no ``totalBillValue``, one whose ``totalBillValue`` is in EUR, an untagged purchase whose note names
-g1's t1, one tagged with the all-zero "I don't know" tag id, a wallet load, a balance amendment, the payment leg of
-the bill, mileage, per diem, an overdraft fee, a purchase tagged in two ``ghl-social-*`` groups (with two groups),
-another company's purchase, and a purchase at 23:59:59.999 (the window's last millisecond).
+Per day, in order (amounts in minor units of the company currency unless said otherwise; each note is ``sandbox:
+<case>``): a card purchase at 00:00:00.000 (the window's first instant), out-of-pocket, a bill split over two tags
+(the entry carries a third tag: splits win), a refund (negative, card purchase), a credit note (a positive amount:
+it is the family that says it reduces spend), a deleted purchase, a cancelled, a rejected and an errored one, a
+purchase in USD with no ``totalBillValue``, one whose ``totalBillValue`` is in EUR (GBP and SEK when the company's
+is one of those), an untagged purchase whose note names g1's t1, one tagged with the all-zero "I don't know" tag id,
+a wallet load, a balance amendment, the payment leg of the bill, mileage, per diem, an overdraft fee, a purchase
+tagged in two ``ghl-social-*`` groups (with two groups), another company's purchase, and a purchase at 23:59:59.999
+(the window's last millisecond).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def _cases(g1: tuple[dict, list[dict]], g2: tuple[dict, list[dict]] | None, cur:
     t1, t2, t3 = (tags1 * 3)[:3]
     other = _ref(grp2, tags2[0])
     name = t1.get("name") or t1["code"]
+    foreign, other_cur = ("GBP", "SEK") if cur in ("USD", "EUR") else ("USD", "EUR")  # never the company's own
 
     def buy(minors: int, tags: list[dict], **extra: Any) -> dict:
         return {"tags": tags, "transactionValue": _money(minors, cur), "totalBillValue": _money(minors, cur), **extra}
@@ -97,8 +99,8 @@ def _cases(g1: tuple[dict, list[dict]], g2: tuple[dict, list[dict]] | None, cur:
         ("cancelled", buy(3000, [_ref(grp1, t1)], status="CANCELLED")),
         ("rejected", buy(2000, [_ref(grp1, t2)], status="REJECTED")),
         ("errored", buy(1000, [_ref(grp1, t1)], status="ERROR")),
-        ("foreign, no totalBillValue", {"tags": [_ref(grp1, t1)], "transactionValue": _money(2300, "USD")}),
-        ("other currency", {**buy(1900, [_ref(grp1, t2)]), "totalBillValue": _money(1900, "EUR")}),
+        ("foreign, no totalBillValue", {"tags": [_ref(grp1, t1)], "transactionValue": _money(2300, foreign)}),
+        ("other currency", {**buy(1900, [_ref(grp1, t2)]), "totalBillValue": _money(1900, other_cur)}),
         ("untagged, note names a tag", buy(3300, [], note=f"Boosted posts for {name} on Facebook")),
         ("I don't know", buy(2700, [_ref(grp1, ZERO)])),
         ("wallet load", buy(100000, [], family="WALLET", subFamily="LOAD")),

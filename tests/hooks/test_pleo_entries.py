@@ -131,3 +131,18 @@ def test_an_html_page_with_status_200_is_not_taken_for_entries(box):
     box.fault(api="pleo", endpoint=SEARCH, body_kind="html")
     with pytest.raises(RetryableAPIError):
         list(iter_entry_pages(hook(), DAY, DAY + timedelta(days=1)))
+
+
+def test_a_redirected_search_is_never_followed_and_its_body_goes_nowhere_else(box):
+    from ghl_pleo.errors import FatalAPIError
+    from tests.receivers import Recorder
+
+    other = Recorder({"data": [], "pagination": {"hasNextPage": False, "hasPreviousPage": False}})
+    try:
+        box.fault(api="pleo", endpoint=SEARCH, body_kind="redirect", status=307, to=f"{other.host}/steal")
+        with pytest.raises(FatalAPIError) as err:
+            list(iter_entry_pages(hook(), DAY, DAY + timedelta(days=1)))
+        assert err.value.kind == "upstream_contract" and f"a redirect to {other.host}" in str(err.value)
+        assert other.requests == []  # an empty "final page" from elsewhere was never taken for the day
+    finally:
+        other.stop()
