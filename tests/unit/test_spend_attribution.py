@@ -200,3 +200,10 @@ def test_daily_sums_per_tag_and_day_with_integer_amounts():
     ]
     assert str(frame["amount_minor"].dtype) == "int64"
     assert str(daily([])["amount_minor"].dtype) == "int64"
+
+
+def test_a_tag_of_our_group_missing_from_the_listing_is_quarantined_not_guessed():
+    stray = "00000000-0000-4000-9000-0000000000ff"
+    result = run([entry("e1", 1000, tags=[tag(G1, stray)])])
+    assert result.attributed == [] and result.untagged == []
+    assert stray in result.quarantined[0]["reason"] and "ghl-social-L1" in result.quarantined[0]["reason"]

@@ -23,6 +23,8 @@ def found(note):
         ("wholesale paper", []),
         ("sales kit", []),
         ("sale_2026", []),
+        ("summer salesman", []),  # the last word of a name must end a word too
+        ("endless summer sale", [("L1", "t1"), ("L1", "t2"), ("L2", "t9")]),
         ("black\tfriday boost", [("L1", "t4")]),
         ("new TV spot", []),  # names under three characters are never candidates
         ("Sal\u0065\u0301", []),  # "Salé" (decomposed) is not "Sale"
