@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ghl_pleo.errors import ConfigurationError
+from ghl_pleo.spend_money import MAX_EXPONENT, MoneyError, parse_decimal_text
 
 DEFAULT_MAPPING_FILE = Path(__file__).resolve().parents[2] / "include" / "mapping.yaml"
 TEMPLATE_FIELDS = {"location_name", "location_id"}
@@ -42,6 +43,9 @@ class MappingConfig:
         volume_drop_threshold / volume_baseline_days / max_archives_per_run: the archive guard (README,
             "Data quality"): the largest fall of the tag count below the highest count of the good runs of the
             last ``volume_baseline_days`` (or since the last release), and the most archives one run may make.
+        budgets: monthly budget per location as a Decimal in the company currency (``budgets: {<locationId>:
+            {monthly: "5000.00"}}``); checked against the currency's decimals once it is known
+            (:func:`ghl_pleo.spend_budget.budget_minor`).
         source: the file this came from (for messages).
     """
 
@@ -59,6 +63,7 @@ class MappingConfig:
     volume_baseline_days: float = 7.0
     max_archives_per_run: int = 200
     future_tolerance_minutes: int = 10
+    budgets: dict = field(default_factory=dict, hash=False)
     source: str = field(default="<defaults>", compare=False)
 
     def company_for(self, location_id: str) -> str | None:
@@ -190,6 +195,31 @@ def _parse_quality(quality: Any, source: str) -> dict[str, Any]:
     return thresholds
 
 
+def _parse_budgets(budgets: Any, source: str) -> dict[str, Any]:
+    """``{<locationId>: {monthly: "5000.00"}}``: a non-negative decimal written as text (a float would round)."""
+    budgets = budgets or {}
+    if not isinstance(budgets, dict):
+        raise _fail(source, "budgets", 'a mapping {locationId: {monthly: "5000.00"}}', budgets)
+    parsed = {}
+    for loc, settings in budgets.items():
+        if not isinstance(settings, dict) or set(settings) != {"monthly"}:
+            raise _fail(
+                source, f"budgets.{loc}", 'a mapping with the one key monthly (e.g. {monthly: "5000.00"})', settings
+            )
+        monthly = settings["monthly"]
+        key = f"budgets.{loc}.monthly"
+        try:
+            amount = parse_decimal_text(monthly)
+        except MoneyError:
+            raise _fail(source, key, 'a decimal written as a quoted string, e.g. "5000.00"', monthly) from None
+        if amount < 0:
+            raise _fail(source, key, "a budget of zero or more", monthly)
+        if -amount.as_tuple().exponent > MAX_EXPONENT:
+            raise _fail(source, key, f"an amount with at most {MAX_EXPONENT} decimals (no currency has more)", monthly)
+        parsed[str(loc)] = amount
+    return {"budgets": parsed}
+
+
 # Top-level key -> parser returning MappingConfig keyword arguments; checked in this order.
 _KEY_PARSERS = {
     "group_name_template": _parse_group_name_template,
@@ -202,6 +232,7 @@ _KEY_PARSERS = {
     "defaults": _parse_defaults,
     "locations": _parse_locations,
     "quality": _parse_quality,
+    "budgets": _parse_budgets,
 }
 
 

@@ -82,3 +82,31 @@ def test_the_input_limits_load_and_are_checked():
     assert (cfg.max_id_length, cfg.max_value_length) == (40, 100)
     with pytest.raises(ConfigurationError, match="key 'max_value_length'"):
         parse_mapping({"max_value_length": 0}, "m.yaml")
+
+
+def test_budgets_load_as_exact_decimals():
+    from decimal import Decimal
+
+    cfg = parse_mapping({"budgets": {"L1": {"monthly": "5000.00"}, "L2": {"monthly": "0.1"}}}, "m.yaml")
+    assert cfg.budgets == {"L1": Decimal("5000.00"), "L2": Decimal("0.1")}
+    assert parse_mapping({"budgets": None}).budgets == {} and MappingConfig().budgets == {}
+
+
+@pytest.mark.parametrize(
+    "budgets, key, match",
+    [
+        ({"L1": {"monthly": 5000.0}}, "budgets.L1.monthly", "quoted string"),
+        ({"L1": {"monthly": 5000}}, "budgets.L1.monthly", "quoted string"),
+        ({"L1": {"monthly": "5k"}}, "budgets.L1.monthly", "quoted string"),
+        ({"L1": {"monthly": "NaN"}}, "budgets.L1.monthly", "quoted string"),
+        ({"L1": {"monthly": "-1.00"}}, "budgets.L1.monthly", "zero or more"),
+        ({"L1": {"monthly": "1.00001"}}, "budgets.L1.monthly", "at most 4 decimals"),
+        ({"L1": {"weekly": "10"}}, "budgets.L1", "one key monthly"),
+        ({"L1": "5000.00"}, "budgets.L1", "one key monthly"),
+        (["L1"], "budgets", "mapping"),
+    ],
+)
+def test_bad_budgets_are_configuration_errors(budgets, key, match):
+    with pytest.raises(ConfigurationError, match=f"key '{key}' must be .*{match}") as err:
+        parse_mapping({"budgets": budgets}, "m.yaml")
+    assert "m.yaml" in str(err.value)
