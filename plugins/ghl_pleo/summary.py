@@ -152,9 +152,10 @@ def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], to
     c, q = r["counts"], r["requests"]
     ghl_n = q.get("ghl", {}).get("total_requests", 0)
     pleo_n = q.get("pleo", {}).get("total_requests", 0)
-    values = [c.get(k, 0) or 0 for _, k in columns]
-    # text figures (spend as a decimal, a ratio) have no total: only numbers are added
-    totals.update({k: v for (_, k), v in zip(columns, values, strict=True) if isinstance(v, (int, float))})
+    raw = [c.get(k, 0) for _, k in columns]
+    values = [v or 0 for v in raw]
+    # text figures (spend as a decimal, a ratio) and unknown ones (None) have no total: only numbers are added
+    totals.update({k: v for (_, k), v in zip(columns, raw, strict=True) if isinstance(v, (int, float))})
     totals["ghl"] += ghl_n
     totals["pleo"] += pleo_n
     return (
