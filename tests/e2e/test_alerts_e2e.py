@@ -24,6 +24,7 @@ from tests.tls import make_authority
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAG_ID = "ghl_pleo_tags_sync"
 ONCALL = "oncall@example.com"
+WRONG_LOCATION_TOKEN = "pit-of-another-sub-account-456"  # a location token GHL refuses for that location
 ROOT = Path(__file__).resolve().parents[2]
 CRASH_SUMMARIZE = Path(__file__).parent / "summarize_crash"  # a sitecustomize that breaks summarize's summary read
 
@@ -92,6 +93,9 @@ def test_two_failed_locations_make_one_alert_per_channel_that_says_what_where_an
     box.fault(api="ghl", endpoint="GET /social-media-posting/{locationId}/tags", status=503, location=down_loc)
     ghl = json.loads(box.env()["AIRFLOW_CONN_GHL_DEFAULT"])
     ghl["extra"]["max_attempts"] = 2
+    # The location's own token is the wrong one: authentication (a 401 for a location on the shared token while the
+    # token reads the others is an inaccessible location, a configuration error: tests/flows/test_group_after_read.py)
+    ghl["extra"]["location_tokens"] = {auth_loc: WRONG_LOCATION_TOKEN}
     try:
         out = runner.run(expect_ok=False, AIRFLOW_CONN_GHL_DEFAULT=json.dumps(ghl), **channels(smtp, hook, authority))
     finally:
@@ -110,7 +114,7 @@ def test_two_failed_locations_make_one_alert_per_channel_that_says_what_where_an
     assert "last HTTP: GHL 503 GET /social-media-posting/{locationId}/tags" in body
     assert "runbook: README.md#runbook-authentication" in body and "runbook: README.md#runbook-upstream-outage" in body
     assert "Logs: http" in body
-    for secret in (GHL_TOKEN, PLEO_TOKEN, "a-token-only-gh-knows-123"):
+    for secret in (GHL_TOKEN, PLEO_TOKEN, "a-token-only-gh-knows-123", WRONG_LOCATION_TOKEN):
         assert secret not in body
     rows = {
         r["location_id"]: r
