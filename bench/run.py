@@ -131,7 +131,9 @@ def minimum_requests(box: Sandbox, phase: str, changed: dict[str, int], dims: in
         held_pages = max(1, math.ceil(active / 100))
         if phase == "full":
             ghl += 1 + pages + math.ceil(valid / 100)
-            pleo += 1 + 1 + 1 + dims + active + values  # group create, tag page, dimension list, creates, values
+            # its task's group listing (under the lease, after its GHL read; one page while the company has fewer
+            # groups than a page holds), group create, tag page, dimension list, creates, values
+            pleo += 1 + 1 + 1 + 1 + dims + active + values
         elif phase == "no_change":
             ghl += 1 + pages
             pleo += held_pages + 1 + math.ceil(active / 100)  # tag pages, dimension list, aggregation reads

@@ -7,7 +7,8 @@ read its Social Planner tags (and tag details for new or changed tags), stage th
 (`ghl-social-{locationId}`) match: create, rename, archive, unarchive. Only differences are written.
 
 * `list_locations`: the location list, with names.
-* `ensure_groups` (pool `ghl_pleo_group_writes`, one slot): find or create each location's tag group.
+* `ensure_groups` (pool `ghl_pleo_group_writes`, one slot): find, rename, unarchive each location's tag group
+  (a new location's group is created by its `sync_location` task, after its first successful GHL tag read).
 * `sync_location` (one mapped task per location): extract, stage, transform, load.
 * `summarize`: the run summary; fails the run if any location (or `ensure_groups`) failed, naming them.
 
@@ -85,7 +86,7 @@ def ghl_pleo_tags_sync():
 
     @task(pool=GROUP_WRITE_POOL)  # a list: one XCom row, read by sync_location's mapping
     def ensure_groups(locations: list[dict]) -> list[dict]:
-        """Find or create each location's Pleo tag group (group writes are serialised by the pool)."""
+        """Find each location's Pleo tag group; rename, unarchive (group writes are serialised by the pool)."""
         from ghl_pleo import tasks
 
         return tasks.ensure_groups(locations)

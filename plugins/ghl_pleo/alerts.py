@@ -12,6 +12,25 @@ import os
 from collections import Counter
 
 RUNBOOK = "README.md#runbook-{kind}"
+# The README's "### Runbook: <section>" headings: every link an alert makes is to one of them (a test checks each
+# resolves). An error kind without its own section links the internal-error one.
+RUNBOOK_SECTIONS = (
+    "authentication",
+    "configuration",
+    "rate-limit",
+    "upstream-outage",
+    "incomplete-read",
+    "upstream-contract",
+    "schema-drift",
+    "data-quality",
+    "drift-guard",
+    "stale",
+    "internal",
+    "ledger-unreadable",
+    "interrupted",
+    "locked",
+    "not-run",
+)
 # After this many incomplete reads in a row the alert stops calling it a glitch.
 INCOMPLETE_STREAK = 3
 INCOMPLETE_ADVICE = (
@@ -125,7 +144,7 @@ def _failure_lines(f: dict) -> list[str]:
         lines.append(f"  counts so far: {shown or 'none'}")
     if counts.get("data_docs"):
         lines.append(f"  Data Docs: {docs_url_for(counts['data_docs'])}")
-    lines.append(f"  runbook: {RUNBOOK.format(kind=f['error_kind'].replace('_', '-'))}")
+    lines.append(f"  runbook: {runbook_link(f['error_kind'])}")
     return lines
 
 
@@ -162,8 +181,14 @@ def tasks_alert(
     for state, names in sorted((tasks or {}).items(), key=lambda kv: (kv[0] != "failed", kv[0])):
         lines.append(f"- {state.replace('_', ' ')}: {_some(names)}")
     if runbook:
-        lines.append(f"runbook: {RUNBOOK.format(kind=runbook)}")
+        lines.append(f"runbook: {runbook_link(runbook)}")
     return subject, "\n".join(lines)
+
+
+def runbook_link(kind: str) -> str:
+    """The README runbook section for an error kind (``upstream_outage`` -> ``#runbook-upstream-outage``)."""
+    section = kind.replace("_", "-")
+    return RUNBOOK.format(kind=section if section in RUNBOOK_SECTIONS else "internal")
 
 
 def _some(names: list[str], limit: int = 10) -> str:

@@ -1,6 +1,9 @@
-"""Each location's Pleo tag group (code ``ghl-social-{locationId}``): found or created, renamed, unarchived.
+"""Each location's Pleo tag group (code ``ghl-social-{locationId}``): found, renamed, unarchived, created.
 
-Used by every flow: the tags DAG before its location tasks, the statistics DAG before its metadata write.
+A group is created only for a location GHL has answered for: the tags DAG's ``ensure_groups`` only finds groups
+(a location without one goes on with ``group_id`` None), and the location's own task creates it after its first
+successful GHL tag read (:func:`create_after_read`); the statistics DAG creates it for a location whose statistics
+it has read. A typo in the location list never reaches Pleo.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from ghl_pleo.errors import AuthenticationError, FatalAPIError
 from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.leases import GROUPS_UNIT, acquire
 from ghl_pleo.reconcile import choose_keeper
-from ghl_pleo.run_context import SyncRun
+from ghl_pleo.run_context import LocationRun, SyncRun
 from ghl_pleo.warehouse import change
 
 log = logging.getLogger(__name__)
@@ -53,8 +56,9 @@ def ensure_groups(
     with_group: bool = False,
     report_orphans: bool = True,
     isolate_failures: bool = False,
+    create: bool = False,
 ) -> list[dict]:
-    """Find or create each location's Pleo tag group; rename and unarchive as needed.
+    """Find (``create``: or create) each location's Pleo tag group; rename and unarchive as needed.
 
     One group listing per Pleo company (the connection's, or the location's
     own from the mapping file); a write only where the group differs. With
@@ -70,13 +74,16 @@ def ensure_groups(
         isolate_failures: a group write Pleo refuses for one location (a 4xx other than
             401/403) fails that location alone: its ledger row is closed as failed and it is
             left out of the result, so the other locations still sync. Other errors fail all.
+        create: create a missing group (only for locations GHL has answered for). Without it, a location with
+            no group is in the result with ``group_id`` None: its task creates it after its first tag read.
 
     Every group write gets a change-log row (a dry-run hook's planned ones too). The whole step holds the tag
     groups' lease (one writer at a time, whichever run or DAG), so the listing it reads is still true when it
     creates a missing group: two runs never both create one.
     """
     with acquire(run.warehouse.leases, GROUPS_UNIT, run.holder, dry_run=run.dry_run, label="Tag groups"):
-        return _ensure_all(run, pleo, config, locations, rename, with_group, report_orphans, isolate_failures)
+        flags = (rename, with_group, report_orphans, isolate_failures, create)
+        return _ensure_all(run, pleo, config, locations, *flags)
 
 
 def _ensure_all(
@@ -88,6 +95,7 @@ def _ensure_all(
     with_group: bool,
     report_orphans: bool,
     isolate_failures: bool,
+    create: bool,
 ) -> list[dict]:
     listings = GroupListings(pleo, {} if run.dry_run else run.warehouse.pending.open_entity("tag_group"))
     counts: Counter = Counter()
@@ -98,11 +106,11 @@ def _ensure_all(
         company = config.company_for(location_id) or pleo.company_id
         wanted.setdefault(company, set()).add(group_code(location_id).casefold())
         try:
-            group = _ensure_one(run, pleo, config, listings, loc, company, rename, counts)
+            group = _ensure_one(run, pleo, config, listings, loc, company, rename, counts, create)
         except FatalAPIError as exc:
             _isolate(run, location_id, exc, isolate_failures, counts)
             continue
-        item = {"location_id": location_id, "name": loc.get("name"), "group_id": group["id"], "company_id": company}
+        item = {**loc, "group_id": group["id"] if group else None, "company_id": company}
         if with_group:
             item["group"] = group
         out.append(item)
@@ -134,13 +142,18 @@ def _ensure_one(
     company: str,
     rename: bool,
     counts: Counter,
-) -> dict:
-    """One location's group: created when missing; renamed or unarchived when it differs."""
+    create: bool = True,
+) -> dict | None:
+    """One location's group: created when missing (``create``; else None); renamed or unarchived when it differs."""
     location_id = loc["location_id"]
     code = group_code(location_id)
     by_code, key = listings.groups(company), code.casefold()
     existing = by_code.get(key, [])
     lost = [p for p in listings.pending.get(location_id, []) if p["code_key"] == key]
+    if not existing and not create:
+        counts["missing"] += 1
+        log.info("Location %s: no tag group yet; its task creates it after its first GHL tag read", location_id)
+        return None
     if not existing:
         group = _create_group(run, pleo, location_id, code, config.group_name(location_id, loc.get("name")), company)
         by_code[key] = [group]
@@ -179,6 +192,23 @@ def _ensure_one(
     counts["updated"] += 1
     log.info("Location %s: updated tag group %s (name %r, unarchived)", location_id, group["id"], name)
     return group
+
+
+def create_after_read(run: LocationRun, pleo: PleoHook, config: MappingConfig, location: dict) -> str:
+    """The group of a location ``ensure_groups`` found none for, made by its own task once GHL has answered for it
+    (its first tag read succeeded). Inside the tag groups' lease (this location's holder: a retry takes it over)
+    the company's groups are read again, so a group another run made meanwhile is used, and a create whose answer
+    was lost is confirmed, not repeated. Returns the group id; ``groups_created`` goes into the location's counts
+    (a dry run plans the create: its change-log row, no request)."""
+    sync, location_id = run.run, run.location_id
+    company = location.get("company_id") or config.company_for(location_id) or pleo.company_id
+    holder = f"{sync.holder}:{location_id}"
+    with acquire(sync.warehouse.leases, GROUPS_UNIT, holder, dry_run=sync.dry_run, label="Tag groups"):
+        listings = GroupListings(pleo, {} if sync.dry_run else sync.warehouse.pending.open_entity("tag_group"))
+        counts: Counter = Counter()
+        group = _ensure_one(sync, pleo, config, listings, location, company, True, counts)
+    run.counts["groups_created"] = counts["created"]
+    return group["id"]
 
 
 def _create_group(run: SyncRun, pleo: PleoHook, location_id: str, code: str, name: str, company: str) -> dict:

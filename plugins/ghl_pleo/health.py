@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from ghl_pleo.alerts import runbook_link
 from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.health_numbers import WINDOWS, freshness, health_document, prepare
 from ghl_pleo.warehouse import Warehouse
@@ -114,7 +115,7 @@ def stale_alert_text(new: list[dict]) -> tuple[str, str]:
     lines += [
         "",
         "What to do: open the DAG's latest runs in the Airflow UI (is it paused, failing, or not "
-        "scheduled?), then the health dashboard (Browse > GHL-Pleo health). Runbook: README.md#runbook-stale",
+        f"scheduled?), then the health dashboard (Browse > GHL-Pleo health). Runbook: {runbook_link('stale')}",
     ]
     return subject, "\n".join(lines)
 

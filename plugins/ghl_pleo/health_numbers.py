@@ -12,6 +12,7 @@ import pandas as pd
 from ghl_pleo.constants import SYNC_DAG_IDS
 from ghl_pleo.warehouse import TS_FORMAT, parse_ts
 from ghl_pleo.warehouse.health import NUMERIC_COLUMNS
+from ghl_pleo.warehouse.run_rows import RUN_ROW
 
 DAG_IDS = SYNC_DAG_IDS
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -80,12 +81,16 @@ def prepare(ledger: pd.DataFrame) -> pd.DataFrame:
     frame["ok"] = frame["status"].isin(OK_STATUSES)
     frame["failed"] = frame["status"] == "failed"
     frame["running"] = ~frame["done"]
+    # A run-level failure row (the location list or ensure_groups failed): it makes its run count, as failed, but
+    # it is no location, so no per-location number includes it.
+    frame["is_location"] = frame["location_id"] != RUN_ROW
     return frame
 
 
 def run_level(frame: pd.DataFrame) -> pd.DataFrame:
     r"""One row per DAG run (from a :func:`prepare`\ d ledger): start, latency (first location start to last
-    location end), status (running / failed if any location is, else success), records, headroom."""
+    location end), status (running / failed if any location is, or a run-level step failed, else success),
+    records, headroom."""
     if frame.empty:
         return pd.DataFrame(columns=RUN_COLUMNS)
     runs = (
@@ -93,7 +98,7 @@ def run_level(frame: pd.DataFrame) -> pd.DataFrame:
         .agg(
             started_at=("start", "min"),
             end=("end", "max"),
-            locations=("status", "size"),
+            locations=("is_location", "sum"),
             running=("running", "max"),
             failed=("failed", "max"),
             records_synced=("records_synced", "sum"),
@@ -120,9 +125,10 @@ def window_stats(frame: pd.DataFrame, runs: pd.DataFrame) -> dict:
 
 def dag_stats(frame: pd.DataFrame, runs: pd.DataFrame) -> dict[str, dict]:
     """Per DAG (every sync DAG, whether it ran or not): :func:`_dag_numbers` of its location runs and finished runs."""
+    located = frame[frame["is_location"]]
     return {
         dag_id: _dag_numbers(
-            frame[frame["dag_id"] == dag_id], runs[(runs["dag_id"] == dag_id) & (runs["status"] != "running")]
+            located[located["dag_id"] == dag_id], runs[(runs["dag_id"] == dag_id) & (runs["status"] != "running")]
         )
         for dag_id in sorted(set(frame["dag_id"]) | set(DAG_IDS))
     }
@@ -154,6 +160,7 @@ def _dag_numbers(lrows: pd.DataFrame, done: pd.DataFrame) -> dict:
 
 def location_stats(frame: pd.DataFrame) -> list[dict]:
     """Per DAG and location: runs, success rate, failures, duration percentiles, records, drift, headroom."""
+    frame = frame[frame["is_location"]]
     if not len(frame):
         return []
     keys = ["dag_id", "location_id"]

@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ghl_pleo.errors import AuthenticationError, ConfigurationError, FatalAPIError
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.quality import check_location_id
 
+if TYPE_CHECKING:
+    from ghl_pleo.run_context import LocationRun
+
 log = logging.getLogger(__name__)
+# What GHL answers for a location the token may not see, or an id it does not know. A 401 is usually the token itself
+# refused (an authentication error: fix the token), so it counts only when the same token's other name lookups in
+# this run succeeded; 403/404 count also when the token synced other locations before.
+INACCESSIBLE = (401, 403, 404)
 LOOKUP_THREADS = 8  # each location has its own burst limit: 500 name lookups take seconds, not minutes
 
 
@@ -82,21 +89,58 @@ def resolve_locations(ghl: GhlHook, variable_value: Any, only: list[str] | None 
 
 
 def lookup_names(ghl: GhlHook, ids: list[str]) -> list[dict]:
-    """``{location_id, name}`` for each id, looked up in parallel (a failed lookup leaves the name None)."""
+    """``{location_id, name}`` for each id, looked up in parallel (a failed lookup leaves the name None).
 
-    def lookup(location_id: str) -> dict:
-        name = None
+    A lookup GHL answers 401/403/404 while others succeed marks its location ``inaccessible`` (the id is probably
+    a typo): its task then fails as ``configuration`` if its tag read fails the same way (:func:`raise_if_unknown`).
+    When every lookup fails (no ``locations.readonly`` scope, say), no location is marked.
+    """
+
+    def lookup(location_id: str) -> tuple[dict, int | None, bool]:
         try:
-            name = ghl.get_location(location_id).get("name")
+            return {"location_id": location_id, "name": ghl.get_location(location_id).get("name")}, None, True
         except (AuthenticationError, FatalAPIError) as exc:
             # Missing locations.readonly scope, or an id GHL does not know: the group keeps its name (or the id).
             log.warning("Location %s: name lookup failed (%s); the group name falls back to the id.", location_id, exc)
-        return {"location_id": location_id, "name": name}
+            return {"location_id": location_id, "name": None}, exc.status, False
 
     _ = ghl.client, ghl.oauth  # built once, before the threads share them
     workers = min(LOOKUP_THREADS, max(1, len(ids)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ghl-lookup") as pool:
-        return list(pool.map(lookup, ids))
+        results = list(pool.map(lookup, ids))
+    if any(ok for *_, ok in results):
+        for loc, status, _ok in results:
+            if status in INACCESSIBLE:
+                loc["inaccessible"] = f"its name lookup got HTTP {status} while other locations' lookups succeeded"
+    return [loc for loc, *_ in results]
+
+
+def raise_if_unknown(run: LocationRun, ghl: GhlHook, location: dict | None, exc: Exception) -> None:
+    """Raise, instead of ``exc`` (the error of a location's first GHL read), a :class:`ConfigurationError` ("unknown or
+    inaccessible location <id>") when GHL answered 401/403/404 for a location that never synced in this DAG while
+    the token works for other locations (their name lookups in this run, or their syncs before). A location with
+    its own token in ``location_tokens`` keeps ``exc`` (its token is the one to fix). Else return: the caller
+    re-raises ``exc``."""
+    status, location_id = getattr(exc, "status", None), run.location_id
+    if not isinstance(exc, FatalAPIError) or status not in INACCESSIBLE:
+        return
+    if location_id in (ghl.extras.get("location_tokens") or {}):
+        return
+    ledger, dag_id = run.warehouse.ledger, run.run.dag_id
+    if ledger.has_succeeded(dag_id, location_id):
+        return  # it synced before: a revoked access or an API change, not a typo
+    evidence = (location or {}).get("inaccessible")
+    if not evidence and status == 401:
+        return  # no name lookup of this run says the token works: the token itself is refused (authentication)
+    if not evidence and ledger.has_succeeded(dag_id, location_id, others=True):
+        evidence = "the same token has synced other locations"
+    if not evidence:
+        return
+    raise ConfigurationError(
+        f"unknown or inaccessible location {location_id}: GHL answered HTTP {status} to {exc.endpoint} ({evidence}). "
+        f"Check the id in the variable ghl_location_ids (a typo?) or give the token access to the location. "
+        f"Nothing was written to Pleo for it."
+    ) from exc
 
 
 def discover(ghl: GhlHook, only: list[str] | None) -> list[dict]:

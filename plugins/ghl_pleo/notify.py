@@ -94,13 +94,17 @@ class RunFailureNotifier(BaseNotifier):
         from ghl_pleo.warehouse import Warehouse
 
         known = states or {}
+        warehouse = Warehouse()
+        step_row = warehouse.ledger.step_failure(dag_id, run_id)  # a failed run-level step's own error, if any
         steps = [t for t in (self.locations_task, *self.required) if t in known and known[t] != "success"]
+        if step_row and step_row["task"] and step_row["task"] not in steps:
+            steps.insert(0, step_row["task"])  # its row says it failed, whatever the task states could tell
         locations = xcom(dag_id, run_id, self.locations_task) if self.locations_task not in steps else None
         expected = [loc["location_id"] for loc in locations] if isinstance(locations, list) else None
-        failed, total = failures(Warehouse(), dag_id, run_id, expected)  # the ledger: raises when unreadable
+        failed, total = failures(warehouse, dag_id, run_id, expected)  # the ledger: raises when unreadable
         if self.locations_task in steps:  # no location list, so nothing after it ran: it alone is the cause
             failed, steps = [], [self.locations_task]
-        failed += [step_failure(t, known[t]) for t in steps]
+        failed += [_step(t, known.get(t, "failed"), step_row) for t in steps]
         kind = "interrupted" if reason == "timed_out" else "internal"
         if not failed and known.get("summarize", "success") != "success":
             failed.append(step_failure("summarize", known["summarize"], kind=kind))
@@ -114,3 +118,14 @@ class RunFailureNotifier(BaseNotifier):
                 }
             )
         return build_alert(dag_id, run_id, failed, total, url, reason)
+
+
+def _step(task_id: str, state: str, row: dict | None) -> dict:
+    """A run-level step that did not finish: with its own error kind and message when its ledger row has them."""
+    from ghl_pleo.summary import step_failure
+
+    failure = step_failure(task_id, state)
+    if row and row["task"] == task_id:
+        failure["error_kind"] = row["error_kind"] or "internal"
+        failure["error"] = f"task {task_id} failed (try {row['try_number']}): {row['error']}"
+    return failure

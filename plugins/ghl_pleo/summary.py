@@ -158,6 +158,7 @@ def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], to
     totals.update({k: v for (_, k), v in zip(columns, raw, strict=True) if isinstance(v, (int, float))})
     totals["ghl"] += ghl_n
     totals["pleo"] += pleo_n
+    totals["groups_created"] += c.get("groups_created", 0) or 0  # made by the location's task after its read
     return (
         f"{location_id:<24} {r['status']:<{width}} "
         + " ".join(f"{_fmt(v):>10}" for v in values)
@@ -177,10 +178,11 @@ def _writes_line(dag_id: str, totals: Counter, dry: bool) -> str:
     """The writes the counts add up to: tags and dimension values (tags DAG), or group metadata (statistics)."""
     if dag_id == TAGS_DAG_ID:
         tag_writes = sum(totals[k] for k in ("created", "renamed", "archived", "unarchived", "gone"))
+        groups = f"{totals['groups_created']} tag group writes, " if totals["groups_created"] else ""
         return (
-            f"{'Planned changes' if dry else 'Changes'}: {tag_writes} tag writes, "
+            f"{'Planned changes' if dry else 'Changes'}: {groups}{tag_writes} tag writes, "
             f"{totals['values_written']} dimension-value writes"
-            + (" (no changes)" if tag_writes == 0 and totals["values_written"] == 0 else "")
+            + (" (no changes)" if tag_writes + totals["groups_created"] + totals["values_written"] == 0 else "")
         )
     return f"{'Planned changes' if dry else 'Changes'}: {totals['metadata_written']} group metadata writes" + (
         " (no changes)" if totals["metadata_written"] == 0 else ""

@@ -85,7 +85,47 @@ def fails_fast(body: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
+def run_step(body: Callable[..., T]) -> Callable[..., T]:
+    """A run-level step (the location list, ensure_groups): when it fails, the run's ledger gets a failed row for it
+    (its task id, error kind and redacted error), so the alert quotes its message and the dashboard counts the run;
+    when a later try succeeds, the row goes. A ledger that cannot be written never hides the step's own error."""
+
+    @functools.wraps(body)
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            out = body(*args, **kwargs)
+        except BaseException as exc:
+            _ledger_step(body.__name__, exc)
+            raise
+        _ledger_step(body.__name__, None)
+        return out
+
+    return run
+
+
+def _ledger_step(task_id: str, exc: BaseException | None) -> None:
+    from airflow.sdk import get_current_context
+
+    from ghl_pleo.run_context import Hooks
+    from ghl_pleo.warehouse.run_rows import RUN_ROW
+
+    try:
+        ctx = get_current_context()
+        dry = _flag((ctx.get("params") or {}).get("dry_run"))
+        run = SyncRun(Warehouse(), ctx["dag"].dag_id, ctx["run_id"], ctx["ti"].try_number, dry)
+        if exc is None:
+            run.warehouse.ledger.clear_step_failure(run.dag_id, run.run_id)
+            return
+        with run.location(RUN_ROW, Hooks()) as row:
+            row.counts["task"] = task_id
+            raise exc
+    except BaseException as other:  # noqa: BLE001 - the step's own error (re-raised by the caller) matters more
+        if other is not exc:
+            log.warning("Task %s: its ledger row could not be written (%s)", task_id, type(other).__name__)
+
+
 @fails_fast
+@run_step
 def list_locations() -> list[dict]:
     """The locations to sync (variable ``ghl_location_ids``, else discovery), with their names."""
     from airflow.sdk import Variable
@@ -102,6 +142,7 @@ def list_locations() -> list[dict]:
 
 
 @fails_fast
+@run_step
 def ensure_groups(locations: list[dict]) -> list[dict]:
     from ghl_pleo.groups import ensure_groups as ensure
 
@@ -170,6 +211,7 @@ def fetch_statistics(location: dict) -> dict:
         fetch_location_statistics,
         load_mapping(),
         window,
+        location=location,
         skip_when_locked=False,  # dated work: this run's day is its own, so a locked location fails and is retried
     )
 

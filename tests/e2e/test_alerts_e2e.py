@@ -24,6 +24,7 @@ from tests.tls import make_authority
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAG_ID = "ghl_pleo_tags_sync"
 ONCALL = "oncall@example.com"
+WRONG_LOCATION_TOKEN = "pit-of-another-sub-account-456"  # a location token GHL refuses for that location
 ROOT = Path(__file__).resolve().parents[2]
 CRASH_SUMMARIZE = Path(__file__).parent / "summarize_crash"  # a sitecustomize that breaks summarize's summary read
 
@@ -92,6 +93,9 @@ def test_two_failed_locations_make_one_alert_per_channel_that_says_what_where_an
     box.fault(api="ghl", endpoint="GET /social-media-posting/{locationId}/tags", status=503, location=down_loc)
     ghl = json.loads(box.env()["AIRFLOW_CONN_GHL_DEFAULT"])
     ghl["extra"]["max_attempts"] = 2
+    # The location's own token is the wrong one: authentication (a 401 for a location on the shared token while the
+    # token reads the others is an inaccessible location, a configuration error: tests/flows/test_group_after_read.py)
+    ghl["extra"]["location_tokens"] = {auth_loc: WRONG_LOCATION_TOKEN}
     try:
         out = runner.run(expect_ok=False, AIRFLOW_CONN_GHL_DEFAULT=json.dumps(ghl), **channels(smtp, hook, authority))
     finally:
@@ -110,7 +114,7 @@ def test_two_failed_locations_make_one_alert_per_channel_that_says_what_where_an
     assert "last HTTP: GHL 503 GET /social-media-posting/{locationId}/tags" in body
     assert "runbook: README.md#runbook-authentication" in body and "runbook: README.md#runbook-upstream-outage" in body
     assert "Logs: http" in body
-    for secret in (GHL_TOKEN, PLEO_TOKEN, "a-token-only-gh-knows-123"):
+    for secret in (GHL_TOKEN, PLEO_TOKEN, "a-token-only-gh-knows-123", WRONG_LOCATION_TOKEN):
         assert secret not in body
     rows = {
         r["location_id"]: r
@@ -185,3 +189,44 @@ def test_the_dag_processor_runs_the_notifier_as_a_deployment_does(
     assert body.splitlines()[0].startswith(f"[ghl-pleo] {DAG_ID} failed for 2 of 3 locations")
     assert f"Run: {failed_runs['locations']}" in body
     assert "read through the supervisor (dag-processor)" in processor_logs
+
+
+def dashboard_health(runner: Runner, monkeypatch) -> dict:
+    """What the health dashboard's ``/api/health`` serves from this module's warehouse (its FastAPI app, in
+    process, as the api-server mounts it)."""
+    from fastapi.testclient import TestClient
+
+    from ghl_pleo import dashboard
+
+    monkeypatch.setattr(dashboard, "_warehouse", runner.warehouse())
+    monkeypatch.setenv("GHL_PLEO_DASHBOARD_PUBLIC", "1")
+    dashboard._cache.clear()
+    return TestClient(dashboard.create_app()).get("/api/health").json()
+
+
+def test_a_location_list_that_fails_is_alerted_with_its_task_and_message_and_counted_on_the_dashboard(
+    runner, receivers, authority, output_dir, tmp_path, monkeypatch
+):
+    """Issue 17, item 3: the mapping file has a misspelled key, so list_locations fails on its first try before
+    any location starts. The one alert names list_locations, quotes its message and links a runbook section that
+    exists; the run leaves a failed ledger row the dashboard counts, and no location drops out of stale tracking."""
+    smtp, hook = receivers
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text('group_name_templte: "Social: {location_name}"\n')
+    before = dashboard_health(runner, monkeypatch)["windows"]["24h"]["dags"][DAG_ID]
+    out = runner.run(expect_ok=False, GHL_PLEO_MAPPING_FILE=str(mapping), **channels(smtp, hook, authority))
+    body = the_one_alert(smtp, hook, out)
+    (output_dir / "alert-list-locations.txt").write_text(body)
+    assert body.splitlines()[0] == f"[ghl-pleo] {DAG_ID} failed for task list_locations (configuration: 1)"
+    assert "- task list_locations: configuration" in body
+    assert (
+        f"error: task list_locations failed (try 1): Mapping file {mapping}: unknown key(s) ['group_name_templte']"
+    ) in body
+    assert "runbook: README.md#runbook-configuration" in body and "ensure_groups" not in body
+    run_id = runner.warehouse().ledger.latest_run_id(DAG_ID)
+    doc = dashboard_health(runner, monkeypatch)
+    after = doc["windows"]["24h"]["dags"][DAG_ID]
+    assert after["runs"] == before["runs"] + 1 and after["runs_succeeded"] == before["runs_succeeded"]
+    assert after["location_runs"] == before["location_runs"]  # no location ran
+    assert {r["run_id"]: r["status"] for r in doc["runs"]}[run_id] == "failed"
+    assert {f["location_id"] for f in doc["freshness"] if f["dag_id"] == DAG_ID} == set(runner.locations)

@@ -143,3 +143,28 @@ def test_a_failing_location_fails_the_run_by_name_and_the_rerun_converges(runner
     runner.run()
     assert count(box.requests(), TAG_WRITES) == 1
     assert_pleo_matches_ghl(box)
+
+
+def test_a_typod_location_id_writes_nothing_to_pleo_and_fails_on_its_first_try(runner):
+    """Issue 17, item 1: an id GHL does not know, next to the valid ones, makes no Pleo request (no group is made
+    from the location list) and fails its task on try 1 as a configuration error naming it; the others sync."""
+    box = runner.box
+    typo = "TypoLoc0000000000000X"
+    box.clear_requests()
+    ids = json.dumps([runner.locations[0], typo, *runner.locations[1:]])
+    out = runner.run(expect_ok=False, AIRFLOW_VAR_GHL_LOCATION_IDS=ids)
+    assert f"[configuration] unknown or inaccessible location {typo}: GHL answered HTTP 404" in out
+    assert f"FAILED: location {typo} (configuration)" in out and "1 of 4 locations failed" in out
+    pleo = [e for e in box.exchanges() if e["api"].lower() == "pleo"]
+    assert pleo and not [e["path"] for e in pleo if typo in json.dumps([e["path"], e["query"], e["body"]])]
+    assert f"ghl-social-{typo}" not in {g["code"] for g in box.pleo_state()["groups"].values()}
+    rows = {
+        r["location_id"]: r
+        for r in runner.warehouse().db.query(
+            "SELECT location_id, status, error_kind, try_number FROM sync_location_runs WHERE run_id = :r",
+            {"r": runner.warehouse().ledger.latest_run_id(DAG_ID)},
+        )
+    }
+    assert (rows[typo]["status"], rows[typo]["error_kind"], rows[typo]["try_number"]) == ("failed", "configuration", 1)
+    assert {rows[loc]["status"] for loc in runner.locations} == {"success"}
+    assert_pleo_matches_ghl(box)

@@ -3,6 +3,8 @@ lost gets its row when a later try finds the tag in Pleo, marked as confirmed on
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.flows.harness import FlowRunner
@@ -99,8 +101,8 @@ def test_a_group_create_whose_answer_was_lost_gets_its_row_on_the_next_read(sand
     sandbox.clear_faults()
     flows = FlowRunner(sandbox, tmp_path, monkeypatch, locations)
     sandbox.fault(api="pleo", endpoint="POST /v0/tag-groups", body_kind="reset_after", times=1)
-    with pytest.raises(Exception, match="(?i)connection|reset|aborted"):
-        flows.tags()  # the group was created; its answer never came
+    first = flows.tags()  # the location's task created the group after its tag read; the answer never came
+    assert re.search("(?i)connection|reset|aborted", str(first.errors[locations[0]]))
     result = flows.tags()
     assert result.errors == {}
     groups = [g for g in sandbox.pleo_state()["groups"].values() if g["code"] == f"ghl-social-{locations[0]}"]

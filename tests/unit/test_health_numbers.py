@@ -3,7 +3,7 @@ percentiles, per DAG, per location and per window, on a real SQLite warehouse se
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -56,3 +56,37 @@ def test_a_location_another_run_was_syncing_is_neither_a_failure_nor_a_sync(wh):
     l1 = next(r for r in doc["windows"]["24h"]["locations"] if r["location_id"] == "L1")
     assert l1["runs"] == 2 and l1["failures"] == 1 and l1["success_rate"] == 0.5
     assert next(f for f in doc["freshness"] if f["location_id"] == "L1")["last_success_at"] is None
+
+
+def test_a_run_whose_location_list_failed_counts_as_failed_and_hides_no_location(wh):
+    """Issue 17, item 3: list_locations failed, so the run has only its run-level row (location id ``*``, written by
+    the task as a real run does, through the run context): the dashboard counts it as a failed run of the DAG, no
+    location is invented for it, and the locations synced before stay in the freshness table and the stale check."""
+    from ghl_pleo.errors import ConfigurationError
+    from ghl_pleo.health import check_stale
+    from ghl_pleo.run_context import Hooks, SyncRun
+    from ghl_pleo.warehouse.run_rows import RUN_ROW
+
+    now = datetime.now(UTC)  # the run-level row is written at the real time, as a task writes it
+    add_row(wh, TAGS_DAG_ID, "good", "L1", now - timedelta(hours=5), 4)
+    add_row(wh, TAGS_DAG_ID, "good", "L2", now - timedelta(hours=5), 6)
+    run = SyncRun(wh, TAGS_DAG_ID, "broken", 1)
+    with pytest.raises(ConfigurationError), run.location(RUN_ROW, Hooks()) as row:
+        row.counts["task"] = "list_locations"
+        raise ConfigurationError("Mapping file /x.yaml: unknown key 'metrcs'")
+    doc = health(wh, hours=HOURS)
+    tags = doc["windows"]["24h"]["dags"][TAGS_DAG_ID]
+    assert tags["runs"] == 2 and tags["runs_succeeded"] == 1 and tags["location_runs"] == 2
+    assert {r["run_id"]: r["status"] for r in doc["runs"]} == {"good": "success", "broken": "failed"}
+    assert {r["location_id"] for r in doc["windows"]["24h"]["locations"]} == {"L1", "L2"}
+    assert {f["location_id"] for f in doc["freshness"]} == {"L1", "L2"}
+    sent = []
+    out = check_stale(wh, hours=HOURS, send=lambda subject, body: sent.append(body) or ["email"])
+    assert out["checked"] == 2 and sent and "location L1" in sent[0] and "location *" not in sent[0]
+    assert wh.ledger.step_failure(TAGS_DAG_ID, "broken") == {
+        "task": "list_locations",
+        "error_kind": "configuration",
+        "error": "Mapping file /x.yaml: unknown key 'metrcs'",
+        "try_number": 1,
+    }
+    assert wh.ledger.location_runs(TAGS_DAG_ID, "broken") == []

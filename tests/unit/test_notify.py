@@ -90,6 +90,26 @@ def test_a_failed_location_list_is_the_one_step_named(monkeypatch, sent, ledger)
     assert "task list_locations failed: no location was synced" in body and "ensure_groups" not in body
 
 
+def test_a_failed_ensure_groups_is_alerted_with_its_own_kind_and_message_from_its_ledger_row(monkeypatch, sent, ledger):
+    """Issue 17, item 3: the step's try left its run-level ledger row (as tasks.run_step writes it): the alert
+    quotes its error (redacted) with its kind's runbook instead of "not run", and names no location for it."""
+    from ghl_pleo.errors import RetryableAPIError
+    from ghl_pleo.run_context import Hooks, SyncRun
+    from ghl_pleo.warehouse.run_rows import RUN_ROW
+
+    run = SyncRun(ledger, TAGS, "run-1", 3)
+    with pytest.raises(RetryableAPIError), run.location(RUN_ROW, Hooks()) as row:
+        row.counts["task"] = "ensure_groups"
+        raise RetryableAPIError("Pleo GET /v0/tag-groups answered HTTP 503 (Authorization: Bearer abc.def-123)")
+    states(monkeypatch, {**OK, "ensure_groups": "failed", "summarize": "failed"})
+    tags_notifier().notify(context())
+    ((subject, body),) = sent
+    assert subject == f"[ghl-pleo] {TAGS} failed for task ensure_groups (upstream outage: 1)"
+    assert "error: task ensure_groups failed (try 3): Pleo GET /v0/tag-groups answered HTTP 503" in body
+    assert "abc.def-123" not in body and "runbook: README.md#runbook-upstream-outage" in body
+    assert "location *" not in body
+
+
 def test_the_location_list_from_xcom_names_a_location_that_never_ran(monkeypatch, sent, ledger):
     finish(ledger, "L1")
     states(monkeypatch, {**OK, "ensure_groups": "failed"})

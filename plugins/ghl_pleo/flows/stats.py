@@ -8,8 +8,10 @@ import logging
 import pandas as pd
 
 from ghl_pleo.config import MappingConfig
+from ghl_pleo.errors import APIError
 from ghl_pleo.groups import ensure_groups, group_code
 from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.locations import raise_if_unknown
 from ghl_pleo.quality import require, run_suite, statistics_expectations
 from ghl_pleo.run_context import Hooks, LocationRun, SyncRun
 from ghl_pleo.social_stats import Window, combine_batches, fmt_ms, request_bodies, sanitize_results, stat_id
@@ -25,7 +27,9 @@ from ghl_pleo.stats_metadata import (
 log = logging.getLogger(__name__)
 
 
-def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingConfig, window: Window) -> dict:
+def fetch_location_statistics(
+    run: LocationRun, hooks: Hooks, config: MappingConfig, window: Window, location: dict | None = None
+) -> dict:
     """One location and one UTC day: accounts, statistics in batches of <= 100 profiles, one history row.
 
     A location with no connected accounts is recorded as skipped (not failed).
@@ -34,7 +38,11 @@ def fetch_location_statistics(run: LocationRun, hooks: Hooks, config: MappingCon
     """
     location_id, ghl, counts = run.location_id, hooks.ghl, run.counts
     counts["day"] = window.day
-    accounts = ghl.accounts(location_id)
+    try:
+        accounts = ghl.accounts(location_id)
+    except APIError as exc:  # a typo'd location id (``location``: the list's entry) fails as configuration
+        raise_if_unknown(run, ghl, location, exc)
+        raise
     profiles = list(
         dict.fromkeys(a["profileId"] for a in accounts if isinstance(a.get("profileId"), str) and a["profileId"])
     )
@@ -148,7 +156,10 @@ def write_statistics_metadata(run: SyncRun, pleo: PleoHook, config: MappingConfi
     wanted = [loc for loc in locations if loc["location_id"] in set(records["locationId"])]
     groups = {
         g["location_id"]: g
-        for g in ensure_groups(run, pleo, config, wanted, rename=False, with_group=True, report_orphans=False)
+        # Only locations whose statistics GHL served (a location list alone never makes a group), so ``create``.
+        for g in ensure_groups(
+            run, pleo, config, wanted, rename=False, with_group=True, report_orphans=False, create=True
+        )
     }
     written = unchanged = 0
     for rec in records.to_dict("records"):

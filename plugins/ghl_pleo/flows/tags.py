@@ -16,10 +16,12 @@ import pandas as pd
 
 from ghl_pleo import memory
 from ghl_pleo.config import MappingConfig
-from ghl_pleo.errors import DataValidationError, DriftGuardError, IncompleteReadError, SchemaDriftError
+from ghl_pleo.errors import APIError, DataValidationError, DriftGuardError, IncompleteReadError, SchemaDriftError
 from ghl_pleo.flows.archive_gate import ArchiveGate, listing_baseline_rows
 from ghl_pleo.flows.tag_load import load_dimensions, load_tags
+from ghl_pleo.groups import create_after_read
 from ghl_pleo.hooks.ghl import TAGS, GhlHook
+from ghl_pleo.locations import raise_if_unknown
 from ghl_pleo.quality import (
     TAG_MAPPED_FIELDS,
     check_location_id,
@@ -62,12 +64,16 @@ def sync_location_tags(
     ``full_refresh`` re-reads every tag's details (not only new or changed ones).
     Call it inside ``with run:`` (the run context closes the ledger row).
     """
-    location_id, group_id = run.location_id, location["group_id"]
+    location_id = run.location_id
     check_location_id(location_id)
     memory.reset_peak()
     counts = run.counts
     counts.update(dict.fromkeys(ROW_BUCKETS, 0), start_rss_mb=memory.rss_mb())
-    incomplete = extract(run, hooks.ghl, listing_baseline_rows(run, config, release_archive_guard, now))
+    try:
+        incomplete = extract(run, hooks.ghl, listing_baseline_rows(run, config, release_archive_guard, now))
+    except APIError as exc:  # a typo'd location id fails here, as configuration, before any Pleo request
+        raise_if_unknown(run, hooks.ghl, location, exc)
+        raise
     prepared = check(run, config, now)
     active = int((~prepared.tags["archived"]).sum()) if len(prepared.tags) else 0
     gate = ArchiveGate(run, config, incomplete, prepared.read, active, release_archive_guard, released_by, now)
@@ -77,6 +83,8 @@ def sync_location_tags(
     tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
     prepared.tags = None
     held = [str(k) for k in prepared.rejected["record_key"]]
+    # GHL has answered for the location: now (never from the location list alone) its group may be created.
+    group_id = location.get("group_id") or create_after_read(run, hooks.pleo, config, location)
     tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold=gate)
     dim_counts = load_dimensions(
         run,

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from ghl_pleo.warehouse.core import TS_FORMAT, Database, utcnow
+from ghl_pleo.warehouse.run_rows import RUN_ROW
 
 # The ledger's numeric columns (what the health numbers add up), and every column they are computed from.
 NUMERIC_COLUMNS = [
@@ -54,11 +55,14 @@ class HealthStore:
     def last_successes(self) -> pd.DataFrame:
         """Per DAG and location: the last successful real sync, the first time it was seen, the last start.
 
-        A ``skipped_locked`` row is no sync: the run that held the location has its own row (fresh if it synced)."""
+        A ``skipped_locked`` row is no sync: the run that held the location has its own row (fresh if it synced).
+        A run-level failure row (:data:`RUN_ROW`: the location list or ensure_groups failed) is no location: the
+        locations keep their own rows, so a run that failed before any of them started hides none of them."""
         return self.db.frame(
             "SELECT dag_id, location_id, MAX(CASE WHEN status IN ('success', 'skipped') THEN finished_at END) "
             "AS last_success_at, MIN(started_at) AS first_seen_at, MAX(started_at) AS last_run_at "
-            "FROM sync_location_runs WHERE dry_run = 0 GROUP BY dag_id, location_id"
+            "FROM sync_location_runs WHERE dry_run = 0 AND location_id <> :star GROUP BY dag_id, location_id",
+            {"star": RUN_ROW},
         )
 
     # stale alerts --------------------------------------------------------------------------

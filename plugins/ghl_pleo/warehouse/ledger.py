@@ -15,13 +15,14 @@ from sqlalchemy import text
 from ghl_pleo.warehouse.change_log import insert_changes
 from ghl_pleo.warehouse.core import Database, parse_ts, utcnow
 from ghl_pleo.warehouse.ledger_requests import LaterRequests
+from ghl_pleo.warehouse.run_rows import RUN_ROW, RunRows
 
 # A ledger row's Pleo writes: its change-log rows (bound as :d, :r, :l).
 RECORDS_SYNCED = "(SELECT COUNT(*) FROM pleo_change_log c WHERE c.dag_id = :d AND c.run_id = :r AND c.location_id = :l)"
 DRIFT_KINDS = {"schema_drift": "schema_drift", "data_quality": "quality_gate", "drift_guard": "archive_guard"}
 
 
-class LedgerStore(LaterRequests):
+class LedgerStore(LaterRequests, RunRows):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -97,9 +98,9 @@ class LedgerStore(LaterRequests):
                     text(
                         "SELECT location_id, status, try_number, started_at, finished_at, error_kind, "
                         "error, counts, requests, dry_run FROM sync_location_runs WHERE dag_id = :d AND "
-                        "run_id = :r ORDER BY location_id"
+                        "run_id = :r AND location_id <> :star ORDER BY location_id"
                     ),
-                    {"d": dag_id, "r": run_id},
+                    {"d": dag_id, "r": run_id, "star": RUN_ROW},
                 )
                 .mappings()
                 .all()
