@@ -153,7 +153,8 @@ def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], to
     ghl_n = q.get("ghl", {}).get("total_requests", 0)
     pleo_n = q.get("pleo", {}).get("total_requests", 0)
     raw = [c.get(k, 0) for _, k in columns]
-    values = [v or 0 for v in raw]
+    # a figure the run recorded as unknown (a cost without impressions) is "–", never 0; a missing count is 0
+    values = ["–" if v is None and k in c else v or 0 for (_, k), v in zip(columns, raw, strict=True)]
     # text figures (spend as a decimal, a ratio) and unknown ones (None) have no total: only numbers are added
     totals.update({k: v for (_, k), v in zip(columns, raw, strict=True) if isinstance(v, (int, float))})
     totals["ghl"] += ghl_n

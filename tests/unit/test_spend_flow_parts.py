@@ -101,6 +101,6 @@ def test_the_spend_summary_shows_text_figures_per_location_and_totals_only_numbe
     text, failed = run_summary(wh, "ghl_pleo_spend_sync", "run-1", ["L1", "L2"])
     assert failed == []
     lines = {line.split()[0]: line.split() for line in text.splitlines() if line.split()}
-    assert lines["L1"][2:7] == ["120.50", "3000", "40.1667", "0", "2"]
+    assert lines["L1"][2:7] == ["120.50", "3000", "40.1667", "–", "2"]  # no budget: unknown, not 0 % used
     assert lines["TOTAL"][1:4] == ["6000", "4", "2"]  # numbers added; text figures and unknown ones have no total
     assert "spend 7d" in text and "per 1k" in text
