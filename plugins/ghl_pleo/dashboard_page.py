@@ -10,10 +10,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
+from ghl_pleo.constants import SPEND_DAG_ID, STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.dashboard_charts import chart
 
-COLORS = {TAGS_DAG_ID: "#2563eb", STATISTICS_DAG_ID: "#d97706"}
+COLORS = {TAGS_DAG_ID: "#2563eb", STATISTICS_DAG_ID: "#d97706", SPEND_DAG_ID: "#059669"}
 
 
 def _pct(v: float | None) -> str:
