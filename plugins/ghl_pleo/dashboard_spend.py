@@ -4,8 +4,9 @@ Read from the spend DAG's warehouse tables only, as of the latest day any spend 
 
 * per location: spend over the 7 and 30 days ending ``as_of`` (every day, from ``spend_vs_social_daily``); cost per
   1,000 impressions and per engagement over the 7 days that have both spend and statistics (``days_used_7d``, as
-  the spend DAG writes them into Pleo, :func:`ghl_pleo.flows.spend_locations.location_figures`); with a budget in
-  the mapping file, the month's spend so far, the share of the budget used and the month-end projection;
+  the spend DAG writes them into Pleo); with a budget in
+  the mapping file, the month's spend so far, the share of the budget used and the month-end projection (the spend
+  flow's own functions: :mod:`ghl_pleo.spend_social`, :mod:`ghl_pleo.spend_budget`);
 * the daily spend and impressions of the last 30 days (the chart);
 * the tag suggestions for untagged spend, largest first.
 
@@ -18,7 +19,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, timedelta
 
+from ghl_pleo.config import MappingConfig
+from ghl_pleo.errors import ConfigurationError
+from ghl_pleo.spend_budget import budget_minor, exceeds, project, used_pct
 from ghl_pleo.spend_money import minor_to_decimal
+from ghl_pleo.spend_social import seven_day
 from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.dashboard")
@@ -36,7 +41,6 @@ def _text(value: object) -> str | None:
 def _config():
     """The mapping file (budgets, the projection's minimum days), or None and the reason it could not be read."""
     from ghl_pleo.config import load_mapping
-    from ghl_pleo.errors import ConfigurationError
 
     try:
         return load_mapping(), None
@@ -79,23 +83,39 @@ def spend_document(warehouse: Warehouse, now: datetime | None = None) -> dict:
         }
         for r in rows
     ]
-    keys = sorted({(r["company_id"], r["location_id"], r["currency"]) for r in rows}, key=lambda k: k[1])
-    doc["locations"] = [_location(warehouse, config, key, rows, end, first_7) for key in keys]
+    month = _month_spend(warehouse, end)
+    by_key: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        by_key.setdefault((r["company_id"], r["location_id"], r["currency"]), []).append(r)
+    for key in sorted(by_key, key=lambda k: (k[1], k[0], k[2])):
+        mine, spent = by_key[key], month.get(key, 0)
+        try:
+            doc["locations"].append(_location(config or MappingConfig(), key, mine, spent, end, first_7))
+        except ConfigurationError as exc:  # a budget with more decimals than the currency has
+            doc["budgets_error"] = str(exc)
+            doc["locations"].append(_location(MappingConfig(), key, mine, spent, end, first_7))
     return doc
 
 
-def _location(warehouse: Warehouse, config, key: tuple[str, str, str], rows: list[dict], end: date, first_7: str):
-    """One location's figures (see the module)."""
-    from ghl_pleo.config import MappingConfig
-    from ghl_pleo.flows.spend_locations import location_figures
+def _month_spend(warehouse: Warehouse, end: date) -> dict[tuple[str, str, str], int]:
+    """(company, location, currency) -> spend of ``end``'s month up to ``end`` (``pleo_spend_daily``, one query)."""
+    found = warehouse.db.query(
+        "SELECT company_id, location_id, currency, SUM(amount_minor) AS spent FROM pleo_spend_daily "
+        "WHERE day >= :s AND day <= :e GROUP BY company_id, location_id, currency",
+        {"s": end.replace(day=1).isoformat(), "e": end.isoformat()},
+    )
+    return {(r["company_id"], r["location_id"], r["currency"]): int(r["spent"]) for r in found}
 
+
+def _location(config, key: tuple[str, str, str], mine: list[dict], spent_month: int, end: date, first_7: str):
+    """One location's figures (see the module) from its own rows: the spend flow's functions, no query."""
     company, location_id, currency = key
-    mine = [r for r in rows if r["location_id"] == location_id and r["currency"] == currency]
     spend_30 = sum(int(r["spend_minor"]) for r in mine)
     spend_7 = sum(int(r["spend_minor"]) for r in mine if r["day"] >= first_7)
-    figures = location_figures(warehouse, config or MappingConfig(), company, location_id, currency, end)
-    week, projection, budget = figures["week"], figures["projection"], figures["budget"]
-    over = budget is not None and projection.projected_minor is not None and projection.projected_minor > budget
+    week = seven_day(mine, location_id, end.isoformat(), currency)
+    projection = project(spent_month, end, config.spend.budget_min_days)
+    budget = budget_minor(config.budgets, location_id, currency)
+    over = exceeds(projection, budget)
     return {
         "company_id": company,
         "location_id": location_id,
@@ -113,7 +133,7 @@ def _location(warehouse: Warehouse, config, key: tuple[str, str, str], rows: lis
         "month": projection.month,
         "spend_month": _money(projection.spent_minor, currency),
         "budget_monthly": _money(budget, currency),
-        "budget_used_pct": figures["counts"]["budget_used_pct"],
+        "budget_used_pct": _text(used_pct(spent_month, budget)) if budget is not None else None,
         "budget_projected_month_end": _money(projection.projected_minor, currency),
         "over_budget": over,
     }

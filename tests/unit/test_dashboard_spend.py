@@ -122,6 +122,23 @@ def test_the_spend_page_shows_the_table_the_chart_and_the_suggestions(client):
     assert 'href="spend"' in client.get("/").text  # linked from the health page
 
 
+def test_a_budget_with_more_decimals_than_the_currency_is_named_on_the_page_not_a_server_error(
+    client, tmp_path, monkeypatch
+):
+    from ghl_pleo import dashboard
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('budgets: {L1: {monthly: "100.001"}}\n')
+    monkeypatch.setenv("GHL_PLEO_MAPPING_FILE", str(bad))
+    dashboard._cache.clear()
+    answer = client.get("/api/spend")
+    assert answer.status_code == 200
+    doc = answer.json()
+    assert "budgets.L1.monthly" in doc["budgets_error"] and "more decimals than DKK allows" in doc["budgets_error"]
+    assert doc["locations"][0]["budget_monthly"] is None and doc["locations"][0]["spend_7d"] == "74.54"
+    assert "Budgets not shown: Mapping file" in client.get("/spend").text
+
+
 def test_spend_needs_read_access_to_the_spend_dag_the_health_page_does_not(client, monkeypatch):
     from airflow.api_fastapi import app as airflow_app
 
