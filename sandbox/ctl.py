@@ -1,4 +1,8 @@
-"""Start, stop and query the sandbox from scripts: ``python -m sandbox.ctl up|down|locations|health``.
+"""Start, stop and query the sandbox from scripts: ``python -m sandbox.ctl up|down|locations|health|entries``.
+
+``entries`` generates the seeded accounting entries (``POST /_admin/pleo/entries/generate``, company currency DKK)
+for the spend sync's default lookback: the 7 UTC days ending yesterday (the day a manual spend run syncs). Same
+Pleo tags, same day: the same entries, so a second ``make run`` finds nothing new.
 
 Only this checkout's own sandbox is ever reused: ``up`` gives the process an instance id (a hash of the state
 folder's path and a random token, kept in ``.sandbox/instance``), the sandbox reports it at
@@ -17,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -150,8 +155,33 @@ def locations() -> None:
     print(json.dumps([loc["id"] for loc in _get(GHL_PORT, "/_admin/ghl/locations")["locations"]]))
 
 
+def entries(days: int = 7) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = (datetime.now(UTC).date() - timedelta(days=days)).isoformat()
+    body = json.dumps({"start": start, "days": days, "currency": "DKK"}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{GHL_PORT}/_admin/pleo/entries/generate",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            made = json.load(resp)["entries"]
+    except urllib.error.HTTPError as exc:  # 409: no ghl-social groups in the sandbox's Pleo yet (no tags run)
+        sys.exit(f"The sandbox generated no accounting entries ({exc.code}): {exc.read().decode(errors='replace')}")
+    print(f"{len(made)} accounting entries in the sandbox, {days} days from {start} (DKK)")
+
+
 if __name__ == "__main__":
-    commands = {"up": up, "down": down, "locations": locations, "health": lambda: sys.exit(0 if healthy() else 1)}
+    commands = {
+        "up": up,
+        "down": down,
+        "locations": locations,
+        "entries": entries,
+        "health": lambda: sys.exit(0 if healthy() else 1),
+    }
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit(f"usage: python -m sandbox.ctl {'|'.join(commands)}")
     commands[sys.argv[1]]()

@@ -11,6 +11,7 @@ from typing import Any
 
 from ghl_pleo.errors import ConfigurationError
 from ghl_pleo.spend_money import MAX_EXPONENT, MoneyError, parse_decimal_text
+from ghl_pleo.spend_settings import SpendSettings, parse_spend
 
 DEFAULT_MAPPING_FILE = Path(__file__).resolve().parents[2] / "include" / "mapping.yaml"
 TEMPLATE_FIELDS = {"location_name", "location_id"}
@@ -46,6 +47,7 @@ class MappingConfig:
         budgets: monthly budget per location as a Decimal in the company currency (``budgets: {<locationId>:
             {monthly: "5000.00"}}``); checked against the currency's decimals once it is known
             (:func:`ghl_pleo.spend_budget.budget_minor`).
+        spend: the spend sync's settings (:mod:`ghl_pleo.spend_settings`: ``lookback_days``, ``families``, ...).
         source: the file this came from (for messages).
     """
 
@@ -64,6 +66,7 @@ class MappingConfig:
     max_archives_per_run: int = 200
     future_tolerance_minutes: int = 10
     budgets: dict = field(default_factory=dict, hash=False)
+    spend: SpendSettings = field(default_factory=SpendSettings)
     source: str = field(default="<defaults>", compare=False)
 
     def company_for(self, location_id: str) -> str | None:
@@ -233,6 +236,7 @@ _KEY_PARSERS = {
     "locations": _parse_locations,
     "quality": _parse_quality,
     "budgets": _parse_budgets,
+    "spend": parse_spend,
 }
 
 

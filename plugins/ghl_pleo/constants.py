@@ -11,6 +11,7 @@ import os
 TAGS_DAG_ID = "ghl_pleo_tags_sync"
 STATISTICS_DAG_ID = "ghl_pleo_statistics_sync"
 HEALTH_DAG_ID = "ghl_pleo_health"
+SPEND_DAG_ID = "ghl_pleo_spend_sync"
 SYNC_DAG_IDS = (TAGS_DAG_ID, STATISTICS_DAG_ID)
 
 # Pool that serialises Pleo group writes (one slot): ensure_groups and the statistics metadata write.

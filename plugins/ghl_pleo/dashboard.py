@@ -4,6 +4,9 @@
 * ``/ghl-pleo/`` (``?window=24h|7d|30d``): the page, rendered by :mod:`ghl_pleo.dashboard_page` (charts are SVG
   drawn there; the page has no script and loads nothing from elsewhere).
 * ``/ghl-pleo/api/health``: the same numbers as JSON, for other monitors (stable keys; see README).
+* ``/ghl-pleo/spend`` (``?location=<id>`` for one location's chart) and ``/ghl-pleo/api/spend``: "Spend vs
+  social" (:mod:`ghl_pleo.dashboard_spend`, :mod:`ghl_pleo.dashboard_spend_page`); these also need read access to
+  the spend DAG.
 * ``/ghl-pleo/data-docs/...``: the Great Expectations Data Docs of the runs (the links in alerts point here).
 
 Reads only the warehouse. Every route needs an Airflow login (the UI's session cookie, or
@@ -24,7 +27,7 @@ import time
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from ghl_pleo.constants import SYNC_DAG_IDS
+from ghl_pleo.constants import SPEND_DAG_ID, SYNC_DAG_IDS
 from ghl_pleo.dashboard_page import render_page
 
 log = logging.getLogger("ghl_pleo.dashboard")
@@ -65,9 +68,10 @@ async def require_login(request: Request) -> None:
 
         user = await resolve_user_from_token(token or request.cookies.get(COOKIE_NAME_JWT_TOKEN))
         manager = get_auth_manager()
+        spend = (SPEND_DAG_ID,) if _is_spend(request.url.path) else ()
         denied = [
             dag_id
-            for dag_id in SYNC_DAG_IDS
+            for dag_id in SYNC_DAG_IDS + spend
             if not manager.is_authorized_dag(method="GET", user=user, details=DagDetails(id=dag_id))
         ]
     except HTTPException:
@@ -77,6 +81,11 @@ async def require_login(request: Request) -> None:
         raise HTTPException(status_code=401, detail="Log in to Airflow first") from None
     if denied:
         raise HTTPException(status_code=403, detail=f"Your Airflow role may not read {', '.join(denied)}")
+
+
+def _is_spend(path: str) -> bool:
+    """The "Spend vs social" routes: they also need read access to the spend DAG."""
+    return path.rstrip("/").endswith(("/spend", "/api/spend"))
 
 
 def _is_static_data_docs(path: str) -> bool:
@@ -102,17 +111,28 @@ def warehouse():
     return _warehouse
 
 
+def _cached(key: str, compute) -> dict:
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and time.monotonic() - hit[0] < CACHE_S:
+            return hit[1]
+        doc = compute(warehouse())
+        _cache[key] = (time.monotonic(), doc)
+        return doc
+
+
 def current_health() -> dict:
     """The health document, recomputed at most every 30 s (500 locations x 30 days is ~360,000 ledger rows)."""
     from ghl_pleo.health import health
 
-    with _cache_lock:
-        hit = _cache.get("health")
-        if hit and time.monotonic() - hit[0] < CACHE_S:
-            return hit[1]
-        doc = health(warehouse())
-        _cache["health"] = (time.monotonic(), doc)
-        return doc
+    return _cached("health", health)
+
+
+def current_spend() -> dict:
+    """The "Spend vs social" document (:func:`ghl_pleo.dashboard_spend.spend_document`), at most every 30 s."""
+    from ghl_pleo.dashboard_spend import spend_document
+
+    return _cached("spend", spend_document)
 
 
 def create_app() -> FastAPI:
@@ -142,6 +162,16 @@ def create_app() -> FastAPI:
         if window not in WINDOWS:
             raise HTTPException(status_code=400, detail=f"window must be one of {', '.join(WINDOWS)}")
         return HTMLResponse(render_page(current_health(), window))
+
+    @app.get("/api/spend")
+    def spend_json() -> JSONResponse:
+        return JSONResponse(current_spend())
+
+    @app.get("/spend", response_class=HTMLResponse)
+    def spend_page(location: str | None = None) -> HTMLResponse:
+        from ghl_pleo.dashboard_spend_page import render_spend_page
+
+        return HTMLResponse(render_spend_page(current_spend(), location))
 
     @app.get("/data-docs/{path:path}")
     def data_docs(path: str = ""):

@@ -10,10 +10,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
+from ghl_pleo.constants import SPEND_DAG_ID, STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.dashboard_charts import chart
 
-COLORS = {TAGS_DAG_ID: "#2563eb", STATISTICS_DAG_ID: "#d97706"}
+COLORS = {TAGS_DAG_ID: "#2563eb", STATISTICS_DAG_ID: "#d97706", SPEND_DAG_ID: "#059669"}
 
 
 def _pct(v: float | None) -> str:
@@ -97,7 +97,8 @@ def _header(doc: dict, window: str, windows: Any) -> str:
     return f"""<h1>GHL-Pleo health</h1>
 <div class="muted">From the warehouse ledger at {doc["generated_at"]}; dry runs excluded. Stale after
 {", ".join(f"{_short(k)} {v:g} h" for k, v in doc["stale_after_hours"].items())}.
-<a href="api/health">JSON</a> · <a href="data-docs/index.html">Data Docs</a></div>
+<a href="api/health">JSON</a> · <a href="data-docs/index.html">Data Docs</a> ·
+<a href="spend">Spend vs social</a></div>
 <p class="tabs">Window: {tabs} &nbsp; <span class="{"bad" if stale_n else ""}">{stale_n} stale location(s)</span></p>
 """
 

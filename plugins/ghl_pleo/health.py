@@ -15,13 +15,18 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from ghl_pleo.alerts import runbook_link
-from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
+from ghl_pleo.constants import SPEND_DAG_ID, STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.health_numbers import WINDOWS, freshness, health_document, prepare
 from ghl_pleo.warehouse import Warehouse
 
 log = logging.getLogger("ghl_pleo.health")
-DEFAULT_STALE_HOURS = {TAGS_DAG_ID: 3.0, STATISTICS_DAG_ID: 36.0}
-STALE_ENV = {TAGS_DAG_ID: "GHL_PLEO_STALE_HOURS_TAGS", STATISTICS_DAG_ID: "GHL_PLEO_STALE_HOURS_STATISTICS"}
+# The spend DAG is daily like statistics: a location without a successful spend run for 36 h is stale too.
+DEFAULT_STALE_HOURS = {TAGS_DAG_ID: 3.0, STATISTICS_DAG_ID: 36.0, SPEND_DAG_ID: 36.0}
+STALE_ENV = {
+    TAGS_DAG_ID: "GHL_PLEO_STALE_HOURS_TAGS",
+    STATISTICS_DAG_ID: "GHL_PLEO_STALE_HOURS_STATISTICS",
+    SPEND_DAG_ID: "GHL_PLEO_STALE_HOURS_SPEND",
+}
 RETENTION_ENV = "GHL_PLEO_LEDGER_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 90.0
 
@@ -40,7 +45,7 @@ def _env_number(name: str, default: float) -> float:
 
 
 def stale_hours() -> dict[str, float]:
-    """Hours without a successful sync before a location is stale, per DAG (env overrides the 3 h / 36 h)."""
+    """Hours without a successful sync before a location is stale, per DAG (env overrides the 3 h / 36 h / 36 h)."""
     return {dag: _env_number(STALE_ENV[dag], hours) for dag, hours in DEFAULT_STALE_HOURS.items()}
 
 

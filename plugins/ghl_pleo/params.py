@@ -63,3 +63,19 @@ def statistics_params() -> dict[str, Param]:
             "GHL location ids to run for (empty: all). Each must be in the location list.",
         ),
     }
+
+
+def spend_params() -> dict[str, Param]:
+    """The spend DAG's trigger form."""
+    return {
+        "dry_run": _flag(
+            "Dry run",
+            "Read Pleo's accounting entries and store the window's spend in the warehouse, but write nothing to "
+            "Pleo and send no budget alert: the summary and the change log show which group metadata would change.",
+        ),
+        "locations": _ids(
+            "Only these locations",
+            "GHL location ids to report and write metadata for (empty: all). Each must be in the location list; "
+            "the company's whole window is still read and stored.",
+        ),
+    }

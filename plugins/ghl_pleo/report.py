@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ghl_pleo.constants import SYNC_DAG_IDS
+from ghl_pleo.constants import SPEND_DAG_ID, SYNC_DAG_IDS
 from ghl_pleo.errors import ConfigurationError
 from ghl_pleo.summary import TAGS_DAG_ID, run_summary
 from ghl_pleo.warehouse import Warehouse
@@ -24,7 +24,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dag-id",
         default=TAGS_DAG_ID,
-        help=f"the DAG whose run to show: {' or '.join(SYNC_DAG_IDS)} (default: %(default)s)",
+        help=f"the DAG whose run to show: {', '.join((*SYNC_DAG_IDS, SPEND_DAG_ID))} (default: %(default)s)",
     )
     p.add_argument(
         "--run-id",

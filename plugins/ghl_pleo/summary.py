@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
+from ghl_pleo.constants import SPEND_DAG_ID, STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.warehouse import Warehouse
 
 # (column header, counts key) per DAG
@@ -33,6 +33,14 @@ COLUMNS = {
         ("followers", "followers"),
         ("impressions", "impressions"),
         ("reach", "reach"),
+        ("metadata", "metadata_written"),
+    ],
+    SPEND_DAG_ID: [
+        ("spend 7d", "spend_7d"),
+        ("impr. 7d", "impressions_7d"),
+        ("per 1k", "cost_per_1k_impressions_7d"),
+        ("budget %", "budget_used_pct"),
+        ("suggested", "suggestions"),
         ("metadata", "metadata_written"),
     ],
 }
@@ -144,8 +152,11 @@ def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], to
     c, q = r["counts"], r["requests"]
     ghl_n = q.get("ghl", {}).get("total_requests", 0)
     pleo_n = q.get("pleo", {}).get("total_requests", 0)
-    values = [c.get(k, 0) or 0 for _, k in columns]
-    totals.update({k: v for (_, k), v in zip(columns, values, strict=True)})
+    raw = [c.get(k, 0) for _, k in columns]
+    # a figure the run recorded as unknown (a cost without impressions) is "–", never 0; a missing count is 0
+    values = ["–" if v is None and k in c else v or 0 for (_, k), v in zip(columns, raw, strict=True)]
+    # text figures (spend as a decimal, a ratio) and unknown ones (None) have no total: only numbers are added
+    totals.update({k: v for (_, k), v in zip(columns, raw, strict=True) if isinstance(v, (int, float))})
     totals["ghl"] += ghl_n
     totals["pleo"] += pleo_n
     totals["groups_created"] += c.get("groups_created", 0) or 0  # made by the location's task after its read
@@ -159,7 +170,7 @@ def _location_line(location_id: str, r: dict, columns: list[tuple[str, str]], to
 def _totals_line(totals: Counter, columns: list[tuple[str, str]], width: int) -> str:
     return (
         f"{'TOTAL':<24} {'':<{width}} "
-        + " ".join(f"{_fmt(totals[k]):>10}" for _, k in columns)
+        + " ".join(f"{_fmt(totals[k]) if k in totals else '':>10}" for _, k in columns)
         + f" {totals['ghl']:>8} {totals['pleo']:>8}"
     )
 

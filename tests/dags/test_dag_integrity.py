@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pendulum
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +56,22 @@ def test_statistics_dag_has_a_real_daily_utc_window(dagbag):
 
     core = coerce_to_core_timetable(timetable)
     assert isinstance(core, CronDataIntervalTimetable)
+    interval = core.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 2, 5, tz="UTC"))
+    assert (interval.start, interval.end) == (
+        pendulum.datetime(2026, 11, 1, tz="UTC"),
+        pendulum.datetime(2026, 11, 2, tz="UTC"),
+    )
+
+
+def test_spend_dag_reads_one_daily_utc_window_and_writes_metadata_through_the_group_pool(dagbag):
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    dag = dagbag.dags["ghl_pleo_spend_sync"]
+    assert {t.task_id for t in dag.tasks} == {"list_locations", "sync_spend", "write_metadata", "summarize"}
+    assert dag.get_task("write_metadata").pool == "ghl_pleo_group_writes"
+    assert dag.get_task("summarize").trigger_rule == "all_done"
+    assert {"dry_run", "locations"} == set(dag.params.keys())
+    core = coerce_to_core_timetable(dag.timetable)
     interval = core.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 2, 5, tz="UTC"))
     assert (interval.start, interval.end) == (
         pendulum.datetime(2026, 11, 1, tz="UTC"),
@@ -113,7 +130,7 @@ def test_the_trigger_form_offers_dry_run_locations_and_full_refresh(dagbag):
     assert tags["full_refresh"] is False
 
 
-SYNC_DAGS = ("ghl_pleo_tags_sync", "ghl_pleo_statistics_sync")
+SYNC_DAGS = ("ghl_pleo_tags_sync", "ghl_pleo_statistics_sync", "ghl_pleo_spend_sync")
 
 
 def _form_params(dagbag, dag_id: str) -> dict:
@@ -167,7 +184,12 @@ def test_health_dag_shape(dagbag):
 def test_every_dag_has_an_owner_a_description_and_a_run_timeout(dagbag):
     from datetime import timedelta
 
-    expected = {"ghl_pleo_tags_sync": 6, "ghl_pleo_statistics_sync": 12, "ghl_pleo_health": 1}
+    expected = {
+        "ghl_pleo_tags_sync": 6,
+        "ghl_pleo_statistics_sync": 12,
+        "ghl_pleo_spend_sync": 12,
+        "ghl_pleo_health": 1,
+    }
     for dag_id, dag in dagbag.dags.items():
         assert dag.description and len(dag.description) > 20, dag_id
         assert dag.dagrun_timeout == timedelta(hours=expected[dag_id]), dag_id
@@ -241,6 +263,7 @@ def test_every_dag_alerts_its_failure_through_the_run_failure_notifier(dagbag):
     expected = {
         "ghl_pleo_tags_sync": ("list_locations", ("ensure_groups",)),
         "ghl_pleo_statistics_sync": ("list_locations", ("write_metadata",)),
+        "ghl_pleo_spend_sync": ("list_locations", ("sync_spend", "write_metadata")),
         "ghl_pleo_health": (None, ()),
     }
     for dag_id, dag in dagbag.dags.items():

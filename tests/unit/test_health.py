@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ghl_pleo.constants import SPEND_DAG_ID
 from ghl_pleo.health import STATISTICS_DAG_ID, TAGS_DAG_ID, check_stale
 from ghl_pleo.warehouse import Warehouse
 from tests.warehouse.ledger_rows import add_row
@@ -71,3 +72,16 @@ def test_a_stale_location_is_alerted_once_per_stale_period(wh):
     assert check_stale(wh, now=NOW + timedelta(hours=6, minutes=1), hours=HOURS, send=send)["recovered"] == 1
     again = check_stale(wh, now=NOW + timedelta(hours=10), hours=HOURS, send=send)  # and goes stale again
     assert f"{TAGS_DAG_ID}:L2" in again["alerted"] and len(sent) == 2
+
+
+def test_a_location_without_a_spend_run_for_36_hours_is_stale(wh, monkeypatch):
+    """The spend DAG is daily: by default (no hours given) a location is stale 36 h after its last spend run."""
+    monkeypatch.delenv("GHL_PLEO_STALE_HOURS_SPEND", raising=False)
+    sent = []
+    add_row(wh, SPEND_DAG_ID, "s1", "L1", NOW - timedelta(hours=40), 5)
+    add_row(wh, SPEND_DAG_ID, "s2", "L2", NOW - timedelta(hours=30), 5)
+    found = check_stale(wh, now=NOW, send=lambda subject, body: sent.append(body) or ["test"])
+    assert found["alerted"] == [f"{SPEND_DAG_ID}:L1"]
+    assert f"{SPEND_DAG_ID} (stale after 36 h)" in sent[0] and "location L1" in sent[0]
+    monkeypatch.setenv("GHL_PLEO_STALE_HOURS_SPEND", "24")
+    assert check_stale(wh, now=NOW, send=lambda s, b: ["test"])["alerted"] == [f"{SPEND_DAG_ID}:L2"]

@@ -13,6 +13,7 @@ and exposes the stores:
 - ``tokens`` (:class:`TokenStore`): the agency OAuth tokens (encrypted).
 - ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
 - ``leases`` (:class:`LeaseStore`): one writer per unit of work (a location's sync, the tag groups).
+- ``spend`` (:class:`SpendStore`): daily spend, spend vs social, tag suggestions, quarantine, budget alerts.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ghl_pleo.warehouse.leases import LeaseStore
 from ghl_pleo.warehouse.ledger import LedgerStore, drift_flags
 from ghl_pleo.warehouse.pending import PendingWriteStore
 from ghl_pleo.warehouse.rate_slots import RateSlotStore
+from ghl_pleo.warehouse.spend import SpendStore
 from ghl_pleo.warehouse.staging import StagingStore
 from ghl_pleo.warehouse.state import SyncStateStore
 from ghl_pleo.warehouse.tokens import TokenStore
@@ -48,6 +50,7 @@ __all__ = [
     "LedgerStore",
     "PendingWriteStore",
     "RateSlotStore",
+    "SpendStore",
     "StagingStore",
     "SyncStateStore",
     "TokenStore",
@@ -81,6 +84,7 @@ class Warehouse:
         self.tokens = TokenStore(self.db)
         self.rate_slots = RateSlotStore(self.db)
         self.leases = LeaseStore(self.db)
+        self.spend = SpendStore(self.db)
 
     def apply_schema(self) -> None:
         """Apply the schema again (idempotent; constructing a Warehouse already made sure of it)."""
