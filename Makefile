@@ -4,6 +4,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Test processes for `make test` (pytest-xdist; each test module runs whole in one of them). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run plan ui ui-stop test test-fast lint format bench packages reset sandbox sandbox-stop venv airflow-init docs-assets
 
@@ -58,10 +60,10 @@ format: venv
 	@$(BIN)/ruff format .
 
 test: packages venv lint  ## Lint, then the whole suite (starts the sandbox and PostgreSQL servers it needs itself)
-	@source scripts/env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@source scripts/env.sh && $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: packages venv lint  ## Lint, then the suite without tests marked slow (unit, hooks, flows, warehouse)
-	@source scripts/env.sh && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	@source scripts/env.sh && $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 bench: venv  ## Agency-scale benchmark through a real Airflow (not part of make test); BENCH_ARGS="--locations 50 --tags 1000"
 	@source scripts/env.sh && unset AIRFLOW_HOME && $(BIN)/python -m bench.run $(BENCH_ARGS)
