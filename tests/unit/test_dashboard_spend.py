@@ -49,9 +49,11 @@ def seed_spend(wh: Warehouse) -> None:
         )
     suggestions = [
         {"entry_id": f"e{n}", "split_id": "", "day": AS_OF, "currency": "DKK", "amount_minor": amount}
-        | {"note": f"sandbox: {n}", "candidates": [{"location_id": "L1", "tag_code": "t1", "tag_name": "Summer"}]}
+        | {"note": note, "candidates": [{"location_id": "L1", "tag_code": "t1", "tag_name": "Summer"}]}
         | {"reason": "the note names Summer"}
-        for n, amount in enumerate([150, -98_765, 2_001])
+        for n, (amount, note) in enumerate(
+            [(150, "Coffee for the Summer shoot"), (-98_765, "Refund: Summer ads"), (2_001, "Summer flyers")]
+        )
     ]
     wh.spend.replace_days(
         COMPANY, days, daily=daily, social=social, suggestions=suggestions, quarantine=[], run_id="manual__1"
