@@ -141,7 +141,7 @@ def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict]) -> dict:
             exc = future.exception()
             if exc is not None:
                 errors[futures[future]] = exc
-                log.error("Location %s failed (%s): %s", futures[future], error_kind(exc), redact(str(exc))[:500])
+                log.error("Location %s failed: [%s] %s", futures[future], error_kind(exc), redact(str(exc))[:500])
     outcome = _outcome(run, batch, todo, skipped)
     _raise_failed(label, len(locations), errors)
     return outcome

@@ -62,7 +62,9 @@ def test_failed_locations_make_the_same_alert_summarize_would_have_made(monkeypa
     finish(ledger, "L1", "failed", "authentication")
     finish(ledger, "L2")
     ledger.ledger.start_location_run(TAGS, "run-1", "L3", 1)  # killed mid-try: still running
-    states(monkeypatch, {**OK, "sync_locations_0": "failed", "sync_locations_1": "success", "sync_locations_2": "failed"})
+    states(
+        monkeypatch, {**OK, "sync_locations_0": "failed", "sync_locations_1": "success", "sync_locations_2": "failed"}
+    )
     tags_notifier().notify(context())
     ((subject, body),) = sent
     assert subject == f"[ghl-pleo] {TAGS} failed for 2 of 3 locations (authentication: 1, interrupted: 1)"
