@@ -65,7 +65,7 @@ def sync_locations(batch: dict) -> dict:
             skip_when_locked=True,  # a current-state sync: the run holding the location syncs the same state
         )
 
-    return run_batch(run, batch, one)
+    return run_batch(run, batch, one, retry=_automatic_retry(ctx))
 
 
 @tasks.fails_fast
@@ -94,7 +94,26 @@ def fetch_statistics(batch: dict) -> dict:
             skip_when_locked=False,  # dated work: this run's day is its own; a locked location fails, is retried
         )
 
-    return run_batch(run, batch, one)
+    return run_batch(run, batch, one, retry=_automatic_retry(ctx))
+
+
+def _automatic_retry(ctx) -> bool:
+    """Whether this try is Airflow's retry of a failed try, not a first try or the first after a clear (Airflow's
+    own reckoning: a clear sets ``max_tries`` to the try number plus the task's retries)."""
+    ti = ctx["ti"]
+    first = (getattr(ti, "max_tries", 0) or 0) - (ti.task.retries or 0) + 1
+    return ti.try_number > max(first, 1)
+
+
+def _fail_fast_kinds() -> set[str]:
+    """The error kinds no retry can fix (``GhlPleoError.fail_fast``)."""
+    out, todo = set(), [GhlPleoError]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.fail_fast:
+            out.add(cls.kind)
+    return out
 
 
 def _batch_task(batch: dict, location_column: str):
@@ -109,30 +128,36 @@ def _batch_task(batch: dict, location_column: str):
     return ctx, run, params
 
 
-def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict]) -> dict:
+def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict], *, retry: bool = False) -> dict:
     """``one(location)`` for each location of the batch not yet synced in this run, at most
-    GHL_PLEO_THREADS_PER_TASK at once; raises (naming the failed locations) if any failed."""
+    GHL_PLEO_THREADS_PER_TASK at once; raises (naming the failed locations) if any failed. On Airflow's automatic
+    ``retry`` a location that failed with an error no retry can fix is not tried again (a clear tries it again)."""
     from ghl_pleo.constants import threads_per_task
 
     label, locations = batch["label"], batch["locations"]
-    done = {r["location_id"] for r in run.warehouse.ledger.location_runs(run.dag_id, run.run_id) if r["status"] in DONE}
-    todo = [loc for loc in locations if loc["location_id"] not in done]
+    rows = {r["location_id"]: r for r in run.warehouse.ledger.location_runs(run.dag_id, run.run_id)}
+    done = {k for k, r in rows.items() if r["status"] in DONE}
+    hopeless = _fail_fast_kinds() if retry else set()
+    kept = {k: r["error_kind"] for k, r in rows.items() if r["status"] == "failed" and r["error_kind"] in hopeless}
+    todo = [loc for loc in locations if loc["location_id"] not in done and loc["location_id"] not in kept]
     skipped = [loc["location_id"] for loc in locations if loc["location_id"] in done]
+    kept = {loc["location_id"]: kept[loc["location_id"]] for loc in locations if loc["location_id"] in kept}
     threads = max(1, min(threads_per_task(), len(todo)))
     log.info(
-        "%s (try %d): %d location(s) to sync, %d thread(s); %d already synced in this run, skipped%s",
+        "%s (try %d): %d location(s) to sync, %d thread(s); %d already synced in this run, skipped%s%s",
         label,
         run.try_number,
         len(todo),
         threads,
         len(skipped),
         f": {', '.join(skipped)}" if skipped else "",
+        "; kept failed (a retry cannot fix them): " + ", ".join(f"{k} ({v})" for k, v in kept.items()) if kept else "",
     )
     memory.reset_peak()  # one process for the batch: its peak is the batch's
     slots = threading.Semaphore(threads)
     run.validator.slots = slots
     run.validator.expect([loc["location_id"] for loc in todo])
-    errors: dict[str, BaseException] = {}
+    errors: dict[str, tuple[str, bool]] = {k: (v, True) for k, v in kept.items()}
     # One thread per location (cheap), at most `threads` of them working: a location waiting for the batch's
     # validation gives its slot to the next, so every location can reach the one validation.
     with ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="location") as pool:
@@ -140,7 +165,7 @@ def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict]) -> dict:
         for future in as_completed(futures):
             exc = future.exception()
             if exc is not None:
-                errors[futures[future]] = exc
+                errors[futures[future]] = (error_kind(exc), isinstance(exc, GhlPleoError) and exc.fail_fast)
                 log.error("Location %s failed: [%s] %s", futures[future], error_kind(exc), redact(str(exc))[:500])
     outcome = _outcome(run, batch, todo, skipped)
     _raise_failed(label, len(locations), errors)
@@ -189,14 +214,15 @@ def _outcome(run: SyncRun, batch: dict, todo: list[dict], skipped: list[str]) ->
     return out
 
 
-def _raise_failed(label: str, total: int, errors: dict[str, BaseException]) -> None:
-    """Fail the batch naming its failed locations: without retries when no failure is one a retry can fix."""
+def _raise_failed(label: str, total: int, errors: dict[str, tuple[str, bool]]) -> None:
+    """Fail the batch naming its failed locations (``{location: (kind, fail_fast)}``): without retries when no
+    failure is one a retry can fix."""
     if not errors:
         return
     from airflow.sdk.exceptions import AirflowFailException
 
-    detail = "; ".join(f"{loc} ({error_kind(exc)})" for loc, exc in sorted(errors.items()))
+    detail = "; ".join(f"{loc} ({kind})" for loc, (kind, _) in sorted(errors.items()))
     head = f"{len(errors)} of {total} location(s) of {label} failed: {detail}"
-    if all(isinstance(e, GhlPleoError) and e.fail_fast for e in errors.values()):
+    if all(fail_fast for _, fail_fast in errors.values()):
         raise AirflowFailException(f"{head}. A retry cannot fix these: no retry (see summarize for what to do).")
     raise BatchFailed(f"{head}. A retry (or clearing this task) re-syncs only the locations not synced in this run.")

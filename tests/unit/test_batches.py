@@ -4,6 +4,8 @@ batch-mates sync, the result is stored in the warehouse, and summarize's Data Do
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
@@ -66,7 +68,7 @@ def sync(tmp_path, monkeypatch):
     monkeypatch.setenv("GHL_PLEO_THREADS_PER_TASK", "2")
     wh = Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
 
-    def go(records: dict[str, list[str] | None], try_number: int = 1):
+    def go(records: dict[str, list[str] | None], try_number: int = 1, retry: bool = False):
         run = SyncRun(wh, DAG, "manual__1", try_number)
         run.validator = BatchValidator(run, f"batch1-try{try_number}", "location_id")
         batch = batches(locs(*records), 25)[0]
@@ -75,7 +77,7 @@ def sync(tmp_path, monkeypatch):
             ident = location["location_id"]
             return tasks._run_location(run, ident, Hooks(), check_step, records[ident], skip_when_locked=True)
 
-        return tasks_batch.run_batch(run, batch, one)
+        return tasks_batch.run_batch(run, batch, one, retry=retry)
 
     return wh, go
 
@@ -121,3 +123,27 @@ def test_a_retry_syncs_only_the_locations_not_synced_in_this_run(sync, caplog):
     assert "1 already synced in this run, skipped: A" in caplog.text
     rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG, "manual__1")}
     assert {k: (r["status"], r["try_number"]) for k, r in rows.items()} == {"A": ("success", 1), "B": ("success", 2)}
+
+
+@pytest.mark.slow  # real GX
+def test_airflow_s_retry_leaves_a_location_no_retry_can_fix_failed_and_then_fails_without_retries(sync, caplog):
+    wh, go = sync
+    with pytest.raises(tasks_batch.BatchFailed, match=r"2 of 2 .*: A \(data_quality\); B \(upstream_outage\)"):
+        go({"A": ["a name far too long"], "B": None})
+    caplog.set_level("INFO", logger="ghl_pleo.tasks")
+    with pytest.raises(AirflowFailException, match=r"1 of 2 location\(s\) of batch 1: A..B \(2\) failed: A \(data_q"):
+        go({"A": ["fine now"], "B": ["two"]}, try_number=2, retry=True)
+    assert "kept failed (a retry cannot fix them): A (data_quality)" in caplog.text
+    rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG, "manual__1")}
+    assert {k: (r["status"], r["try_number"]) for k, r in rows.items()} == {"A": ("failed", 1), "B": ("success", 2)}
+    out = go({"A": ["fine now"], "B": None}, try_number=3)  # a clear (not a retry): A is tried again, B left alone
+    assert (out["ok"], out["already_synced"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("try_number", "max_tries", "retry"),
+    [(1, 2, False), (2, 2, True), (3, 2, True), (4, 5, False), (5, 5, True)],  # (4, 5): the first try after a clear
+)
+def test_an_automatic_retry_is_told_from_a_first_try_and_a_clear(try_number, max_tries, retry):
+    ti = SimpleNamespace(try_number=try_number, max_tries=max_tries, task=SimpleNamespace(retries=2))
+    assert tasks_batch._automatic_retry({"ti": ti}) is retry
