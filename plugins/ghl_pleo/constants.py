@@ -26,6 +26,35 @@ def max_parallel_locations() -> int:
     return int(os.environ.get("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "8"))
 
 
+def locations_per_task() -> int:
+    """Locations one mapped task syncs (a batch: one task instance and one XCom row each). 25 for now: a first guess
+    that bench/ (issue 19) is to replace with a measured default."""
+    return _positive_int("GHL_PLEO_LOCATIONS_PER_TASK", 25)
+
+
+def threads_per_task() -> int:
+    """Locations a batch task syncs at once, in threads (their work is mostly waiting on GHL and Pleo); never more
+    than the batch has. Batch tasks at once per run = max_parallel_locations() / this (rounded up), so
+    GHL_PLEO_MAX_PARALLEL_LOCATIONS keeps meaning "locations at once" (defaults: 8 = 2 tasks x 4 threads)."""
+    return _positive_int("GHL_PLEO_THREADS_PER_TASK", 4)
+
+
+def parallel_batches() -> int:
+    """Batch tasks of one run at once (``max_active_tis_per_dagrun``): max_parallel_locations() / threads_per_task()."""
+    return max(1, -(-max_parallel_locations() // threads_per_task()))
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: a whole number is expected (e.g. {default}).") from None
+    if value < 1:
+        raise ValueError(f"{name}={raw!r}: must be at least 1.")
+    return value
+
+
 def retry_delay_s() -> float:
     """Seconds before Airflow retries a failed task (growing by RETRY_BACKOFF). Tests shorten it."""
     return float(os.environ.get("GHL_PLEO_RETRY_DELAY_S", "60"))

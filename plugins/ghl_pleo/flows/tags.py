@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ghl_pleo import memory
+from ghl_pleo.batch_quality import validate
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import APIError, DataValidationError, DriftGuardError, IncompleteReadError, SchemaDriftError
 from ghl_pleo.flows.archive_gate import ArchiveGate, listing_baseline_rows
@@ -27,7 +28,6 @@ from ghl_pleo.quality import (
     check_location_id,
     observed_fields,
     require,
-    run_suite,
     schema_drift,
     tags_expectations,
 )
@@ -66,7 +66,9 @@ def sync_location_tags(
     """
     location_id = run.location_id
     check_location_id(location_id)
-    memory.reset_peak()
+    alone = run.run.validator is None  # in a batch task the process's peak memory is the batch's (logged there)
+    if alone:
+        memory.reset_peak()
     counts = run.counts
     counts.update(dict.fromkeys(ROW_BUCKETS, 0), start_rss_mb=memory.rss_mb())
     try:
@@ -98,6 +100,8 @@ def sync_location_tags(
         created_ids,
     )
     _count_writes(counts, tag_counts, dim_counts, active=active, summary=summary)
+    if not alone:
+        counts.pop("peak_rss_mb")
     _raise_if_held(run, incomplete, gate.reason)
     _log_done(run)
     return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
@@ -192,12 +196,7 @@ def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> Prep
             f"({share:.0%} > {config.max_rejected_share:.0%}: {dict(rules)}); the load was held, nothing was "
             f"written. See rejected_records for run {run.run.run_id}; fix the source or the mapping file."
         )
-    gate = run_suite(
-        "ghl_tags",
-        prepared.tags,
-        tags_expectations(config.max_name_length),
-        run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}",
-    )
+    gate = validate(run, "ghl_tags", prepared.tags, lambda _keys: tags_expectations(config.max_name_length))
     counts["data_docs"] = gate.docs
     if not gate.success:
         counts["held"] = len(prepared.tags)

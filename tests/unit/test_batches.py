@@ -1,0 +1,149 @@
+"""Locations in batches (issue 19): the batches and their map-index labels, and a batch task's locations in threads
+with ONE real GX validation for the batch: a location whose records fail is held with its own message while its
+batch-mates sync, the result is stored in the warehouse, and summarize's Data Docs build reads it from there."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from ghl_pleo import tasks, tasks_batch
+from ghl_pleo.batch_quality import BatchValidator, build_run_docs, validate
+from ghl_pleo.batches import LABEL_MAX, batches
+from ghl_pleo.errors import RetryableAPIError
+from ghl_pleo.quality import require, tags_expectations
+from ghl_pleo.run_context import Hooks, SyncRun
+from ghl_pleo.transform import TAG_COLUMNS
+from ghl_pleo.warehouse import Warehouse
+
+DAG = "ghl_pleo_tags_sync"
+
+
+def locs(*ids: str) -> list[dict]:
+    return [{"location_id": i, "name": i.lower()} for i in ids]
+
+
+def test_locations_are_cut_into_batches_labelled_first_to_last_with_their_count():
+    out = batches(locs(*(f"L{i:02d}" for i in range(1, 8))), 3)
+    assert [b["batch"] for b in out] == [1, 2, 3]
+    assert [b["label"] for b in out] == ["batch 1: L01..L03 (3)", "batch 2: L04..L06 (3)", "batch 3: L07 (1)"]
+    assert [loc["location_id"] for b in out for loc in b["locations"]] == [f"L{i:02d}" for i in range(1, 8)]
+    assert batches([], 25) == []
+    with pytest.raises(ValueError, match="at least one location"):
+        batches(locs("A"), 0)
+
+
+def test_a_label_of_very_long_ids_fits_airflow_s_250_characters():
+    (b,) = batches(locs("a" * 200, "b" * 200), 2)
+    assert len(b["label"]) <= LABEL_MAX and b["label"].startswith("batch 1: aaa") and b["label"].endswith(" (2)")
+    assert "…..bbb" in b["label"]
+
+
+def frame(location_id: str, names: list[str]) -> pd.DataFrame:
+    rows = [
+        dict.fromkeys(TAG_COLUMNS) | {"location_id": location_id, "tag_id": f"{location_id}-{i}", "code": "c"}
+        for i in range(len(names))
+    ]
+    out = pd.DataFrame(rows, columns=list(TAG_COLUMNS))
+    out["name"], out["archived"], out["updated_at"] = names, False, "2026-01-01T00:00:00Z"
+    return out
+
+
+def check_step(run, _hooks, names: list[str]) -> dict:
+    """A location's records through the batch's validator, held as flows/tags.py holds them."""
+    if names is None:
+        raise RetryableAPIError(f"GHL GET tags for {run.location_id}: HTTP 503")
+    gate = validate(run, "ghl_tags", frame(run.location_id, names), lambda _keys: tags_expectations(12))
+    run.counts["data_docs"] = gate.docs
+    require(gate, f"Location {run.location_id}")
+    return {"location_id": run.location_id}
+
+
+@pytest.fixture
+def sync(tmp_path, monkeypatch):
+    monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(tmp_path / "docs"))
+    monkeypatch.setenv("GHL_PLEO_THREADS_PER_TASK", "2")
+    wh = Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
+
+    def go(records: dict[str, list[str] | None], try_number: int = 1, retry: bool = False):
+        run = SyncRun(wh, DAG, "manual__1", try_number)
+        run.validator = BatchValidator(run, f"batch1-try{try_number}", "location_id")
+        batch = batches(locs(*records), 25)[0]
+
+        def one(location):
+            ident = location["location_id"]
+            return tasks._run_location(run, ident, Hooks(), check_step, records[ident], skip_when_locked=True)
+
+        return tasks_batch.run_batch(run, batch, one, retry=retry)
+
+    return wh, go
+
+
+@pytest.mark.slow  # real GX, and Data Docs built once (a few seconds)
+def test_one_validation_per_batch_holds_only_the_location_whose_records_fail(sync):
+    wh, go = sync
+    with pytest.raises(AirflowFailException, match=r"1 of 3 location\(s\) of batch 1: A..C \(3\) failed: B \(data_q"):
+        go({"A": ["one", "two"], "B": ["fine", "far too long a name"], "C": ["three"]})
+    rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG, "manual__1")}
+    assert {k: r["status"] for k, r in rows.items()} == {"A": "success", "B": "failed", "C": "success"}
+    assert rows["B"]["error"].startswith(
+        "Location B: GX suite ghl_tags FAILED 7/8: failed expect_column_value_lengths_to_be_between(name) x1"
+    )
+    assert rows["B"]["error"].endswith("The load was held; nothing was written.")
+    stored = wh.validations.results(DAG, "manual__1")
+    assert [(v["validation_id"], v["locations"], v["success"]) for v in stored] == [("batch1-try1", 3, 0)]
+    per = {r["location_id"]: r["success"] for r in wh.validations.location_results(DAG, "manual__1")}
+    assert per == {"A": 1, "B": 0, "C": 1}
+    index = build_run_docs(wh, DAG, "manual__1")  # summarize's one build, from the warehouse alone
+    assert index == rows["A"]["counts"]["data_docs"] and index.endswith("/docs/index.html")
+    page = index.removeprefix("file://")
+    assert "ghl_tags" in open(page, encoding="utf-8").read()
+
+
+@pytest.mark.slow  # real GX
+def test_a_retry_syncs_only_the_locations_not_synced_in_this_run(sync, caplog):
+    wh, go = sync
+    with pytest.raises(tasks_batch.BatchFailed, match=r"1 of 2 location\(s\) of batch 1: A..B \(2\) failed: B \(up"):
+        go({"A": ["one"], "B": None})
+    caplog.set_level("INFO", logger="ghl_pleo.tasks")
+    out = go({"A": None, "B": ["two"]}, try_number=2)  # A would fail now: it must not be synced again
+    assert out | {"peak_rss_mb": 0} == {
+        "batch": 1,
+        "locations": 2,
+        "ok": 1,
+        "failed": 0,
+        "skipped": 0,
+        "already_synced": 1,
+        "validations": 1,
+        "peak_rss_mb": 0,
+    }
+    assert "1 already synced in this run, skipped: A" in caplog.text
+    rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG, "manual__1")}
+    assert {k: (r["status"], r["try_number"]) for k, r in rows.items()} == {"A": ("success", 1), "B": ("success", 2)}
+
+
+@pytest.mark.slow  # real GX
+def test_airflow_s_retry_leaves_a_location_no_retry_can_fix_failed_and_then_fails_without_retries(sync, caplog):
+    wh, go = sync
+    with pytest.raises(tasks_batch.BatchFailed, match=r"2 of 2 .*: A \(data_quality\); B \(upstream_outage\)"):
+        go({"A": ["a name far too long"], "B": None})
+    caplog.set_level("INFO", logger="ghl_pleo.tasks")
+    with pytest.raises(AirflowFailException, match=r"1 of 2 location\(s\) of batch 1: A..B \(2\) failed: A \(data_q"):
+        go({"A": ["fine now"], "B": ["two"]}, try_number=2, retry=True)
+    assert "kept failed (a retry cannot fix them): A (data_quality)" in caplog.text
+    rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG, "manual__1")}
+    assert {k: (r["status"], r["try_number"]) for k, r in rows.items()} == {"A": ("failed", 1), "B": ("success", 2)}
+    out = go({"A": ["fine now"], "B": None}, try_number=3)  # a clear (not a retry): A is tried again, B left alone
+    assert (out["ok"], out["already_synced"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("try_number", "max_tries", "retry"),
+    [(1, 2, False), (2, 2, True), (3, 2, True), (4, 5, False), (5, 5, True)],  # (4, 5): the first try after a clear
+)
+def test_an_automatic_retry_is_told_from_a_first_try_and_a_clear(try_number, max_tries, retry):
+    ti = SimpleNamespace(try_number=try_number, max_tries=max_tries, task=SimpleNamespace(retries=2))
+    assert tasks_batch._automatic_retry({"ti": ti}) is retry
