@@ -11,7 +11,8 @@ Imports (Airflow's hooks, Great Expectations) are paid before the clock starts: 
 
 ``--detail`` sets the mapping's ``detail_level`` for every size; by default sizes up to ``--full-detail-max``
 use ``full`` (four dimension values per tag: a full sync writes five times per tag) and larger ones ``basic``
-(tags only, as ``make bench``'s memory phase). ``--profile DIR`` writes a cProfile of each phase.
+(tags only, as ``make bench``'s memory phase). ``--profile DIR`` writes a cProfile of each phase; ``--persist``
+has the sandbox save its state to a file, as ``make sandbox``'s does.
 Prints a table and writes JSON (``--out``).
 """
 
@@ -23,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +79,43 @@ def planning_timers() -> tuple[Timer, Timer]:
     return load, writes
 
 
+class StepPeaks:
+    """Peak RSS (MB) seen in each step of the flow: a thread samples ``/proc/self/statm`` every 20 ms while the
+    wrapped steps name what is running."""
+
+    STEPS = ("extract", "prepare_tags", "run_suite", "refresh_details", "load_tags", "load_dimensions")
+
+    def __init__(self) -> None:
+        self.step = "other"
+        self.peaks: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.02):
+            with open("/proc/self/statm", encoding="ascii") as fh:
+                rss = int(fh.read().split()[1]) * self.page_mb
+            self.peaks[self.step] = max(self.peaks.get(self.step, 0.0), round(rss, 1))
+
+    def wrap(self, name: str, fn):
+        def wrapped(*args, **kwargs):
+            outer, self.step = self.step, name
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.step = outer
+
+        return wrapped
+
+    def install(self) -> None:
+        from ghl_pleo.flows import tags as flow
+
+        for name in self.STEPS:
+            setattr(flow, name, self.wrap(name, getattr(flow, name)))
+        self.thread.start()
+
+
 class _Box:
     """What the harness needs of a sandbox started by the parent process: its connections."""
 
@@ -99,6 +138,8 @@ def run_phase(phase: str, home: Path, env: dict[str, str], profile: Path | None)
     from tests.flows.harness import FlowRunner
 
     load, writes = planning_timers()
+    steps = StepPeaks()
+    steps.install()
     mp = pytest.MonkeyPatch()
     try:
         runner = FlowRunner(_Box(env), home, mp, json.loads(env["AIRFLOW_VAR_GHL_LOCATION_IDS"]))
@@ -113,6 +154,7 @@ def run_phase(phase: str, home: Path, env: dict[str, str], profile: Path | None)
             prof.dump_stats(str(profile / f"{home.name}-{phase}.prof"))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
+        steps.stop.set()
         mp.undo()
     if result.errors:
         raise RuntimeError(f"{phase}: {result.errors}")
@@ -133,6 +175,7 @@ def run_phase(phase: str, home: Path, env: dict[str, str], profile: Path | None)
         "start_rss_mb": counts["start_rss_mb"],
         "peak_rss_mb": counts["peak_rss_mb"],
         "process_peak_rss_mb": memory.peak_rss_mb(),
+        "peak_rss_by_step_mb": steps.peaks,
     }
 
 
@@ -143,7 +186,7 @@ def mapping_file(home: Path, detail: str) -> Path:
     return path
 
 
-def one_size(n: int, detail: str, workdir: Path, profile: str | None) -> dict:
+def one_size(n: int, detail: str, workdir: Path, profile: str | None, persist: bool = False) -> dict:
     """A sandbox with one location of ``n`` tags; the full sync and the re-sync, each in its own process."""
     from tests.sandbox_client import Sandbox, warehouse_env
 
@@ -152,7 +195,7 @@ def one_size(n: int, detail: str, workdir: Path, profile: str | None) -> dict:
     box = Sandbox(
         home,
         config={"locations": 1, "min_tags": n, "max_tags": n, "pleo_rps": 0, "ghl_burst_limit": UNLIMITED},
-        persist=False,
+        persist=persist,
     )
     try:
         box.configure(exchange_log=0)
@@ -213,6 +256,7 @@ def main() -> None:
     parser.add_argument("--detail", choices=("full", "basic"), help="detail_level for every size")
     parser.add_argument("--full-detail-max", type=int, default=2000, help="largest size run with detail_level full")
     parser.add_argument("--profile", help="directory for a cProfile of each phase")
+    parser.add_argument("--persist", action="store_true", help="the sandbox saves its state to a file (make sandbox)")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
@@ -229,7 +273,7 @@ def main() -> None:
     sizes = {}
     for n in (int(s) for s in args.tags.split(",") if s.strip()):
         detail = args.detail or ("full" if n <= args.full_detail_max else "basic")
-        sizes[str(n)] = one_size(n, detail, workdir, args.profile)
+        sizes[str(n)] = one_size(n, detail, workdir, args.profile, args.persist)
     results = {"machine": {"cpus": os.cpu_count()}, "sizes": sizes, "peak_rss_growth_10k_100k_mb": growth(sizes)}
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

@@ -225,25 +225,34 @@ def dimension_values(tags: pd.DataFrame, details: pd.DataFrame, config: MappingC
     Returns:
         ``code, dimension, value`` rows; no row where the source has no value.
     """
-    dims = config.active_dimensions
-    if not dims or tags.empty:
+    if not config.active_dimensions or tags.empty:
         return pd.DataFrame(columns=VALUE_COLUMNS)
-    by_id = {r.tag_id: r.payload for r in details.itertuples(index=False)} if len(details) else {}
-    rows: list[dict] = []
-    for t in tags[~tags["archived"]].itertuples(index=False):
-        d = by_id.get(t.tag_id)
-        if not isinstance(d, dict):
-            continue
-        values = {
-            "ghl_location": d.get("locationId") if isinstance(d.get("locationId"), str) else None,
-            "ghl_created_by": d.get("createdBy") if isinstance(d.get("createdBy"), str) else None,
-            "ghl_created_at": iso_utc(d.get("createdAt")),
-            "ghl_updated_at": iso_utc(d.get("updatedAt")),
-        }
-        for dim in dims:
-            value = values.get(dim) or config.defaults.get(dim)
-            # a longer value is never sent (the listing's createdBy was checked in prepare_tags; a details answer
-            # that differs from it leaves the value out)
-            if value and len(value) <= config.max_value_length:
-                rows.append({"code": t.code, "dimension": dim, "value": value})
+    by_id = dict(zip(details["tag_id"], details["payload"], strict=True)) if len(details) else {}
+    live = tags[~tags["archived"]]
+    rows = [
+        (code, dim, value)
+        for code, tag_id in zip(live["code"], live["tag_id"], strict=True)
+        for dim, value in tag_dimension_values(by_id.get(tag_id), config)
+    ]
     return pd.DataFrame(rows, columns=VALUE_COLUMNS)
+
+
+def tag_dimension_values(detail: Any, config: MappingConfig) -> list[tuple[str, str]]:
+    """One tag's ``(dimension, value)`` pairs from its detail record (none when it has no record)."""
+    dims = config.active_dimensions
+    if not dims or not isinstance(detail, dict):
+        return []
+    values = {
+        "ghl_location": detail.get("locationId") if isinstance(detail.get("locationId"), str) else None,
+        "ghl_created_by": detail.get("createdBy") if isinstance(detail.get("createdBy"), str) else None,
+        "ghl_created_at": iso_utc(detail.get("createdAt")),
+        "ghl_updated_at": iso_utc(detail.get("updatedAt")),
+    }
+    out = []
+    for dim in dims:
+        value = values.get(dim) or config.defaults.get(dim)
+        # a longer value is never sent (the listing's createdBy was checked in prepare_tags; a details answer
+        # that differs from it leaves the value out)
+        if value and len(value) <= config.max_value_length:
+            out.append((dim, value))
+    return out
