@@ -63,10 +63,14 @@ def load_tags(
     counts = Counter(dict.fromkeys(WRITE_KINDS, 0))
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
     counts["confirmed_on_reread"] = confirmed
-    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags).
-    live_ids = {k: t["id"] for k, t in plan.keepers.items() if not t.get("archived")}
+    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags), made
+    # from the keepers in place: no second 100,000-entry dict
+    live_ids, plan.keepers = plan.keepers, {}
+    for key in [k for k, t in live_ids.items() if t.get("archived")]:
+        del live_ids[key]
+    for key, tag in live_ids.items():
+        live_ids[key] = tag["id"]
     del current
-    plan.keepers.clear()
     created: set[str] = set()
     todo = _writes_to_make(plan.actions, hold_archives, counts)
 
