@@ -168,23 +168,28 @@ class ValueAction:
 
 
 def plan_dimension_values(
-    values: pd.DataFrame, tag_ids: dict[str, str], dimension_ids: dict[str, str], current: dict[tuple[str, str], str]
+    values: pd.DataFrame | Iterable[tuple[str, str, str]],
+    tag_ids: dict[str, str],
+    dimension_ids: dict[str, str],
+    current: dict[tuple[str, str], str],
 ) -> list[ValueAction]:
-    """Writes that make each tag's dimension values equal the desired ones.
+    """Writes that make each tag's dimension values equal the desired ones: one dict lookup per value.
 
     Args:
-        values: ``code, dimension, value`` rows.
+        values: ``code, dimension, value`` rows (a frame, or tuples in that order).
         tag_ids: code (casefolded) -> Pleo tag id.
         dimension_ids: dimension code -> Pleo dimension id.
         current: (Pleo tag id, dimension id) -> the value Pleo holds.
     """
+    if isinstance(values, pd.DataFrame):
+        values = zip(values["code"], values["dimension"], values["value"], strict=True)
     actions: list[ValueAction] = []
-    for row in values.itertuples(index=False):
-        tag_id = tag_ids.get(code_key(row.code))
-        dim_id = dimension_ids.get(row.dimension)
+    for code, dimension, value in values:
+        tag_id = tag_ids.get(code_key(code))
+        dim_id = dimension_ids.get(dimension)
         if not tag_id or not dim_id:
             continue
         before = current.get((tag_id, dim_id))
-        if before != row.value:
-            actions.append(ValueAction(tag_id, dim_id, row.dimension, row.value, before is not None, before, row.code))
+        if before != value:
+            actions.append(ValueAction(tag_id, dim_id, dimension, value, before is not None, before, code))
     return actions

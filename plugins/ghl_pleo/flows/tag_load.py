@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 import pandas as pd
 
-from ghl_pleo.concurrency import run_bounded
+from ghl_pleo.concurrency import prefetched, run_bounded
 from ghl_pleo.config import DIMENSIONS, MappingConfig
 from ghl_pleo.flows.pleo_tags import PleoTag, confirm_lost_creates, distinct_tags, tag_state
 from ghl_pleo.hooks.pleo import AGGREGATION_BATCH, PleoHook
@@ -28,7 +29,7 @@ from ghl_pleo.reconcile import (
     plan_tags,
 )
 from ghl_pleo.run_context import LocationRun
-from ghl_pleo.transform import dimension_values
+from ghl_pleo.transform import tag_dimension_values
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1000  # a progress line every this many Pleo writes in one location
@@ -62,10 +63,14 @@ def load_tags(
     counts = Counter(dict.fromkeys(WRITE_KINDS, 0))
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
     counts["confirmed_on_reread"] = confirmed
-    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags).
-    live_ids = {k: t["id"] for k, t in plan.keepers.items() if not t.get("archived")}
+    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags), made
+    # from the keepers in place: no second 100,000-entry dict
+    live_ids, plan.keepers = plan.keepers, {}
+    for key in [k for k, t in live_ids.items() if t.get("archived")]:
+        del live_ids[key]
+    for key, tag in live_ids.items():
+        live_ids[key] = tag["id"]
     del current
-    plan.keepers.clear()
     created: set[str] = set()
     todo = _writes_to_make(plan.actions, hold_archives, counts)
 
@@ -156,10 +161,7 @@ def load_dimensions(
     if not config.active_dimensions:
         return counts
     dim_ids = _ensure_dimensions(run, pleo, group_id, config, counts)
-    live = tags[~tags["archived"]].reset_index(drop=True) if len(tags) else tags
-    pleo_ids = [tag_ids.get(code_key(c)) for c in live["code"]]
-    existing = [i for i, t in enumerate(pleo_ids) if t and t not in created_ids]
-    fresh = [i for i, t in enumerate(pleo_ids) if t and t in created_ids]
+    existing, fresh = _live_rows(tags, tag_ids, created_ids)
 
     def write(a: Any) -> None:
         pleo.put_dimension_value(a.tag_id, a.dimension_id, a.value, exists=a.exists, location_id=run.location_id)
@@ -177,14 +179,21 @@ def load_dimensions(
         if counts["values_written"] % PROGRESS_EVERY == 0:
             log.info("Location %s: %d dimension values written", run.location_id, counts["values_written"])
 
+    def read(batch: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+        return _current_values(pleo, [pleo_id for *_, pleo_id in batch], company_id, run.location_id)
+
     for is_fresh, rows in ((False, existing), (True, fresh)):
-        for start in range(0, len(rows), AGGREGATION_BATCH):
-            batch = rows[start : start + AGGREGATION_BATCH]
-            chunk = live.iloc[batch]
-            current = (
-                {} if is_fresh else _current_values(pleo, [pleo_ids[i] for i in batch], company_id, run.location_id)
+        batches = [rows[start : start + AGGREGATION_BATCH] for start in range(0, len(rows), AGGREGATION_BATCH)]
+        # Pleo's values of the next batches are read while this one is planned and written
+        currents = repeat({}) if is_fresh else prefetched(read, batches)
+        for batch, current in zip(batches, currents, strict=False):
+            details = details_for([tag_id for _, tag_id, _ in batch])
+            payloads = dict(zip(details["tag_id"], details["payload"], strict=True)) if len(details) else {}
+            values = (
+                (code, dim, value)
+                for code, tag_id, _ in batch
+                for dim, value in tag_dimension_values(payloads.get(tag_id), config)
             )
-            values = dimension_values(chunk, details_for(list(chunk["tag_id"])), config)
             run_bounded(write, plan_dimension_values(values, tag_ids, dim_ids, current), pleo.concurrency, written)
     if counts["values_written"] or counts["dimensions_created"]:
         log.info(
@@ -194,6 +203,22 @@ def load_dimensions(
             counts["values_written"],
         )
     return counts
+
+
+def _live_rows(
+    tags: pd.DataFrame, tag_ids: dict[str, str], created_ids: set[str]
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """The live tags Pleo holds, as ``(code, GHL tag id, Pleo id)``: those Pleo had before this run, and those
+    this run created (they hold no values yet). One pass and one dict lookup per tag."""
+    existing: list[tuple[str, str, str]] = []
+    fresh: list[tuple[str, str, str]] = []
+    if not len(tags):
+        return existing, fresh
+    for code, tag_id, archived in zip(tags["code"], tags["tag_id"], tags["archived"], strict=True):
+        pleo_id = None if archived else tag_ids.get(code_key(code))
+        if pleo_id:
+            (fresh if pleo_id in created_ids else existing).append((code, tag_id, pleo_id))
+    return existing, fresh
 
 
 def _ensure_dimensions(

@@ -228,8 +228,9 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     """Fetch tag details for tags that are new or changed since they were last fetched (``full``: for every tag).
     Returns the ids asked for."""
     staging, location_id = run.warehouse.staging, run.location_id
-    known = {} if full else staging.detail_fingerprints(location_id)
-    wanted = {r.tag_id: r.fingerprint for r in tags.itertuples(index=False) if known.get(r.tag_id) != r.fingerprint}
+    wanted = dict(zip(tags["tag_id"], tags["fingerprint"], strict=True))
+    if not full:  # streamed from the warehouse: no second 100,000-entry dict of what is stored
+        staging.drop_unchanged_details(location_id, wanted)
     if not wanted:
         return 0
     returned = repeats = 0
