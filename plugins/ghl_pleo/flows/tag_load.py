@@ -65,11 +65,7 @@ def load_tags(
     counts["confirmed_on_reread"] = confirmed
     # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags), made
     # from the keepers in place: no second 100,000-entry dict
-    live_ids, plan.keepers = plan.keepers, {}
-    for key in [k for k, t in live_ids.items() if t.get("archived")]:
-        del live_ids[key]
-    for key, tag in live_ids.items():
-        live_ids[key] = tag["id"]
+    live_ids = _live_ids(plan)
     del current
     created: set[str] = set()
     todo = _writes_to_make(plan.actions, hold_archives, counts)
@@ -100,6 +96,16 @@ def load_tags(
     if plan.actions:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
     return counts, live_ids, created
+
+
+def _live_ids(plan: Any) -> dict[str, str]:
+    """``code key -> Pleo id`` of each live keeper, made from the plan's keepers in place (the plan gives them up)."""
+    live_ids, plan.keepers = plan.keepers, {}
+    for key in [k for k, t in live_ids.items() if t.get("archived")]:
+        del live_ids[key]
+    for key, tag in live_ids.items():
+        live_ids[key] = tag["id"]
+    return live_ids
 
 
 def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list:
@@ -195,14 +201,18 @@ def load_dimensions(
                 for dim, value in tag_dimension_values(payloads.get(tag_id), config)
             )
             run_bounded(write, plan_dimension_values(values, tag_ids, dim_ids, current), pleo.concurrency, written)
+    _log_dimensions(run.location_id, counts)
+    return counts
+
+
+def _log_dimensions(location_id: str, counts: Counter) -> None:
     if counts["values_written"] or counts["dimensions_created"]:
         log.info(
             "Location %s: dimensions created %d, dimension values written %d",
-            run.location_id,
+            location_id,
             counts["dimensions_created"],
             counts["values_written"],
         )
-    return counts
 
 
 def _live_rows(

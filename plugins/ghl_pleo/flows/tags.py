@@ -66,9 +66,7 @@ def sync_location_tags(
     """
     location_id = run.location_id
     check_location_id(location_id)
-    alone = run.run.validator is None  # in a batch task the process's peak memory is the batch's (logged there)
-    if alone:
-        memory.reset_peak()
+    alone = _measure_alone(run)
     counts = run.counts
     counts.update(dict.fromkeys(ROW_BUCKETS, 0), start_rss_mb=memory.rss_mb())
     try:
@@ -99,12 +97,19 @@ def sync_location_tags(
         location.get("company_id"),
         created_ids,
     )
-    _count_writes(counts, tag_counts, dim_counts, active=active, summary=summary)
-    if not alone:
-        counts.pop("peak_rss_mb")
+    _count_writes(counts, tag_counts, dim_counts, alone, active=active, summary=summary)
     _raise_if_held(run, incomplete, gate.reason)
     _log_done(run)
     return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
+
+
+def _measure_alone(run: LocationRun) -> bool:
+    """Whether the location syncs alone: then its peak memory is measured from here (in a batch task the process's
+    peak is the batch's, logged by the batch)."""
+    alone = run.run.validator is None
+    if alone:
+        memory.reset_peak()
+    return alone
 
 
 def _raise_if_held(run: LocationRun, incomplete: str | None, guard: str | None) -> None:
@@ -245,7 +250,10 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     return len(wanted)
 
 
-def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Counter, **extra: Any) -> None:
+def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Counter, alone: bool, **extra: Any) -> None:
+    """The write counts; the peak memory only for a location synced alone (in a batch task it is the batch's)."""
+    if alone:
+        counts["peak_rss_mb"] = memory.peak_rss_mb()
     counts.update(
         {
             "created": tag_counts[CREATE],
@@ -261,7 +269,6 @@ def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Count
             "confirmed_on_reread": tag_counts["confirmed_on_reread"],
             **dict(dim_counts),
             **extra,
-            "peak_rss_mb": memory.peak_rss_mb(),
         }
     )
 
