@@ -98,13 +98,10 @@ def spend_document(warehouse: Warehouse, now: datetime | None = None) -> dict:
 
 
 def _month_spend(warehouse: Warehouse, end: date) -> dict[tuple[str, str, str], int]:
-    """(company, location, currency) -> spend of ``end``'s month up to ``end`` (``pleo_spend_daily``, one query)."""
-    found = warehouse.db.query(
-        "SELECT company_id, location_id, currency, SUM(amount_minor) AS spent FROM pleo_spend_daily "
-        "WHERE day >= :s AND day <= :e GROUP BY company_id, location_id, currency",
-        {"s": end.replace(day=1).isoformat(), "e": end.isoformat()},
-    )
-    return {(r["company_id"], r["location_id"], r["currency"]): int(r["spent"]) for r in found}
+    """(company, location, currency) -> spend of ``end``'s month up to ``end`` (the spend store's rows, one read)."""
+    month = warehouse.spend.spend_daily(None, end.replace(day=1).isoformat(), end.isoformat())
+    sums = month.groupby(["company_id", "location_id", "currency"])["amount_minor"].sum()
+    return {key: int(spent) for key, spent in sums.items()}
 
 
 def _location(config, key: tuple[str, str, str], mine: list[dict], spent_month: int, end: date, first_7: str):
