@@ -39,12 +39,14 @@ def connections(
     burst_limit: int = 100,
     burst_window: float = 10.0,
     locations: list[str] | None = None,
+    rate_headroom: float = 0.05,
 ) -> dict[str, str]:
     return box.env(
         locations,
         ghl_extra={"burst_limit": burst_limit, "burst_window_s": burst_window, "burst_margin_s": 0.05},
         max_requests_per_second=pleo_rps,
         shared_rate=shared,
+        rate_headroom=rate_headroom,
     )
 
 

@@ -60,6 +60,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tags", type=int, default=100, help="tags per location")
     parser.add_argument("--parallel", type=int, default=8, help="locations synced at once (LocalExecutor slots)")
     parser.add_argument("--pleo-rps", type=float, default=100.0, help="the Pleo rate (sandbox and client)")
+    parser.add_argument(
+        "--pleo-headroom",
+        type=float,
+        default=0.05,
+        help="share of the Pleo rate the client keeps free (the connection's rate_headroom; 0.05 by default)",
+    )
     parser.add_argument("--burst-limit", type=int, default=100, help="GHL requests per window per location")
     parser.add_argument("--burst-window", type=float, default=10.0, help="GHL burst window, seconds")
     parser.add_argument("--change", type=float, default=0.01, help="share of tags changed in the third phase")
@@ -126,6 +132,7 @@ class Bench:
             shared=shared,
             burst_limit=a.burst_limit,
             burst_window=a.burst_window,
+            rate_headroom=a.pleo_headroom,
         )
         self.stack = AirflowStack(self.workdir / "airflow", env, parallelism=a.parallel + 2)
         self.stack.start()

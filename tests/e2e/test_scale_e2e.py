@@ -47,14 +47,21 @@ def run_bench(out, *args: str) -> dict:
 
 
 def test_three_locations_in_parallel_make_exactly_the_minimum_requests(tmp_path):
+    # The client keeps 30% of Pleo's rate free, not the default 5%: on a busy 2-core machine a request can leave
+    # (or the sandbox can handle it) over 50 ms after its slot, so 5% would let a late request and an on-time one
+    # land in the same second of the sandbox's window and be refused. The test is of the requests made, not of
+    # the headroom, which the rate-limit tests cover.
     r = run_bench(
-        tmp_path / "bench.json", "--locations", "3", "--tags", "120", "--pleo-rps", "150", "--parse-repeat", "3"
+        tmp_path / "bench.json",
+        *("--locations", "3", "--tags", "120", "--pleo-rps", "150", "--pleo-headroom", "0.3", "--parse-repeat", "3"),
     )
     phases = r["phases"]
     for name, p in phases.items():
         assert p["state"] == "success" and p["locations_ok"] == 3, name
-        assert p["ghl_requests"] + p["pleo_requests"] == p["minimum_requests"]["total"], (name, p["requests"])
-        assert p["retries"] == 0, (name, "an HTTP retry means a 429 or an error: the limits were overrun")
+        # Messages as text: pytest shortens a dict in a message, and the request counts are the diagnosis.
+        said = f"{name}: {json.dumps(p['requests'])}"
+        assert p["retries"] == 0, f"an HTTP retry (a 429 or an error: the limits were overrun) in {said}"
+        assert p["ghl_requests"] + p["pleo_requests"] == p["minimum_requests"]["total"], said
         assert p["task_retries"] == 0, (name, "a task failed once and was retried by Airflow; see its log")
         assert p["task_instances"] >= 4 and 0 < p["xcom_rows"] <= p["task_instances"], name
     full, same, pct = phases["full"], phases["no_change"], phases["one_percent"]
