@@ -129,8 +129,8 @@ def minimum_requests(box: Sandbox, phase: str, changed: dict[str, int], dims: in
     return {"ghl": ghl, "pleo": pleo + 1, "total": ghl + pleo + 1}  # + the one group listing
 
 
-def change_tags(boxes: list[Sandbox], share: float) -> dict[str, int]:
-    """Rename ``share`` of each location's live tags, identically in every sandbox."""
+def change_tags(boxes: list[Sandbox], share: float, stamp: str = "2026-11-20T10:00:00.000Z") -> dict[str, int]:
+    """Rename ``share`` of each location's live tags, identically in every sandbox (``stamp``: their updatedAt)."""
     changed: dict[str, int] = {}
     for loc in boxes[0].locations():
         tags = [t for t in boxes[0].ghl_tags(loc["id"])[10:] if not t.get("deleted")]
@@ -139,7 +139,7 @@ def change_tags(boxes: list[Sandbox], share: float) -> dict[str, int]:
         picked = tags[::step][:n]
         for box in boxes:
             for t in picked:
-                box.edit_tag(loc["id"], t["_id"], tag=f"{t['tag']} (renamed)", updatedAt="2026-11-20T10:00:00.000Z")
+                box.edit_tag(loc["id"], t["_id"], tag=f"{t['tag']} (renamed)", updatedAt=stamp)
         changed[loc["id"]] = len(picked)
     return changed
 

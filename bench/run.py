@@ -86,6 +86,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--idle-seconds", type=float, default=20.0, help="how long the idle stack's CPU is measured (0 skips)"
     )
+    parser.add_argument(
+        "--before-root",
+        default="",
+        help="a checkout of older code (e.g. a git worktree of main): after this code's phases Airflow restarts on "
+        "its dags/ and plugins/ over the same sandbox and warehouse, and the no-change and 1%% phases run again, "
+        "reported as before:no_change and before:one_percent",
+    )
+    parser.add_argument(
+        "--sweep-batch",
+        default="",
+        help="comma list of GHL_PLEO_LOCATIONS_PER_TASK values: after the phases, a no-change run with each "
+        "(Airflow restarted), reported as no_change@<n>",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     if args.locations < 1 or args.tags < 1:
@@ -118,9 +131,11 @@ class Bench:
         self.stack: AirflowStack | None = None
         self.meter: StackMeter | None = None
 
-    def start_airflow(self, pleo_rps: float, shared: bool = True) -> None:
+    def start_airflow(
+        self, pleo_rps: float, shared: bool = True, code: Path = ROOT, extra: dict[str, str] | None = None
+    ) -> None:
         """(Re)start Airflow in the same home with the client's Pleo rate ``pleo_rps``; the sandbox's follows
-        (0, none, when lifted)."""
+        (0, none, when lifted). ``code``: the checkout whose DAGs and plugins Airflow runs."""
         self.stop_airflow()
         a = self.args
         self.box.configure(pleo_rps=0 if pleo_rps == UNLIMITED_RPS else pleo_rps)
@@ -134,7 +149,13 @@ class Bench:
             burst_window=a.burst_window,
             rate_headroom=a.pleo_headroom,
         )
-        self.stack = AirflowStack(self.workdir / "airflow", env, parallelism=a.parallel + 2)
+        if code != ROOT:
+            env |= {
+                "AIRFLOW__CORE__DAGS_FOLDER": str(code / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(code / "plugins"),
+                "PYTHONPATH": f"{code / 'plugins'}:{code}",
+            }
+        self.stack = AirflowStack(self.workdir / "airflow", env | (extra or {}), parallelism=a.parallel + 2)
         self.stack.start()
         self.stack.wait_for_dag(DAG_ID)
         self.stack.unpause(DAG_ID)
@@ -196,11 +217,7 @@ def run_phases(bench: Bench, results: dict) -> None:
     )
     bench.start_airflow(args.pleo_rps)
     if args.fast_setup:
-        # The restarted stack is cold (the api-server's first requests cost it seconds of CPU); an hourly run
-        # meets a warm one: a no-change run of one location first, not measured.
-        first = bench.box.locations()[0]["id"]
-        bench.stack.wait_for_run(DAG_ID, bench.stack.trigger(DAG_ID, {"locations": [first]}))
-        log("warm-up: a one-location run on the restarted Airflow (not measured)")
+        warm_up(bench)
     if args.idle_seconds > 0:
         results["idle_cpu_per_s"] = idle_cpu(bench.meter, args.idle_seconds)
         log(f"idle stack: {results['idle_cpu_per_s']} CPU-s per s")
@@ -216,6 +233,34 @@ def run_phases(bench: Bench, results: dict) -> None:
             base = naive_phase(bench.naive_box, bench.naive_env(), locations, args)
             results["baseline"][phase] = base
             log(f"phase {phase}: naive {base['wall_s']} s, Pleo writes {base['pleo_writes']}")
+    for n in [int(v) for v in args.sweep_batch.split(",") if v.strip()]:
+        log(f"sweep: GHL_PLEO_LOCATIONS_PER_TASK={n}, Airflow restarted")
+        bench.start_airflow(args.pleo_rps, extra={"GHL_PLEO_LOCATIONS_PER_TASK": str(n)})
+        warm_up(bench)
+        results["phases"][f"no_change@{n}"] = run_phase(bench, "no_change", {})
+    if args.before_root:
+        run_before(bench, results)
+
+
+def warm_up(bench: Bench) -> None:
+    """The restarted stack is cold (the api-server's first requests cost it seconds of CPU); an hourly run
+    meets a warm one: a no-change run of one location first, not measured."""
+    first = bench.box.locations()[0]["id"]
+    bench.stack.wait_for_run(DAG_ID, bench.stack.trigger(DAG_ID, {"locations": [first]}))
+    log("warm-up: a one-location run on the restarted Airflow (not measured)")
+
+
+def run_before(bench: Bench, results: dict) -> None:
+    """The same no-change and 1% phases on the older checkout, over the same sandbox and warehouse: before and
+    after measured on the same data, one setup for both."""
+    code = Path(bench.args.before_root).resolve()
+    log(f"before: Airflow restarted on {code}")
+    bench.start_airflow(bench.args.pleo_rps, code=code)
+    warm_up(bench)
+    results["phases"]["before:no_change"] = run_phase(bench, "no_change", {})
+    changed = change_tags([bench.box], bench.args.change, stamp="2026-11-21T10:00:00.000Z")
+    log(f"before: changed {sum(changed.values())} tags ({bench.args.change:.0%} per location)")
+    results["phases"]["before:one_percent"] = run_phase(bench, "one_percent", changed)
 
 
 def main() -> None:
