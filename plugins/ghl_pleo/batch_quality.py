@@ -2,7 +2,10 @@
 
 Each location thread hands its frame to the batch's :class:`BatchValidator` and waits; when every location of the
 batch has handed its frame over or ended without one, the last to arrive validates them all together (the rows
-keep their location id, so each failed expectation is counted per location), the result goes to the warehouse
+keep their location id, so each failed expectation is counted per location). Memory stays bounded: once the frames
+handed over hold ``GHL_PLEO_VALIDATION_ROWS`` rows (50,000) they are validated at once, without waiting for the
+rest (a batch of large locations is then a few validations, a location of 100,000 tags one of its own, and no
+thread holds its records waiting for batch-mates that are still reading). The result goes to the warehouse
 (``quality_validations``), and every waiting location gets its own :class:`~ghl_pleo.quality.GateResult`: a
 location whose rows fail is held with the same message as before, its batch-mates go on. ``summarize`` builds the
 Data Docs site once per run from the stored results (:func:`build_run_docs`), under the machine-wide lock.
@@ -51,13 +54,16 @@ class BatchValidator:
     """
 
     def __init__(self, run, validation_id: str, location_column: str, slots: threading.Semaphore | None = None):
+        from ghl_pleo.constants import validation_rows
+
         self.run, self.validation_id, self.column, self.slots = run, validation_id, location_column, slots
+        self.max_rows = validation_rows()
         self._cond = threading.Condition()
         self._waiting: set[str] = set()
         self._frames: dict[str, pd.DataFrame] = {}
         self._keys: list = []
         self._suite: tuple[str, Callable] | None = None
-        self._gates: dict[str, GateResult | BaseException] | None = None
+        self._gates: dict[str, GateResult | BaseException] = {}
         self.validations = 0
 
     def expect(self, location_ids: list[str]) -> None:
@@ -80,9 +86,9 @@ class BatchValidator:
             self.slots.release()
         try:
             with self._cond:
-                while self._gates is None:
+                while location_id not in self._gates:
                     self._cond.wait()
-                gate = self._gates[location_id]
+                gate = self._gates.pop(location_id)
         finally:
             if self.slots is not None:
                 self.slots.acquire()
@@ -91,25 +97,30 @@ class BatchValidator:
         return gate
 
     def _maybe_run(self) -> None:
-        """With the lock held: when nobody is still on the way, validate what was handed over and wake them."""
-        if self._waiting or self._gates is not None or not self._frames:
+        """With the lock held: when nobody is still on the way, or the frames handed over hold ``max_rows`` rows,
+        validate them and wake their locations."""
+        if not self._frames:
+            return
+        if self._waiting and sum(len(f) for f in self._frames.values()) < self.max_rows:
             return
         suite, expectations = self._suite
         try:
-            self._gates = self._run(suite, expectations(list(self._keys)))
+            self._gates.update(self._run(suite, expectations(list(self._keys))))
         except BaseException as exc:  # noqa: BLE001 - every waiting location fails with the validation's error
-            self._gates = dict.fromkeys(self._frames, exc)
-        self._frames = {}
+            self._gates.update(dict.fromkeys(self._frames, exc))
+        self._frames, self._keys = {}, []
         self._cond.notify_all()
 
     def _run(self, suite: str, expectations: list) -> dict[str, GateResult]:
         frames = self._frames
-        result = validate_frames(suite, frames, expectations, self.column, run_name=self._run_name())
+        # The first validation keeps the batch's id; later ones of the same batch (max_rows reached) add -part<n>.
+        ident = self.validation_id + (f"-part{self.validations + 1}" if self.validations else "")
+        result = validate_frames(suite, frames, expectations, self.column, run_name=self._run_name(ident))
         self.validations += 1
         gates = per_location(result, list(frames), self.column, suite, docs_index())
         outcomes = {loc: _outcome(g) for loc, g in gates.items()}
         sync = self.run
-        sync.warehouse.validations.save(sync.dag_id, sync.run_id, self.validation_id, suite, stored(result), outcomes)
+        sync.warehouse.validations.save(sync.dag_id, sync.run_id, ident, suite, stored(result), outcomes)
         log.info(
             "GX suite %s: one validation of %d location(s), %d row(s): %d passed, %d failed (%s)",
             suite,
@@ -117,12 +128,12 @@ class BatchValidator:
             sum(len(f) for f in frames.values()),
             sum(g.success for g in gates.values()),
             sum(not g.success for g in gates.values()),
-            self.validation_id,
+            ident,
         )
         return gates
 
-    def _run_name(self) -> str:
-        return f"{self.run.dag_id}-{self.run.run_id}-{self.validation_id}"
+    def _run_name(self, ident: str) -> str:
+        return f"{self.run.dag_id}-{self.run.run_id}-{ident}"
 
 
 def _outcome(gate: GateResult) -> dict:

@@ -39,6 +39,12 @@ def threads_per_task() -> int:
     return _positive_int("GHL_PLEO_THREADS_PER_TASK", 4)
 
 
+def validation_rows() -> int:
+    """Rows a batch task's Great Expectations validation takes at most: once its locations have handed over this
+    many, they are validated without waiting for the rest of the batch (memory stays bounded)."""
+    return _positive_int("GHL_PLEO_VALIDATION_ROWS", 50_000)
+
+
 def parallel_batches() -> int:
     """Batch tasks of one run at once (``max_active_tis_per_dagrun``): max_parallel_locations() / threads_per_task()."""
     return max(1, -(-max_parallel_locations() // threads_per_task()))

@@ -104,6 +104,25 @@ def test_one_validation_per_batch_holds_only_the_location_whose_records_fail(syn
 
 
 @pytest.mark.slow  # real GX
+def test_a_batch_whose_records_exceed_the_row_cap_is_validated_in_parts_each_location_keeping_its_result(
+    sync, monkeypatch
+):
+    """GHL_PLEO_VALIDATION_ROWS bounds what a batch holds for GX: 3 rows here, so the first two locations to hand
+    their records over (3 or 4 rows) are validated without waiting for the third, which is validated alone."""
+    monkeypatch.setenv("GHL_PLEO_VALIDATION_ROWS", "3")
+    wh, go = sync
+    with pytest.raises(AirflowFailException, match=r"1 of 3 location\(s\) of batch 1: A..C \(3\) failed: B \(data_q"):
+        go({"A": ["one", "two"], "B": ["fine", "far too long a name"], "C": ["three"]})
+    stored = wh.validations.results(DAG, "manual__1")
+    assert sorted((v["validation_id"], v["locations"]) for v in stored)[0] == ("batch1-try1", 2)
+    assert sorted((v["validation_id"], v["locations"]) for v in stored)[1:] == [("batch1-try1-part2", 1)]
+    per = {r["location_id"]: r["success"] for r in wh.validations.location_results(DAG, "manual__1")}
+    assert per == {"A": 1, "B": 0, "C": 1}
+    rows = {r["location_id"]: r["status"] for r in wh.ledger.location_runs(DAG, "manual__1")}
+    assert rows == {"A": "success", "B": "failed", "C": "success"}
+
+
+@pytest.mark.slow  # real GX
 def test_a_retry_syncs_only_the_locations_not_synced_in_this_run(sync, caplog):
     wh, go = sync
     with pytest.raises(tasks_batch.BatchFailed, match=r"1 of 2 location\(s\) of batch 1: A..B \(2\) failed: B \(up"):
