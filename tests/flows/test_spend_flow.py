@@ -112,4 +112,4 @@ def test_the_company_month_is_read_once_and_each_location_gets_its_own_spend(flo
     for location_id in flows.locations:
         minor = int(daily.loc[daily["location_id"] == location_id, "amount_minor"].sum())
         assert spent[location_id] == f"{minor / 100:.2f}", (location_id, spent)
-    assert len({v for v in spent.values()}) == len(spent), "two locations with the same spend: the test proves less"
+    assert len(set(spent.values())) == len(spent), "two locations with the same spend: the test proves less"
