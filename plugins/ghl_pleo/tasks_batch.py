@@ -158,27 +158,67 @@ def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict], *, retry: 
     run.validator.slots = slots
     run.validator.expect([loc["location_id"] for loc in todo])
     errors: dict[str, tuple[str, bool]] = {k: (v, True) for k, v in kept.items()}
+    run.stopping = stop = threading.Event()
+    running, futures = _Running(), {}
     # One thread per location (cheap), at most `threads` of them working: a location waiting for the batch's
     # validation gives its slot to the next, so every location can reach the one validation.
     with ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="location") as pool:
-        futures = {pool.submit(_in_slot, run.validator, slots, one, loc): loc["location_id"] for loc in todo}
-        for future in as_completed(futures):
-            exc = future.exception()
-            if exc is not None:
-                errors[futures[future]] = (error_kind(exc), isinstance(exc, GhlPleoError) and exc.fail_fast)
-                log.error("Location %s failed: [%s] %s", futures[future], error_kind(exc), redact(str(exc))[:500])
+        try:
+            for loc in todo:
+                futures[pool.submit(_in_slot, run.validator, slots, (stop, running), one, loc)] = loc["location_id"]
+            for future in as_completed(futures):
+                exc = future.exception()
+                if exc is not None:
+                    errors[futures[future]] = (error_kind(exc), isinstance(exc, GhlPleoError) and exc.fail_fast)
+                    log.error("Location %s failed: [%s] %s", futures[future], error_kind(exc), redact(str(exc))[:500])
+        except BaseException:
+            # The task is being stopped (Airflow's SIGTERM, a timeout): the locations syncing now finish (their
+            # writes are whole), no other starts; a retry or a clear syncs them.
+            stop.set()
+            log.warning("%s stopped: no further location starts; those syncing now finish first", label)
+            running.wait_idle()  # every started location, even one whose submit the signal cut short
+            raise
     outcome = _outcome(run, batch, todo, skipped)
     _raise_failed(label, len(locations), errors)
     return outcome
 
 
-def _in_slot(validator: BatchValidator, slots: threading.Semaphore, one, location: dict) -> dict:
-    slots.acquire()
-    try:
-        return one(location)
-    finally:
-        validator.withdraw(location["location_id"])  # it handed its frame over, or never will
-        slots.release()
+class BatchStopped(RuntimeError):
+    """The batch task was stopped before this location started: it was not synced (a retry or a clear syncs it)."""
+
+
+class _Running:
+    """How many of the batch's location threads are inside :func:`_in_slot`; a stopped batch waits for none."""
+
+    def __init__(self) -> None:
+        self._cond, self._n = threading.Condition(), 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._n += 1
+
+    def __exit__(self, *_exc) -> None:
+        with self._cond:
+            self._n -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self) -> None:
+        with self._cond:
+            while self._n:
+                self._cond.wait()
+
+
+def _in_slot(validator: BatchValidator, slots: threading.Semaphore, stopping: tuple, one, location) -> dict:
+    stop, running = stopping
+    with running:
+        slots.acquire()
+        try:
+            if stop.is_set():
+                raise BatchStopped(f"Location {location['location_id']}: not started, the batch task was stopped")
+            return one(location)
+        finally:
+            validator.withdraw(location["location_id"])  # it handed its frame over, or never will
+            slots.release()
 
 
 def _outcome(run: SyncRun, batch: dict, todo: list[dict], skipped: list[str]) -> dict:

@@ -4,6 +4,9 @@ batch-mates sync, the result is stored in the warehouse, and summarize's Data Do
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from types import SimpleNamespace
 
 import pandas as pd
@@ -166,3 +169,35 @@ def test_airflow_s_retry_leaves_a_location_no_retry_can_fix_failed_and_then_fail
 def test_an_automatic_retry_is_told_from_a_first_try_and_a_clear(try_number, max_tries, retry):
     ti = SimpleNamespace(try_number=try_number, max_tries=max_tries, task=SimpleNamespace(retries=2))
     assert tasks_batch._automatic_retry({"ti": ti}) is retry
+
+
+class Terminated(BaseException):
+    """What Airflow's SIGTERM handler raises in the task's main thread."""
+
+
+def test_a_batch_task_told_to_stop_lets_the_location_syncing_now_finish_and_starts_no_other(tmp_path, monkeypatch):
+    monkeypatch.setenv("GHL_PLEO_THREADS_PER_TASK", "1")
+    run = SyncRun(Warehouse(f"sqlite:///{tmp_path / 'wh.db'}"), DAG, "manual__1", 1)
+    run.validator = BatchValidator(run, "batch1-try1", "location_id")
+    started, finished, release = [], [], threading.Event()
+
+    def on_term(_signum, _frame):
+        release.set()
+        raise Terminated("SIGTERM")
+
+    def one(location):
+        started.append(location["location_id"])
+        if len(started) == 1:  # the stop arrives while the first location syncs
+            os.kill(os.getpid(), signal.SIGTERM)
+            stopping = getattr(run, "stopping", None)  # the batch's stop, set by its main thread on the signal
+            assert (stopping or release).wait(60)
+        finished.append(location["location_id"])
+        return {}
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with pytest.raises(Terminated):
+            tasks_batch.run_batch(run, batches(locs("A", "B", "C"), 25)[0], one)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert started == finished == ["A"]  # A's sync was whole; B and C were left for the retry
