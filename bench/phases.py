@@ -114,18 +114,21 @@ def minimum_requests(box: Sandbox, phase: str, changed: dict[str, int], dims: in
         values = len(dimension_values(prepared.tags, details, config))
         pages = max(1, math.ceil(len(tags) / 100))
         held_pages = max(1, math.ceil(active / 100))
+        # With dimensions (detail_level full): a dimension list and the aggregation reads (100 tags each).
+        dim_reads = 1 + math.ceil(active / 100) if config.active_dimensions else 0
         if phase == "full":
             ghl += 1 + pages + math.ceil(valid / 100)
             # its task's group listing (under the lease, after its GHL read; one page while the company has fewer
             # groups than a page holds), group create, tag page, dimension list, creates, values
-            pleo += 1 + 1 + 1 + 1 + dims + active + values
+            pleo += 1 + 1 + 1 + ((1 + dims) if config.active_dimensions else 0) + active + values
         elif phase == "no_change":
             ghl += 1 + pages
-            pleo += held_pages + 1 + math.ceil(active / 100)  # tag pages, dimension list, aggregation reads
+            pleo += held_pages + dim_reads  # tag pages (and the dimension reads)
         else:
             c = changed.get(loc["id"], 0)
             ghl += 1 + pages + math.ceil(c / 100)
-            pleo += held_pages + 1 + math.ceil(active / 100) + 2 * c  # + a rename and an updatedAt value each
+            # + a rename each (and its updatedAt value)
+            pleo += held_pages + dim_reads + (2 if config.active_dimensions else 1) * c
     return {"ghl": ghl, "pleo": pleo + 1, "total": ghl + pleo + 1}  # + the one group listing
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
+from bench.cli import parse_args  # noqa: E402
 from bench.extras import memory_phase, parse_times  # noqa: E402
 from bench.measure import StackMeter, idle_cpu  # noqa: E402
 from bench.phases import (  # noqa: E402
@@ -54,59 +55,6 @@ from tests.sandbox_client import Sandbox  # noqa: E402
 UNLIMITED_RPS = 100_000.0  # the client's Pleo rate while --fast-setup's first sync runs (the sandbox: 0, none)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--locations", type=int, default=10)
-    parser.add_argument("--tags", type=int, default=100, help="tags per location")
-    parser.add_argument("--parallel", type=int, default=8, help="locations synced at once (LocalExecutor slots)")
-    parser.add_argument("--pleo-rps", type=float, default=100.0, help="the Pleo rate (sandbox and client)")
-    parser.add_argument(
-        "--pleo-headroom",
-        type=float,
-        default=0.05,
-        help="share of the Pleo rate the client keeps free (the connection's rate_headroom; 0.05 by default)",
-    )
-    parser.add_argument("--burst-limit", type=int, default=100, help="GHL requests per window per location")
-    parser.add_argument("--burst-window", type=float, default=10.0, help="GHL burst window, seconds")
-    parser.add_argument("--change", type=float, default=0.01, help="share of tags changed in the third phase")
-    parser.add_argument(
-        "--memory-tags",
-        default="10000",
-        help="comma list of one-location sizes, e.g. 10000,100000 (the 100,000 run takes ~7 min); '' skips",
-    )
-    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
-    parser.add_argument(
-        "--fast-setup",
-        action="store_true",
-        help="first full sync with the Pleo rate lifted, not measured (reported as setup); implies --no-baseline",
-    )
-    parser.add_argument(
-        "--parse-repeat", type=int, default=7, help="fresh interpreters per DAG file for parse time (0 skips)"
-    )
-    parser.add_argument(
-        "--idle-seconds", type=float, default=20.0, help="how long the idle stack's CPU is measured (0 skips)"
-    )
-    parser.add_argument(
-        "--before-root",
-        default="",
-        help="a checkout of older code (e.g. a git worktree of main): after this code's phases Airflow restarts on "
-        "its dags/ and plugins/ over the same sandbox and warehouse, and the no-change and 1%% phases run again, "
-        "reported as before:no_change and before:one_percent",
-    )
-    parser.add_argument(
-        "--sweep-batch",
-        default="",
-        help="comma list of GHL_PLEO_LOCATIONS_PER_TASK values: after the phases, a no-change run with each "
-        "(Airflow restarted), reported as no_change@<n>",
-    )
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
-    args = parser.parse_args()
-    if args.locations < 1 or args.tags < 1:
-        parser.error("--locations and --tags must be at least 1")
-    args.no_baseline = args.no_baseline or args.fast_setup
-    return args
-
-
 class Bench:
     """The sandbox, the Airflow stack on it (restartable with other limits) and the meter on that stack."""
 
@@ -122,6 +70,11 @@ class Bench:
             "ghl_burst_window_s": args.burst_window,
             "exchange_log": 0,
         }
+        if args.detail != "full":  # every process (Airflow's, the tasks', the minimum's count) reads this mapping
+            mapping = workdir / "mapping.yaml"
+            text = (ROOT / "include" / "mapping.yaml").read_text()
+            mapping.write_text(text.replace("detail_level: full", f"detail_level: {args.detail}"))
+            os.environ["GHL_PLEO_MAPPING_FILE"] = str(mapping)
         (workdir / "a").mkdir()
         self.box = Sandbox(workdir / "a", config=config, persist=False)
         self.naive_box = None
@@ -264,7 +217,7 @@ def run_before(bench: Bench, results: dict) -> None:
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(__doc__)
     workdir = Path(tempfile.mkdtemp(prefix="ghl-pleo-bench-"))
     log(f"work dir {workdir}")
     results: dict = {
