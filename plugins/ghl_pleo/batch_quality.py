@@ -77,6 +77,8 @@ class BatchValidator:
 
     def validate(self, location_id, suite, frame, expectations, keys) -> GateResult:
         with self._cond:
+            if location_id in self._frames or location_id in self._gates:
+                raise RuntimeError(f"Location {location_id}: handed to the batch's validation twice")
             self._frames[location_id] = frame
             self._keys += [k for k in keys if k not in self._keys]
             self._suite = (suite, expectations)
@@ -107,7 +109,7 @@ class BatchValidator:
         try:
             self._gates.update(self._run(suite, expectations(list(self._keys))))
         except BaseException as exc:  # noqa: BLE001 - every waiting location fails with the validation's error
-            self._gates.update(dict.fromkeys(self._frames, exc))
+            self._gates.update({loc: _failed(loc, self.validation_id, exc) for loc in self._frames})
         self._frames, self._keys = {}, []
         self._cond.notify_all()
 
@@ -134,6 +136,15 @@ class BatchValidator:
 
     def _run_name(self, ident: str) -> str:
         return f"{self.run.dag_id}-{self.run.run_id}-{ident}"
+
+
+def _failed(location_id: str, validation_id: str, exc: BaseException) -> BaseException:
+    """The location's own error for a validation that could not run (each thread raises its own)."""
+    if not isinstance(exc, Exception):
+        return exc  # a stop (SIGTERM, KeyboardInterrupt) stays what it is
+    err = RuntimeError(f"Location {location_id}: the batch's GX validation ({validation_id}) failed: {exc!r}")
+    err.__cause__ = exc
+    return err
 
 
 def _outcome(gate: GateResult) -> dict:

@@ -3,6 +3,7 @@ prefetched reads (the next few computed in a worker thread while the caller work
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -77,3 +78,25 @@ def prefetched(fn: Callable[[Any], Any], items: Iterable[Any], ahead: int = 2) -
         finally:
             for future in queue:
                 future.cancel()
+
+
+class Running:
+    """How many threads are inside ``with running:``; :meth:`wait_idle` waits until none is (a stopped batch task
+    waits for the locations syncing at that moment)."""
+
+    def __init__(self) -> None:
+        self._cond, self._n = threading.Condition(), 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._n += 1
+
+    def __exit__(self, *_exc) -> None:
+        with self._cond:
+            self._n -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self) -> None:
+        with self._cond:
+            while self._n:
+                self._cond.wait()

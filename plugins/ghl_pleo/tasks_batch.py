@@ -4,7 +4,8 @@ Everything that needs Airflow's task context (params, run id, try number, the da
 task's main thread, before any thread starts (the context does not reach pool threads). Each location keeps its
 own ledger row, lease, hooks (so its own GHL limiter and request counts) and error (``tasks._run_location``); the
 batch's records are validated in one GX validation (ghl_pleo/batch_quality.py). A retry of the batch, or a manual
-clear, re-syncs only the locations the ledger does not show as synced in this run.
+clear after a failure, re-syncs only the locations the ledger does not show as synced in this run (a clear of a batch
+that was all synced, as a reprocessed run is, syncs it all again).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ghl_pleo import memory, tasks
 from ghl_pleo.batch_quality import BatchValidator
+from ghl_pleo.concurrency import Running
 from ghl_pleo.errors import GhlPleoError, redact
 from ghl_pleo.run_context import Hooks, SyncRun, error_kind
 
@@ -33,7 +35,13 @@ def batch_locations(locations: list[dict]) -> list[dict]:
     from ghl_pleo.batches import batches
     from ghl_pleo.constants import locations_per_task
 
-    out = batches(locations or [], locations_per_task())
+    unique = {str(loc["location_id"]): loc for loc in reversed(locations or [])}  # first entry wins
+    if len(unique) < len(locations or []):
+        seen = [str(loc["location_id"]) for loc in locations]
+        twice = sorted({k for k in seen if seen.count(k) > 1})
+        log.warning("The location list names %s more than once: each is synced once", ", ".join(twice))
+    locations = [loc for loc in (locations or []) if unique.pop(str(loc["location_id"]), None) is not None]
+    out = batches(locations, locations_per_task())
     log.info("%d location(s) in %d batch(es) of at most %d", len(locations or []), len(out), locations_per_task())
     return out
 
@@ -65,16 +73,20 @@ def sync_locations(batch: dict) -> dict:
             skip_when_locked=True,  # a current-state sync: the run holding the location syncs the same state
         )
 
-    return run_batch(run, batch, one, retry=_automatic_retry(ctx))
+    return run_batch(run, batch, one, retry=_automatic_retry(ctx), since_try=_first_try(ctx))
 
 
 @tasks.fails_fast
 def fetch_statistics(batch: dict) -> dict:
     """A batch of locations' statistics for the run's UTC day (flows/stats.py)."""
+    from ghl_pleo.constants import threads_per_task
     from ghl_pleo.flows.stats import fetch_location_statistics
     from ghl_pleo.social_stats import Window
 
     ctx, run, _params = _batch_task(batch, "locationId")
+    # One row per location, and a location holds its lease (days of a backfill share it) while it waits for the
+    # validation: validate every GHL_PLEO_THREADS_PER_TASK locations, not once for the whole batch.
+    run.validator.max_rows = min(run.validator.max_rows, threads_per_task())
     window = Window.for_interval(ctx["data_interval_start"], ctx["data_interval_end"])
     rng = window.as_range()
     log.info(
@@ -94,15 +106,19 @@ def fetch_statistics(batch: dict) -> dict:
             skip_when_locked=False,  # dated work: this run's day is its own; a locked location fails, is retried
         )
 
-    return run_batch(run, batch, one, retry=_automatic_retry(ctx))
+    return run_batch(run, batch, one, retry=_automatic_retry(ctx), since_try=_first_try(ctx))
+
+
+def _first_try(ctx) -> int:
+    """The first try since the task was last cleared (1 if never): Airflow's own reckoning, a clear sets
+    ``max_tries`` to the try number plus the task's retries."""
+    ti = ctx["ti"]
+    return max((getattr(ti, "max_tries", 0) or 0) - (ti.task.retries or 0) + 1, 1)
 
 
 def _automatic_retry(ctx) -> bool:
-    """Whether this try is Airflow's retry of a failed try, not a first try or the first after a clear (Airflow's
-    own reckoning: a clear sets ``max_tries`` to the try number plus the task's retries)."""
-    ti = ctx["ti"]
-    first = (getattr(ti, "max_tries", 0) or 0) - (ti.task.retries or 0) + 1
-    return ti.try_number > max(first, 1)
+    """Whether this try is Airflow's retry of a failed try, not a first try or the first after a clear."""
+    return ctx["ti"].try_number > _first_try(ctx)
 
 
 def _fail_fast_kinds() -> set[str]:
@@ -128,20 +144,18 @@ def _batch_task(batch: dict, location_column: str):
     return ctx, run, params
 
 
-def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict], *, retry: bool = False) -> dict:
+def run_batch(
+    run: SyncRun, batch: dict, one: Callable[[dict], dict], *, retry: bool = False, since_try: int = 1
+) -> dict:
     """``one(location)`` for each location of the batch not yet synced in this run, at most
     GHL_PLEO_THREADS_PER_TASK at once; raises (naming the failed locations) if any failed. On Airflow's automatic
-    ``retry`` a location that failed with an error no retry can fix is not tried again (a clear tries it again)."""
+    ``retry`` a location that failed with an error no retry can fix is not tried again. Only ledger rows of tries
+    since the last clear (``since_try``) and of the same dry-run setting count: a clear, or a backfill that
+    reprocesses the run, syncs every location again."""
     from ghl_pleo.constants import threads_per_task
 
     label, locations = batch["label"], batch["locations"]
-    rows = {r["location_id"]: r for r in run.warehouse.ledger.location_runs(run.dag_id, run.run_id)}
-    done = {k for k, r in rows.items() if r["status"] in DONE}
-    hopeless = _fail_fast_kinds() if retry else set()
-    kept = {k: r["error_kind"] for k, r in rows.items() if r["status"] == "failed" and r["error_kind"] in hopeless}
-    todo = [loc for loc in locations if loc["location_id"] not in done and loc["location_id"] not in kept]
-    skipped = [loc["location_id"] for loc in locations if loc["location_id"] in done]
-    kept = {loc["location_id"]: kept[loc["location_id"]] for loc in locations if loc["location_id"] in kept}
+    todo, skipped, kept = _to_sync(run, locations, retry, since_try)
     threads = max(1, min(threads_per_task(), len(todo)))
     log.info(
         "%s (try %d): %d location(s) to sync, %d thread(s); %d already synced in this run, skipped%s%s",
@@ -159,7 +173,7 @@ def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict], *, retry: 
     run.validator.expect([loc["location_id"] for loc in todo])
     errors: dict[str, tuple[str, bool]] = {k: (v, True) for k, v in kept.items()}
     run.stopping = stop = threading.Event()
-    running, futures = _Running(), {}
+    running, futures = Running(), {}
     # One thread per location (cheap), at most `threads` of them working: a location waiting for the batch's
     # validation gives its slot to the next, so every location can reach the one validation.
     with ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="location") as pool:
@@ -176,6 +190,9 @@ def run_batch(run: SyncRun, batch: dict, one: Callable[[dict], dict], *, retry: 
             # writes are whole), no other starts; a retry or a clear syncs them.
             stop.set()
             log.warning("%s stopped: no further location starts; those syncing now finish first", label)
+            for loc in todo:  # a location the signal kept from being submitted: nobody waits for its records
+                if loc["location_id"] not in futures.values():
+                    run.validator.withdraw(loc["location_id"])
             running.wait_idle()  # every started location, even one whose submit the signal cut short
             raise
     outcome = _outcome(run, batch, todo, skipped)
@@ -187,25 +204,31 @@ class BatchStopped(RuntimeError):
     """The batch task was stopped before this location started: it was not synced (a retry or a clear syncs it)."""
 
 
-class _Running:
-    """How many of the batch's location threads are inside :func:`_in_slot`; a stopped batch waits for none."""
+def _to_sync(run: SyncRun, locations: list[dict], retry: bool, since_try: int) -> tuple[list, list, dict]:
+    """The batch's locations to sync now, those already synced in this run (skipped), and on an automatic
+    ``retry`` those kept failed (no retry can fix them, going by the tries since the last clear).
 
-    def __init__(self) -> None:
-        self._cond, self._n = threading.Condition(), 0
-
-    def __enter__(self) -> None:
-        with self._cond:
-            self._n += 1
-
-    def __exit__(self, *_exc) -> None:
-        with self._cond:
-            self._n -= 1
-            self._cond.notify_all()
-
-    def wait_idle(self) -> None:
-        with self._cond:
-            while self._n:
-                self._cond.wait()
+    A retry, or a clear after a failure, skips what this run synced; a dry run's rows never count for a real run;
+    a clear of a batch whose every location was synced (a reprocessed run: the same run id) syncs them all again.
+    """
+    rows = {
+        r["location_id"]: r
+        for r in run.warehouse.ledger.location_runs(run.dag_id, run.run_id)
+        if bool(r.get("dry_run")) == bool(run.dry_run)
+    }
+    done = {k for k, r in rows.items() if r["status"] in DONE}
+    if not retry and done >= {loc["location_id"] for loc in locations}:
+        done = set()  # asked again for work that was all done: do it again
+    hopeless = _fail_fast_kinds() if retry else set()
+    kept = {
+        k: r["error_kind"]
+        for k, r in rows.items()
+        if r["status"] == "failed" and r["error_kind"] in hopeless and (r.get("try_number") or 0) >= since_try
+    }
+    todo = [loc for loc in locations if loc["location_id"] not in done and loc["location_id"] not in kept]
+    skipped = [loc["location_id"] for loc in locations if loc["location_id"] in done]
+    kept = {loc["location_id"]: kept[loc["location_id"]] for loc in locations if loc["location_id"] in kept}
+    return todo, skipped, kept
 
 
 def _in_slot(validator: BatchValidator, slots: threading.Semaphore, stopping: tuple, one, location) -> dict:

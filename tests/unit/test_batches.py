@@ -71,8 +71,8 @@ def sync(tmp_path, monkeypatch):
     monkeypatch.setenv("GHL_PLEO_THREADS_PER_TASK", "2")
     wh = Warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
 
-    def go(records: dict[str, list[str] | None], try_number: int = 1, retry: bool = False):
-        run = SyncRun(wh, DAG, "manual__1", try_number)
+    def go(records: dict[str, list[str] | None], try_number=1, retry=False, since_try=1, dry_run=False):
+        run = SyncRun(wh, DAG, "manual__1", try_number, dry_run=dry_run)
         run.validator = BatchValidator(run, f"batch1-try{try_number}", "location_id")
         batch = batches(locs(*records), 25)[0]
 
@@ -80,7 +80,7 @@ def sync(tmp_path, monkeypatch):
             ident = location["location_id"]
             return tasks._run_location(run, ident, Hooks(), check_step, records[ident], skip_when_locked=True)
 
-        return tasks_batch.run_batch(run, batch, one, retry=retry)
+        return tasks_batch.run_batch(run, batch, one, retry=retry, since_try=since_try)
 
     return wh, go
 
@@ -201,3 +201,45 @@ def test_a_batch_task_told_to_stop_lets_the_location_syncing_now_finish_and_star
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert started == finished == ["A"]  # A's sync was whole; B and C were left for the retry
+
+
+@pytest.mark.slow  # real GX
+def test_a_cleared_or_reprocessed_run_syncs_again_the_locations_an_earlier_try_synced(sync):
+    """Airflow's retry, and a clear after a failure, skip what this run already synced; a clear of a batch that
+    was all synced (a backfill reprocessing the run: same run id) syncs it again, and a dry run's rows never count
+    for a real run of the same run id."""
+    wh, go = sync
+    go({"A": ["one"], "B": ["two"]}, dry_run=True)
+    with pytest.raises(tasks_batch.BatchFailed, match=r"2 of 2 location\(s\) of batch 1: A..B \(2\) failed"):
+        go({"A": None, "B": None}, try_number=2)  # not a dry run: the dry run's rows synced nothing
+    go({"A": ["one"], "B": ["two"]}, try_number=3, retry=True)
+    with pytest.raises(tasks_batch.BatchFailed, match=r"1 of 2 location\(s\) of batch 1: A..B \(2\) failed: A"):
+        go({"A": None, "B": ["two"]}, try_number=4, since_try=4)  # a green batch cleared: both synced again
+    rows = {r["location_id"]: (r["status"], r["try_number"]) for r in wh.ledger.location_runs(DAG, "manual__1")}
+    assert rows == {"A": ("failed", 4), "B": ("success", 4)}
+    go({"A": ["one"], "B": None}, try_number=5, since_try=5)  # cleared after that failure: only A again
+    rows = {r["location_id"]: (r["status"], r["try_number"]) for r in wh.ledger.location_runs(DAG, "manual__1")}
+    assert rows == {"A": ("success", 5), "B": ("success", 4)}
+
+
+def test_a_location_listed_twice_is_batched_and_synced_once(caplog):
+    out = tasks_batch.batch_locations(locs("A", "B", "A", "C", "B"))
+    assert [[loc["location_id"] for loc in b["locations"]] for b in out] == [["A", "B", "C"]]
+    assert "The location list names A, B more than once: each is synced once" in caplog.text
+
+
+@pytest.mark.slow  # real GX (Data Docs are not built)
+def test_a_validation_that_cannot_run_fails_each_location_with_its_own_message(sync, monkeypatch):
+    from ghl_pleo import batch_quality
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("GX could not read the frame")
+
+    monkeypatch.setattr(batch_quality, "validate_frames", broken)
+    wh, go = sync
+    with pytest.raises(tasks_batch.BatchFailed, match=r"2 of 2 location\(s\) of batch 1: A..B \(2\) failed"):
+        go({"A": ["one"], "B": ["two"]})
+    rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG, "manual__1")}
+    for loc in ("A", "B"):
+        assert rows[loc]["error"].startswith(f"Location {loc}: the batch's GX validation (batch1-try1) failed: "), rows
+        assert "GX could not read the frame" in rows[loc]["error"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing, nullcontext
 from itertools import repeat
 from typing import Any
 
@@ -192,15 +193,17 @@ def load_dimensions(
         batches = [rows[start : start + AGGREGATION_BATCH] for start in range(0, len(rows), AGGREGATION_BATCH)]
         # Pleo's values of the next batches are read while this one is planned and written
         currents = repeat({}) if is_fresh else prefetched(read, batches)
-        for batch, current in zip(batches, currents, strict=False):
-            details = details_for([tag_id for _, tag_id, _ in batch])
-            payloads = dict(zip(details["tag_id"], details["payload"], strict=True)) if len(details) else {}
-            values = (
-                (code, dim, value)
-                for code, tag_id, _ in batch
-                for dim, value in tag_dimension_values(payloads.get(tag_id), config)
-            )
-            run_bounded(write, plan_dimension_values(values, tag_ids, dim_ids, current), pleo.concurrency, written)
+        with closing(currents) if not is_fresh else nullcontext():  # a failed write ends the read-ahead at once
+            for batch, current in zip(batches, currents, strict=False):
+                details = details_for([tag_id for _, tag_id, _ in batch])
+                payloads = dict(zip(details["tag_id"], details["payload"], strict=True)) if len(details) else {}
+                values = (
+                    (code, dim, value)
+                    for code, tag_id, _ in batch
+                    for dim, value in tag_dimension_values(payloads.get(tag_id), config)
+                )
+                plan = plan_dimension_values(values, tag_ids, dim_ids, current)
+                run_bounded(write, plan, pleo.concurrency, written)
     _log_dimensions(run.location_id, counts)
     return counts
 
