@@ -83,7 +83,7 @@ class StepPeaks:
     """Peak RSS (MB) seen in each step of the flow: a thread samples ``/proc/self/statm`` every 20 ms while the
     wrapped steps name what is running."""
 
-    STEPS = ("extract", "prepare_tags", "run_suite", "refresh_details", "load_tags", "load_dimensions")
+    STEPS = ("extract", "prepare_tags", "validate", "refresh_details", "load_tags", "load_dimensions")
 
     def __init__(self) -> None:
         self.step = "other"

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from ghl_pleo.memory import release_gx
 from ghl_pleo.quality import GateResult, data_docs_dir, run_suite
 
 log = logging.getLogger("ghl_pleo.quality")
@@ -42,7 +43,10 @@ def validate(run, suite: str, frame: pd.DataFrame, expectations: Callable[[list]
     validator = getattr(run.run, "validator", None)
     if validator is None:
         name = f"{run.run.dag_id}-{run.run.run_id}-{run.location_id}"
-        return run_suite(suite, frame, expectations(list(keys or [])), run_name=name)
+        try:
+            return run_suite(suite, frame, expectations(list(keys or [])), run_name=name)
+        finally:
+            release_gx()  # else GX holds the frame until the next validation
     return validator.validate(run.location_id, suite, frame, expectations, keys or [])
 
 
@@ -111,6 +115,7 @@ class BatchValidator:
         except BaseException as exc:  # noqa: BLE001 - every waiting location fails with the validation's error
             self._gates.update({loc: _failed(loc, self.validation_id, exc) for loc in self._frames})
         self._frames, self._keys = {}, []
+        release_gx()  # GX would hold the batch's frames (concatenated) until the next validation
         self._cond.notify_all()
 
     def _run(self, suite: str, expectations: list) -> dict[str, GateResult]:

@@ -60,11 +60,29 @@ def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
     return pool[0]
 
 
-def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterable[str] = ()) -> TagPlan:
+class Desired:
+    """The desired records as plain lists, with each code's last row: what the plan reads, made once per load."""
+
+    def __init__(self, desired: pd.DataFrame) -> None:
+        self.codes, self.names = list(desired["code"]), list(desired["name"])
+        self.flags = list(desired["archived"])
+        self.last = _last_row_per_code(self.codes)
+
+    def share(self, code, name) -> tuple:
+        """A Pleo tag's ``(code, name)``, each the desired record's own string object when equal to it: 100,000
+        Pleo tags that match their source hold no second copy of their codes and names."""
+        i = self.last.get(code_key(code)) if isinstance(code, str) else None
+        if i is None:
+            return code, name
+        mine = self.codes[i]
+        return mine if mine == code else code, self.names[i] if self.names[i] == name else name
+
+
+def plan_tags(desired: pd.DataFrame | Desired, current: Iterable[dict], held_codes: Iterable[str] = ()) -> TagPlan:
     """Decide the writes that make Pleo's tags equal the desired records.
 
     Args:
-        desired: columns ``code``, ``name``, ``archived`` (one row per code).
+        desired: columns ``code``, ``name``, ``archived`` (one row per code), or those as :class:`Desired`.
         current: Pleo's tags in the group, archived included.
         held_codes: codes whose source row was rejected this run; their Pleo
             tags are left exactly as they are (not archived as "gone").
@@ -72,10 +90,9 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
     plan = TagPlan()
     by_code = _index_by_code(current)
     held = {code_key(c) for c in held_codes}
-    codes, names, flags = list(desired["code"]), list(desired["name"]), list(desired["archived"])
-    last = _last_row_per_code(codes)
-    _plan_desired(plan, by_code, last, codes, names, flags)
-    _plan_gone(plan, by_code, last, held)
+    rows = desired if isinstance(desired, Desired) else Desired(desired)
+    _plan_desired(plan, by_code, rows.last, rows.codes, rows.names, rows.flags)
+    _plan_gone(plan, by_code, rows.last, held)
     return plan
 
 

@@ -146,8 +146,7 @@ def prepare_tags(
     late: dict[int, dict] = {}  # read position -> rejection of a kept record
     read, kept = _read_records(raw, config, now, early, columns, dropped, late)
     duplicates = read - len(early) - kept
-    tags = pd.DataFrame(dict(zip(TAG_COLUMNS, columns, strict=True)), columns=TAG_COLUMNS)
-    del columns
+    tags = _frame(columns)
     if dropped:
         tags = tags.drop(index=sorted(dropped)).reset_index(drop=True)
     tags["archived"] = tags["archived"].astype(bool)
@@ -155,6 +154,15 @@ def prepare_tags(
     return PreparedTags(
         tags=tags, rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read, duplicates=duplicates
     )
+
+
+def _frame(columns: list[list]) -> pd.DataFrame:
+    """The rows to load as a frame, made column by column: each list goes as soon as its column is made (never all
+    nine lists beside all nine columns). ``columns`` is emptied."""
+    data = {}
+    for name in TAG_COLUMNS:
+        data[name] = pd.Series(columns.pop(0), copy=False)
+    return pd.DataFrame(data, columns=TAG_COLUMNS, copy=False)
 
 
 def _read_records(

@@ -4,6 +4,7 @@ batch-mates sync, the result is stored in the warehouse, and summarize's Data Do
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -243,3 +244,38 @@ def test_a_validation_that_cannot_run_fails_each_location_with_its_own_message(s
     for loc in ("A", "B"):
         assert rows[loc]["error"].startswith(f"Location {loc}: the batch's GX validation (batch1-try1) failed: "), rows
         assert "GX could not read the frame" in rows[loc]["error"]
+
+
+def frames_holding(tag_id: str) -> list[pd.DataFrame]:
+    """Every frame still in memory that holds this tag's row (after a garbage collection)."""
+    gc.collect()
+    return [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, pd.DataFrame) and "tag_id" in o.columns and (o["tag_id"] == tag_id).any()
+    ]
+
+
+@pytest.mark.slow  # real GX
+def test_a_location_s_validated_records_are_not_kept_by_gx(tmp_path, monkeypatch):
+    """GX keeps its last context, and that context the frame it validated: 100,000 tags' records (their timestamps
+    and fingerprints) would stay in memory through the whole load. Validated, they belong to the flow alone."""
+    monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(tmp_path / "docs"))
+    run = SimpleNamespace(location_id="Solo", run=SimpleNamespace(validator=None, dag_id=DAG, run_id="manual__1"))
+    records = frame("Solo", ["one", "two"])
+    gate = validate(run, "ghl_tags", records, lambda _keys: tags_expectations(12))
+    assert gate.success and gate.docs
+    del records
+    assert frames_holding("Solo-0") == []
+
+
+@pytest.mark.slow  # real GX
+def test_a_batch_s_validated_records_are_not_kept_by_gx(tmp_path, monkeypatch):
+    """The same for a batch's one validation (GX is given the batch's frames concatenated)."""
+    monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(tmp_path / "docs"))
+    run = SyncRun(Warehouse(f"sqlite:///{tmp_path / 'wh.db'}"), DAG, "manual__1", 1)
+    validator = BatchValidator(run, "batch1-try1", "location_id")
+    validator.expect(["Batched"])
+    gate = validator.validate("Batched", "ghl_tags", frame("Batched", ["one"]), lambda _k: tags_expectations(12), [])
+    assert gate.success and validator.validations == 1
+    assert frames_holding("Batched-0") == []

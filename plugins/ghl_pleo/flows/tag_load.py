@@ -17,7 +17,7 @@ import pandas as pd
 
 from ghl_pleo.concurrency import prefetched, run_bounded
 from ghl_pleo.config import DIMENSIONS, MappingConfig
-from ghl_pleo.flows.pleo_tags import PleoTag, confirm_lost_creates, distinct_tags, tag_state
+from ghl_pleo.flows.pleo_tags import confirm_lost_creates, distinct_tags, read_listing, tag_state
 from ghl_pleo.hooks.pleo import AGGREGATION_BATCH, PleoHook
 from ghl_pleo.reconcile import (
     ARCHIVE,
@@ -25,6 +25,7 @@ from ghl_pleo.reconcile import (
     CREATE,
     RENAME,
     UNARCHIVE,
+    Desired,
     code_key,
     plan_dimension_values,
     plan_tags,
@@ -53,13 +54,13 @@ def load_tags(
     Returns the counts, ``code key -> Pleo id`` of every live tag (for the dimension step) and the ids created.
     """
     location_id = run.location_id
-    current = distinct_tags(
-        run, [PleoTag(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
-    )
+    desired = Desired(tags)  # before Pleo is read: its tags share the desired codes and names
+    current = distinct_tags(run, read_listing(pleo, group_id, location_id, desired))
     confirmed = confirm_lost_creates(run, current)
     pleo_live = sum(1 for t in current if not t.archived)
     log.info("Location %s: Pleo group %s holds %d tags (%d live)", location_id, group_id, len(current), pleo_live)
-    plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
+    plan = plan_tags(desired, current, held_codes)
+    del desired
     hold_archives = bool(hold and hold(pleo_live, plan.count(ARCHIVE)))
     counts = Counter(dict.fromkeys(WRITE_KINDS, 0))
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
@@ -124,7 +125,7 @@ def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list
 def _note_creates(run: LocationRun, todo: list) -> None:
     """Note the creates about to be sent: one whose answer is lost is found, and logged, by the next read."""
     if not run.run.dry_run:
-        creates = [(code_key(a.code), a.name) for a in todo if a.kind == CREATE]
+        creates = ((code_key(a.code), a.name) for a in todo if a.kind == CREATE)  # streamed: no list per create
         run.warehouse.pending.note(run.location_id, "tag", creates, run.run)
 
 
