@@ -9,7 +9,8 @@ read its Social Planner tags (and tag details for new or changed tags), stage th
 * `list_locations`: the location list, with names.
 * `ensure_groups` (pool `ghl_pleo_group_writes`, one slot): find, rename, unarchive each location's tag group
   (a new location's group is created by its batch in `sync_locations`, after its first successful GHL tag read).
-* `batch_locations`: the locations in batches of `GHL_PLEO_LOCATIONS_PER_TASK` (default 25).
+* `batch_locations`: the locations in batches of `GHL_PLEO_LOCATIONS_PER_TASK` (default: spread evenly over the
+  batch tasks that run at once, at most 250 each).
 * `sync_locations` (one mapped task per batch, labelled `batch 3: <first>..<last> (20)`): each location of the
   batch, in threads (`GHL_PLEO_THREADS_PER_TASK` at once): extract, stage, transform, load; one GX validation
   for the batch's records. The batch fails if any of its locations failed, naming them.

@@ -41,8 +41,9 @@ def batch_locations(locations: list[dict]) -> list[dict]:
         twice = sorted({k for k in seen if seen.count(k) > 1})
         log.warning("The location list names %s more than once: each is synced once", ", ".join(twice))
     locations = [loc for loc in (locations or []) if unique.pop(str(loc["location_id"]), None) is not None]
-    out = batches(locations, locations_per_task())
-    log.info("%d location(s) in %d batch(es) of at most %d", len(locations or []), len(out), locations_per_task())
+    size = locations_per_task(len(locations))
+    out = batches(locations, size)
+    log.info("%d location(s) in %d batch(es) of at most %d", len(locations), len(out), size)
     return out
 
 

@@ -225,7 +225,7 @@ def test_a_cleared_or_reprocessed_run_syncs_again_the_locations_an_earlier_try_s
 
 def test_a_location_listed_twice_is_batched_and_synced_once(caplog):
     out = tasks_batch.batch_locations(locs("A", "B", "A", "C", "B"))
-    assert [[loc["location_id"] for loc in b["locations"]] for b in out] == [["A", "B", "C"]]
+    assert [loc["location_id"] for b in out for loc in b["locations"]] == ["A", "B", "C"]
     assert "The location list names A, B more than once: each is synced once" in caplog.text
 
 
@@ -279,3 +279,28 @@ def test_a_batch_s_validated_records_are_not_kept_by_gx(tmp_path, monkeypatch):
     gate = validator.validate("Batched", "ghl_tags", frame("Batched", ["one"]), lambda _k: tags_expectations(12), [])
     assert gate.success and validator.validations == 1
     assert frames_holding("Batched-0") == []
+
+
+@pytest.mark.parametrize(
+    ("total", "env", "size"),
+    [
+        (500, {}, 250),  # two batch tasks at once (8 locations at once / 4 threads): two batches
+        (100, {}, 50),
+        (3, {}, 2),
+        (1, {}, 1),
+        (0, {}, 1),
+        (2000, {}, 250),  # at most 250 a batch
+        (500, {"GHL_PLEO_MAX_PARALLEL_LOCATIONS": "16"}, 125),  # four at once
+        (500, {"GHL_PLEO_LOCATIONS_PER_TASK": "25"}, 25),  # set: as set
+    ],
+)
+def test_by_default_a_run_s_locations_spread_evenly_over_the_batch_tasks_that_run_at_once(
+    monkeypatch, total, env, size
+):
+    from ghl_pleo.constants import locations_per_task
+
+    for name in ("GHL_PLEO_LOCATIONS_PER_TASK", "GHL_PLEO_MAX_PARALLEL_LOCATIONS", "GHL_PLEO_THREADS_PER_TASK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert locations_per_task(total) == size
