@@ -65,7 +65,7 @@ test: packages venv lint  ## Lint, then the whole suite (starts the sandbox and 
 test-fast: packages venv lint  ## Lint, then the suite without tests marked slow (unit, hooks, flows, warehouse)
 	@source scripts/env.sh && $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
-bench: venv  ## Agency-scale benchmark through a real Airflow (not part of make test); BENCH_ARGS="--locations 50 --tags 1000"
+bench: venv  ## Agency-scale benchmark through a real Airflow (not part of make test); BENCH_ARGS="--locations 50 --tags 1000", at agency size BENCH_ARGS="--locations 500 --fast-setup --memory-tags ''"
 	@source scripts/env.sh && unset AIRFLOW_HOME && $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 sandbox: venv  ## Start the sandbox APIs in the background (GHL :8801, Pleo :8802)

@@ -101,9 +101,9 @@ class AirflowStack:
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
-                if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).ok:
+                if requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting on a loaded machine
                 pass
             self._check_alive()
             time.sleep(1)
@@ -111,6 +111,15 @@ class AirflowStack:
             raise RuntimeError(f"api-server not healthy within {timeout:.0f} s; see {self.home}/api-server.log")
         token = requests.get(f"{self.url}/auth/token", timeout=10).json()["access_token"]
         self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def pids(self) -> dict[str, int]:
+        """Each started component's process id, by its command (``scheduler``, ``api-server``, ...)."""
+        return {proc.args[1]: proc.pid for proc in self.procs if proc.poll() is None}
+
+    @property
+    def db_url(self) -> str:
+        """The metadata DB's SQLAlchemy URL (SQLite in the home unless the environment sets one)."""
+        return self.env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or f"sqlite:///{self.home / 'airflow.db'}"
 
     def start_celery_worker(self, name: str, concurrency: int, env: dict[str, str] | None = None) -> None:
         """One Celery worker (``airflow celery worker``) named ``name@host``, with its own extra environment."""

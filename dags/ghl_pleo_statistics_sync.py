@@ -12,7 +12,9 @@ Backfill past days from the UI or `airflow backfill create --dag-id ghl_pleo_sta
 --from-date ... --to-date ...`: each day gets its own history row; Pleo keeps showing the newest day.
 Days may run at once (a backfill runs up to 10, whatever `max_active_runs`); one location's days are fetched
 one at a time (a lease in the warehouse): a day that waits too long fails with `locked` and is retried.
-A location with no connected accounts is reported and skipped.
+A location with no connected accounts is reported and skipped. `fetch_statistics` is one mapped task per batch of
+locations (`GHL_PLEO_LOCATIONS_PER_TASK`, labelled `batch 3: <first>..<last> (20)`), its locations in threads;
+a retry re-fetches only the batch's locations not fetched in this run.
 
 Trigger form: `dry_run` (nothing written to Pleo; the plan is in the summary and `pleo_change_log`),
 `locations` (only these ids). There is no `full_refresh` here: every run already re-reads its whole day from
@@ -35,7 +37,7 @@ from ghl_pleo.constants import (
     STATISTICS_DAG_ID,
     TASK_RETRIES,
     dagrun_timeout_h,
-    max_parallel_locations,
+    parallel_batches,
     retry_delay_s,
 )
 from ghl_pleo.notify import RunFailureNotifier
@@ -73,17 +75,24 @@ def ghl_pleo_statistics_sync():
 
         return tasks.list_locations()
 
-    # multiple_outputs=False: one XCom row per location, not one per key of the returned counts.
+    @task(multiple_outputs=False)
+    def batch_locations(locations: list[dict]) -> list[dict]:
+        """The locations in batches (GHL_PLEO_LOCATIONS_PER_TASK): one XCom row, fetch_statistics' mapping."""
+        from ghl_pleo import tasks_batch
+
+        return tasks_batch.batch_locations(locations)
+
+    # One task instance and one XCom row per batch of locations (see the tags DAG).
     @task(
-        map_index_template="{{ location_id }}",
-        max_active_tis_per_dagrun=max_parallel_locations(),
+        map_index_template="{{ batch_label }}",
+        max_active_tis_per_dagrun=parallel_batches(),
         multiple_outputs=False,
     )
-    def fetch_statistics(location: dict) -> dict:
-        """One location, one UTC day: accounts -> v3 statistics -> the day's history row."""
-        from ghl_pleo import tasks
+    def fetch_statistics(batch: dict) -> dict:
+        """A batch of locations, one UTC day, in threads: accounts -> v3 statistics -> each day's history row."""
+        from ghl_pleo import tasks_batch
 
-        return tasks.fetch_statistics(location)
+        return tasks_batch.fetch_statistics(batch)
 
     @task(pool=GROUP_WRITE_POOL, trigger_rule="all_done", multiple_outputs=False)
     def write_metadata() -> dict:
@@ -100,7 +109,7 @@ def ghl_pleo_statistics_sync():
         return tasks.summarize("list_locations", required=("write_metadata",))
 
     locations = list_locations()
-    fetched = fetch_statistics.expand(location=locations)
+    fetched = fetch_statistics.expand(batch=batch_locations(locations))
     written = write_metadata()
     fetched >> written >> summarize()
 

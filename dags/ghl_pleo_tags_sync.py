@@ -8,8 +8,12 @@ read its Social Planner tags (and tag details for new or changed tags), stage th
 
 * `list_locations`: the location list, with names.
 * `ensure_groups` (pool `ghl_pleo_group_writes`, one slot): find, rename, unarchive each location's tag group
-  (a new location's group is created by its `sync_location` task, after its first successful GHL tag read).
-* `sync_location` (one mapped task per location): extract, stage, transform, load.
+  (a new location's group is created by its batch in `sync_locations`, after its first successful GHL tag read).
+* `batch_locations`: the locations in batches of `GHL_PLEO_LOCATIONS_PER_TASK` (default: spread evenly over the
+  batch tasks that run at once, at most 250 each).
+* `sync_locations` (one mapped task per batch, labelled `batch 3: <first>..<last> (20)`): each location of the
+  batch, in threads (`GHL_PLEO_THREADS_PER_TASK` at once): extract, stage, transform, load; one GX validation
+  for the batch's records. The batch fails if any of its locations failed, naming them.
 * `summarize`: the run summary; fails the run if any location (or `ensure_groups`) failed, naming them.
 
 Data-quality gates hold a location (and fail its task without retries) when a mapped field vanished
@@ -21,7 +25,7 @@ A current-state sync: a backfilled run syncs today's state again. Runs may overl
 once, whatever `max_active_runs`): one run at a time holds a location (a lease in the warehouse); another run that
 finds it held skips it (`skipped_locked`, noted in the summary). On failure, open the `summarize`
 log: one line per failed location with the error kind, endpoint, HTTP status and what to do.
-Clearing a failed `sync_location` re-runs that location safely.
+Clearing a failed `sync_locations` batch (or its retry) re-syncs only its locations not synced in this run.
 
 Trigger form: `dry_run` (plan only, nothing written to Pleo), `locations` (only these ids), `full_refresh`
 (re-read every tag's details). Every run and location is in the warehouse ledger (`sync_location_runs`), every
@@ -44,7 +48,7 @@ from ghl_pleo.constants import (
     TAGS_DAG_ID,
     TASK_RETRIES,
     dagrun_timeout_h,
-    max_parallel_locations,
+    parallel_batches,
     retry_delay_s,
     schedule_from_env,
 )
@@ -84,25 +88,33 @@ def ghl_pleo_tags_sync():
 
         return tasks.list_locations()
 
-    @task(pool=GROUP_WRITE_POOL)  # a list: one XCom row, read by sync_location's mapping
+    @task(pool=GROUP_WRITE_POOL)  # a list: one XCom row, read by batch_locations and summarize
     def ensure_groups(locations: list[dict]) -> list[dict]:
         """Find each location's Pleo tag group; rename, unarchive (group writes are serialised by the pool)."""
         from ghl_pleo import tasks
 
         return tasks.ensure_groups(locations)
 
-    # multiple_outputs=False: the location's counts are one XCom row, not one per key (a dict return type would
-    # otherwise split them: ~23 rows per location and hour that nobody reads; the summary reads the ledger).
+    @task(multiple_outputs=False)
+    def batch_locations(locations: list[dict]) -> list[dict]:
+        """The locations in batches (GHL_PLEO_LOCATIONS_PER_TASK): one XCom row, sync_locations' mapping."""
+        from ghl_pleo import tasks_batch
+
+        return tasks_batch.batch_locations(locations)
+
+    # One task instance and one XCom row per batch of locations (multiple_outputs=False: the batch's counts are
+    # one row; the summary reads each location's ledger row). Batches at once: GHL_PLEO_MAX_PARALLEL_LOCATIONS
+    # divided by GHL_PLEO_THREADS_PER_TASK, so the setting still counts locations at once.
     @task(
-        map_index_template="{{ location_id }}",
-        max_active_tis_per_dagrun=max_parallel_locations(),
+        map_index_template="{{ batch_label }}",
+        max_active_tis_per_dagrun=parallel_batches(),
         multiple_outputs=False,
     )
-    def sync_location(location: dict) -> dict:
-        """One location: extract tags and details, stage, transform, load into its Pleo group."""
-        from ghl_pleo import tasks
+    def sync_locations(batch: dict) -> dict:
+        """A batch of locations, in threads: extract tags and details, stage, transform, load into their groups."""
+        from ghl_pleo import tasks_batch
 
-        return tasks.sync_location_tags(location)
+        return tasks_batch.sync_locations(batch)
 
     @task(trigger_rule="all_done", retries=0, multiple_outputs=False)
     def summarize() -> dict:
@@ -112,7 +124,7 @@ def ghl_pleo_tags_sync():
         return tasks.summarize("list_locations", required=("ensure_groups",))
 
     groups = ensure_groups(list_locations())
-    [groups, sync_location.expand(location=groups)] >> summarize()
+    [groups, sync_locations.expand(batch=batch_locations(groups))] >> summarize()
 
 
 ghl_pleo_tags_sync()

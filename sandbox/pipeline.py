@@ -83,6 +83,7 @@ class Route:
     handler: Handler
     location: str | None = None  # where the location id is: "path" or "query" (``locationId``), or nowhere
     form: bool = False  # parse a form body before anything else
+    reads: bool = False  # a POST that only reads (a search): it never marks the state dirty (no save of the file)
 
 
 async def read_body(request: Request) -> Any:
@@ -217,12 +218,12 @@ async def _fault(state: SandboxState, api: Api, call: Call) -> None:
         await apply_fault(fault, api.media_type, call.request)
 
 
-def _handle(state: SandboxState, api: Api, call: Call, handler: Handler) -> tuple[int, Any]:
+def _handle(state: SandboxState, api: Api, call: Call, handler: Handler, reads: bool) -> tuple[int, Any]:
     if not api.locked:
         return handler(state, call)
     with state.lock:
         out = handler(state, call)
-        if call.request.method != "GET":
+        if call.request.method != "GET" and not reads:
             state.mark_dirty()
     return out
 
@@ -239,7 +240,7 @@ async def wait_delay(state: SandboxState, api: Api, call: Call) -> None:
         await asyncio.sleep(min(left, 0.1))
 
 
-async def run(state: SandboxState, api: Api, call: Call, handler: Handler) -> Response:
+async def run(state: SandboxState, api: Api, call: Call, handler: Handler, reads: bool = False) -> Response:
     """Answer one request: count, auth, rate window, fault, handler, then log the exchange."""
     try:
         if api.body_first:
@@ -251,7 +252,7 @@ async def run(state: SandboxState, api: Api, call: Call, handler: Handler) -> Re
         await wait_delay(state, api, call)
         if not api.body_first:
             call.body = await read_body(call.request)
-        status, body = _handle(state, api, call, handler)
+        status, body = _handle(state, api, call, handler, reads)
         if call.data_fault == "reset_after":
             call.request.scope["sandbox_reset"] = True  # the write happened; its confirmation is lost
         reply = Reply(status, body)
@@ -273,7 +274,8 @@ def _endpoint(state: SandboxState, api: Api, route: Route):
         if route.form:
             await request.body()  # cache the raw body first: form() after a consumed stream would fail
             form = dict(await request.form())
-        return await run(state, api, Call(request, route_of(request), location_id, form), route.handler)
+        call = Call(request, route_of(request), location_id, form)
+        return await run(state, api, call, route.handler, route.reads)
 
     endpoint.__name__ = route.handler.__name__
     return endpoint

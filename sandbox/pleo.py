@@ -225,8 +225,8 @@ ROUTES = [
     Route("GET", "/v0/tags/{tagId}/dimensions", list_values),
     Route("POST", "/v0/tags/{tagId}/dimensions/{dimensionId}", create_value),
     Route("PUT", "/v0/tags/{tagId}/dimensions/{dimensionId}", update_value),
-    Route("POST", "/v0/aggregations/tags", aggregated),
-    Route("POST", "/v1/accounting-entries:search", search),
+    Route("POST", "/v0/aggregations/tags", aggregated, reads=True),
+    Route("POST", "/v1/accounting-entries:search", search, reads=True),
 ]
 
 

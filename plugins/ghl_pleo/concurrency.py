@@ -1,9 +1,13 @@
-"""Bounded parallel writes: at most N in flight, every confirmed write recorded, the first error raised."""
+"""Bounded parallel writes (at most N in flight, every confirmed write recorded, the first error raised) and
+prefetched reads (the next few computed in a worker thread while the caller works on the current one)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from itertools import islice
 from typing import Any
 
 _END = object()
@@ -53,3 +57,46 @@ def run_bounded(
             raise
     if error is not None:
         raise error
+
+
+def prefetched(fn: Callable[[Any], Any], items: Iterable[Any], ahead: int = 2) -> Iterator[Any]:
+    """``fn(item)`` for every item, yielded in order, the next ``ahead`` computed one by one in a worker thread
+    while the caller works on the current one (reads overlap the caller's planning and writes).
+
+    An error is raised where its item's result would have been yielded. Closing the generator cancels what was
+    not started.
+    """
+    source = iter(items)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        queue: deque = deque(pool.submit(fn, item) for item in islice(source, ahead + 1))
+        try:
+            while queue:
+                yield queue.popleft().result()
+                item = next(source, _END)  # the caller is done with that one: one more may be read ahead
+                if item is not _END:
+                    queue.append(pool.submit(fn, item))
+        finally:
+            for future in queue:
+                future.cancel()
+
+
+class Running:
+    """How many threads are inside ``with running:``; :meth:`wait_idle` waits until none is (a stopped batch task
+    waits for the locations syncing at that moment)."""
+
+    def __init__(self) -> None:
+        self._cond, self._n = threading.Condition(), 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._n += 1
+
+    def __exit__(self, *_exc) -> None:
+        with self._cond:
+            self._n -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self) -> None:
+        with self._cond:
+            while self._n:
+                self._cond.wait()

@@ -60,11 +60,29 @@ def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
     return pool[0]
 
 
-def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterable[str] = ()) -> TagPlan:
+class Desired:
+    """The desired records as plain lists, with each code's last row: what the plan reads, made once per load."""
+
+    def __init__(self, desired: pd.DataFrame) -> None:
+        self.codes, self.names = list(desired["code"]), list(desired["name"])
+        self.flags = list(desired["archived"])
+        self.last = _last_row_per_code(self.codes)
+
+    def share(self, code, name) -> tuple:
+        """A Pleo tag's ``(code, name)``, each the desired record's own string object when equal to it: 100,000
+        Pleo tags that match their source hold no second copy of their codes and names."""
+        i = self.last.get(code_key(code)) if isinstance(code, str) else None
+        if i is None:
+            return code, name
+        mine = self.codes[i]
+        return mine if mine == code else code, self.names[i] if self.names[i] == name else name
+
+
+def plan_tags(desired: pd.DataFrame | Desired, current: Iterable[dict], held_codes: Iterable[str] = ()) -> TagPlan:
     """Decide the writes that make Pleo's tags equal the desired records.
 
     Args:
-        desired: columns ``code``, ``name``, ``archived`` (one row per code).
+        desired: columns ``code``, ``name``, ``archived`` (one row per code), or those as :class:`Desired`.
         current: Pleo's tags in the group, archived included.
         held_codes: codes whose source row was rejected this run; their Pleo
             tags are left exactly as they are (not archived as "gone").
@@ -72,10 +90,9 @@ def plan_tags(desired: pd.DataFrame, current: Iterable[dict], held_codes: Iterab
     plan = TagPlan()
     by_code = _index_by_code(current)
     held = {code_key(c) for c in held_codes}
-    codes, names, flags = list(desired["code"]), list(desired["name"]), list(desired["archived"])
-    last = _last_row_per_code(codes)
-    _plan_desired(plan, by_code, last, codes, names, flags)
-    _plan_gone(plan, by_code, last, held)
+    rows = desired if isinstance(desired, Desired) else Desired(desired)
+    _plan_desired(plan, by_code, rows.last, rows.codes, rows.names, rows.flags)
+    _plan_gone(plan, by_code, rows.last, held)
     return plan
 
 
@@ -168,23 +185,28 @@ class ValueAction:
 
 
 def plan_dimension_values(
-    values: pd.DataFrame, tag_ids: dict[str, str], dimension_ids: dict[str, str], current: dict[tuple[str, str], str]
+    values: pd.DataFrame | Iterable[tuple[str, str, str]],
+    tag_ids: dict[str, str],
+    dimension_ids: dict[str, str],
+    current: dict[tuple[str, str], str],
 ) -> list[ValueAction]:
-    """Writes that make each tag's dimension values equal the desired ones.
+    """Writes that make each tag's dimension values equal the desired ones: one dict lookup per value.
 
     Args:
-        values: ``code, dimension, value`` rows.
+        values: ``code, dimension, value`` rows (a frame, or tuples in that order).
         tag_ids: code (casefolded) -> Pleo tag id.
         dimension_ids: dimension code -> Pleo dimension id.
         current: (Pleo tag id, dimension id) -> the value Pleo holds.
     """
+    if isinstance(values, pd.DataFrame):
+        values = zip(values["code"], values["dimension"], values["value"], strict=True)
     actions: list[ValueAction] = []
-    for row in values.itertuples(index=False):
-        tag_id = tag_ids.get(code_key(row.code))
-        dim_id = dimension_ids.get(row.dimension)
+    for code, dimension, value in values:
+        tag_id = tag_ids.get(code_key(code))
+        dim_id = dimension_ids.get(dimension)
         if not tag_id or not dim_id:
             continue
         before = current.get((tag_id, dim_id))
-        if before != row.value:
-            actions.append(ValueAction(tag_id, dim_id, row.dimension, row.value, before is not None, before, row.code))
+        if before != value:
+            actions.append(ValueAction(tag_id, dim_id, dimension, value, before is not None, before, code))
     return actions

@@ -58,6 +58,9 @@ class SyncRun:
     run_id: str
     try_number: int = 1
     dry_run: bool = False
+    # In a batch task: the batch's validator (ghl_pleo.batch_quality.BatchValidator), shared by its location
+    # threads; it also means the process's memory figures are the batch's, not one location's.
+    validator: Any = None
 
     @property
     def holder(self) -> str:

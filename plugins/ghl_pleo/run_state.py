@@ -53,7 +53,7 @@ def _states_from_metadata_db(dag_id: str, run_id: str) -> dict[str, str]:
 
 
 def by_state(states: dict[str, str], task_ids: set[str]) -> dict[str, list[str]]:
-    """The tasks that did not succeed, grouped by state: ``{"failed": ["summarize", "sync_location[2]"], ...}``
+    """The tasks that did not succeed, grouped by state: ``{"failed": ["summarize", "sync_locations[2]"], ...}``
     (``task_ids``, the DAG's, tell a mapped instance's key from a task whose id ends in a number)."""
     out: dict[str, list[str]] = {}
     for key, state in sorted(states.items(), key=lambda kv: _sort_key(kv[0], task_ids)):

@@ -1,5 +1,6 @@
 """Task bodies shared by the DAG files: each reads the Airflow context, builds the run context, hooks and
-warehouse, and calls one flow step. This is the only module of the package that knows Airflow's task context.
+warehouse, and calls one flow step. With ghl_pleo/tasks_batch.py (the batch tasks, locations in threads), the only
+modules of the package that know Airflow's task context.
 
 DAG files import this module inside their tasks, never at parse time.
 """
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ghl_pleo.config import load_mapping
+from ghl_pleo.errors import redact
 from ghl_pleo.leases import leased
 from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.warehouse import Warehouse
@@ -160,62 +162,6 @@ def _run_location(run: SyncRun, location_id: str, hooks: Hooks, step, *args, ski
         return leased(location_run, hooks, step, *args, skip_when_locked=skip_when_locked, **kwargs)
 
 
-def _location_task(location: dict) -> tuple[Any, SyncRun, dict]:
-    """The context of a mapped location task (its map index is named after the location in the UI)."""
-    from airflow.sdk import get_current_context
-
-    ctx = get_current_context()
-    ctx["location_id"] = location["location_id"]
-    params = run_params()
-    return ctx, sync_run(params), params
-
-
-@fails_fast
-def sync_location_tags(location: dict) -> dict:
-    from ghl_pleo.flows.tags import sync_location_tags as sync
-
-    ctx, run, params = _location_task(location)
-    release = params["release_archive_guard"]  # whole ids (or "all"), never a substring of a string
-    released = location["location_id"] in release or "all" in release
-    return _run_location(
-        run,
-        location["location_id"],
-        Hooks(ghl=_ghl(run.warehouse), pleo=_pleo(params, run.warehouse)),
-        sync,
-        load_mapping(),
-        location,
-        release_archive_guard=released,
-        released_by=getattr(ctx.get("dag_run"), "triggering_user_name", None) if released else None,
-        full_refresh=params["full_refresh"],
-        skip_when_locked=True,  # a current-state sync: the run holding the location syncs the same state
-    )
-
-
-@fails_fast
-def fetch_statistics(location: dict) -> dict:
-    from ghl_pleo.flows.stats import fetch_location_statistics
-    from ghl_pleo.social_stats import Window
-
-    ctx, run, _params = _location_task(location)
-    window = Window.for_interval(ctx["data_interval_start"], ctx["data_interval_end"])
-    log.info(
-        "Statistics window %s .. %s (previous: %s)",
-        window.as_range()["startDate"],
-        window.as_range()["endDate"],
-        window.previous().as_range(),
-    )
-    return _run_location(
-        run,
-        location["location_id"],
-        Hooks(ghl=_ghl(run.warehouse)),
-        fetch_location_statistics,
-        load_mapping(),
-        window,
-        location=location,
-        skip_when_locked=False,  # dated work: this run's day is its own, so a locked location fails and is retried
-    )
-
-
 @fails_fast
 def write_statistics_metadata() -> dict:
     from airflow.sdk import get_current_context
@@ -246,6 +192,7 @@ def summarize(locations_task: str, required: tuple[str, ...] = ()) -> dict:
     locations = ti.xcom_pull(task_ids=locations_task, default=None)
     expected = [loc["location_id"] for loc in (locations or [])]
     warehouse = Warehouse()
+    _build_docs(warehouse, dag_id, run_id)
     text, _ = run_summary(warehouse, dag_id, run_id, expected)
     print(text)
     steps = [t for t in required if ti.xcom_pull(task_ids=t, default=None) is None]
@@ -262,6 +209,17 @@ def summarize(locations_task: str, required: tuple[str, ...] = ()) -> dict:
             )
         )
     return {"locations": len(expected), "failed": 0}
+
+
+def _build_docs(warehouse: Warehouse, dag_id: str, run_id: str) -> None:
+    """The run's Data Docs, built once from the batch validations it stored (ghl_pleo/batch_quality.py); a site
+    that cannot be built is a warning, never a failed run."""
+    from ghl_pleo.batch_quality import build_run_docs
+
+    try:
+        build_run_docs(warehouse, dag_id, run_id)
+    except Exception as exc:  # noqa: BLE001 - the summary and the run's outcome matter more than the pages
+        log.warning("Data Docs for run %s could not be built: %s", run_id, redact(str(exc))[:500])
 
 
 @fails_fast

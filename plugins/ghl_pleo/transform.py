@@ -146,8 +146,7 @@ def prepare_tags(
     late: dict[int, dict] = {}  # read position -> rejection of a kept record
     read, kept = _read_records(raw, config, now, early, columns, dropped, late)
     duplicates = read - len(early) - kept
-    tags = pd.DataFrame(dict(zip(TAG_COLUMNS, columns, strict=True)), columns=TAG_COLUMNS)
-    del columns
+    tags = _frame(columns)
     if dropped:
         tags = tags.drop(index=sorted(dropped)).reset_index(drop=True)
     tags["archived"] = tags["archived"].astype(bool)
@@ -155,6 +154,15 @@ def prepare_tags(
     return PreparedTags(
         tags=tags, rejected=pd.DataFrame(rejected, columns=REJECT_COLUMNS), read=read, duplicates=duplicates
     )
+
+
+def _frame(columns: list[list]) -> pd.DataFrame:
+    """The rows to load as a frame, made column by column: each list goes as soon as its column is made (never all
+    nine lists beside all nine columns). ``columns`` is emptied."""
+    data = {}
+    for name in TAG_COLUMNS:
+        data[name] = pd.Series(columns.pop(0), copy=False)
+    return pd.DataFrame(data, columns=TAG_COLUMNS, copy=False)
 
 
 def _read_records(
@@ -173,8 +181,11 @@ def _read_records(
     """
     tolerance_s = config.future_tolerance_minutes * 60
     read = 0
-    # location -> tag id -> (updatedAt, read position, row index or -1 for a rejection): small, no payloads.
-    winners: dict[str, dict[str, tuple[str, int, int]]] = {}
+    # location -> tag id -> the row index of its kept copy, or -1 - read position for a rejected one: one int
+    # per id (the copy's updatedAt is in its row, or in ``late_updated``), no payloads.
+    winners: dict[str, dict[str, int]] = {}
+    late_updated: dict[int, str] = {}
+    shared = _Shared()
     for order, (location_id, page_no, position, payload) in enumerate(_records(raw)):
         read += 1
         if not isinstance(payload, dict):
@@ -189,22 +200,39 @@ def _read_records(
         seen = winners.setdefault(location_id, {})
         held = seen.get(tag_id)
         if held is not None:
-            if (held[0], held[1]) > (updated or "", order):
+            # read order only grows, so a tie goes to this later copy
+            if (columns[7][held] or "" if held >= 0 else late_updated[-1 - held]) > (updated or ""):
                 continue  # an earlier copy of this id is newer
-            if held[2] >= 0:
-                dropped.add(held[2])
+            if held >= 0:
+                dropped.add(held)
             else:
-                late.pop(held[1])
-        outcome = _prepare_one(location_id, tag_id, payload, updated, config, now, tolerance_s)
+                late.pop(-1 - held)
+                del late_updated[-1 - held]
+        outcome = _prepare_one(shared(location_id), tag_id, payload, updated, config, now, tolerance_s)
         if isinstance(outcome, tuple):
-            slot = len(columns[0])
-            for column, value in zip(columns, outcome, strict=True):
-                column.append(value)
+            seen[tag_id] = len(columns[0])
+            for i, (column, value) in enumerate(zip(columns, outcome, strict=True)):
+                column.append(shared(value) if i == 5 else value)  # createdBy: a few users, 100,000 tags
         else:
-            slot = -1
-            late[order] = outcome
-        seen[tag_id] = (updated or "", order, slot)
+            seen[tag_id] = -1 - order
+            late[order], late_updated[order] = outcome, updated or ""
     return read, sum(len(seen) for seen in winners.values())
+
+
+class _Shared:
+    """One string object per distinct value (location ids, user ids) instead of one per row; bounded."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if len(self.seen) < self.LIMIT:
+            return self.seen.setdefault(value, value)
+        return self.seen.get(value, value)
 
 
 def tag_summary(tags: pd.DataFrame, location_id: str) -> dict:
@@ -225,25 +253,34 @@ def dimension_values(tags: pd.DataFrame, details: pd.DataFrame, config: MappingC
     Returns:
         ``code, dimension, value`` rows; no row where the source has no value.
     """
-    dims = config.active_dimensions
-    if not dims or tags.empty:
+    if not config.active_dimensions or tags.empty:
         return pd.DataFrame(columns=VALUE_COLUMNS)
-    by_id = {r.tag_id: r.payload for r in details.itertuples(index=False)} if len(details) else {}
-    rows: list[dict] = []
-    for t in tags[~tags["archived"]].itertuples(index=False):
-        d = by_id.get(t.tag_id)
-        if not isinstance(d, dict):
-            continue
-        values = {
-            "ghl_location": d.get("locationId") if isinstance(d.get("locationId"), str) else None,
-            "ghl_created_by": d.get("createdBy") if isinstance(d.get("createdBy"), str) else None,
-            "ghl_created_at": iso_utc(d.get("createdAt")),
-            "ghl_updated_at": iso_utc(d.get("updatedAt")),
-        }
-        for dim in dims:
-            value = values.get(dim) or config.defaults.get(dim)
-            # a longer value is never sent (the listing's createdBy was checked in prepare_tags; a details answer
-            # that differs from it leaves the value out)
-            if value and len(value) <= config.max_value_length:
-                rows.append({"code": t.code, "dimension": dim, "value": value})
+    by_id = dict(zip(details["tag_id"], details["payload"], strict=True)) if len(details) else {}
+    live = tags[~tags["archived"]]
+    rows = [
+        (code, dim, value)
+        for code, tag_id in zip(live["code"], live["tag_id"], strict=True)
+        for dim, value in tag_dimension_values(by_id.get(tag_id), config)
+    ]
     return pd.DataFrame(rows, columns=VALUE_COLUMNS)
+
+
+def tag_dimension_values(detail: Any, config: MappingConfig) -> list[tuple[str, str]]:
+    """One tag's ``(dimension, value)`` pairs from its detail record (none when it has no record)."""
+    dims = config.active_dimensions
+    if not dims or not isinstance(detail, dict):
+        return []
+    values = {
+        "ghl_location": detail.get("locationId") if isinstance(detail.get("locationId"), str) else None,
+        "ghl_created_by": detail.get("createdBy") if isinstance(detail.get("createdBy"), str) else None,
+        "ghl_created_at": iso_utc(detail.get("createdAt")),
+        "ghl_updated_at": iso_utc(detail.get("updatedAt")),
+    }
+    out = []
+    for dim in dims:
+        value = values.get(dim) or config.defaults.get(dim)
+        # a longer value is never sent (the listing's createdBy was checked in prepare_tags; a details answer
+        # that differs from it leaves the value out)
+        if value and len(value) <= config.max_value_length:
+            out.append((dim, value))
+    return out

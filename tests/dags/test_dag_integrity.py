@@ -37,7 +37,13 @@ def test_every_dag_has_tags_retries_and_one_active_run(dagbag):
 
 def test_tags_dag_shape(dagbag):
     dag = dagbag.dags["ghl_pleo_tags_sync"]
-    assert {t.task_id for t in dag.tasks} == {"list_locations", "ensure_groups", "sync_location", "summarize"}
+    assert {t.task_id for t in dag.tasks} == {
+        "list_locations",
+        "ensure_groups",
+        "batch_locations",
+        "sync_locations",
+        "summarize",
+    }
     assert dag.get_task("ensure_groups").pool == "ghl_pleo_group_writes"
     assert dag.get_task("summarize").trigger_rule == "all_done"
     assert dag.schedule == "@hourly"
@@ -47,7 +53,13 @@ def test_statistics_dag_has_a_real_daily_utc_window(dagbag):
     from airflow.timetables.interval import CronDataIntervalTimetable
 
     dag = dagbag.dags["ghl_pleo_statistics_sync"]
-    assert {t.task_id for t in dag.tasks} == {"list_locations", "fetch_statistics", "write_metadata", "summarize"}
+    assert {t.task_id for t in dag.tasks} == {
+        "list_locations",
+        "batch_locations",
+        "fetch_statistics",
+        "write_metadata",
+        "summarize",
+    }
     assert dag.get_task("write_metadata").pool == "ghl_pleo_group_writes"
     timetable = dag.timetable
     assert type(timetable).__name__ == "CronDataIntervalTimetable"
@@ -102,20 +114,24 @@ def test_dag_files_do_no_heavy_work_at_import():
 
 
 def test_parallel_locations_and_schedule_come_from_the_environment(monkeypatch):
-    """GHL_PLEO_MAX_PARALLEL_LOCATIONS caps the mapped location tasks; GHL_PLEO_TAGS_SCHEDULE=none: manual only."""
+    """GHL_PLEO_MAX_PARALLEL_LOCATIONS counts locations at once: batch tasks at once = it / GHL_PLEO_THREADS_PER_TASK
+    (rounded up); GHL_PLEO_TAGS_SCHEDULE=none: manual only."""
     from airflow.dag_processing.dagbag import DagBag
 
-    monkeypatch.setenv("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "3")
+    monkeypatch.setenv("GHL_PLEO_MAX_PARALLEL_LOCATIONS", "6")
+    monkeypatch.setenv("GHL_PLEO_THREADS_PER_TASK", "4")
     monkeypatch.setenv("GHL_PLEO_TAGS_SCHEDULE", "none")
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     dag = bag.dags["ghl_pleo_tags_sync"]
     assert dag.schedule is None
-    assert dag.get_task("sync_location").max_active_tis_per_dagrun == 3
-    assert bag.dags["ghl_pleo_statistics_sync"].get_task("fetch_statistics").max_active_tis_per_dagrun == 3
+    assert dag.get_task("sync_locations").max_active_tis_per_dagrun == 2
+    assert bag.dags["ghl_pleo_statistics_sync"].get_task("fetch_statistics").max_active_tis_per_dagrun == 2
 
 
-def test_default_parallelism_is_eight(dagbag):
-    assert dagbag.dags["ghl_pleo_tags_sync"].get_task("sync_location").max_active_tis_per_dagrun == 8
+def test_default_parallelism_is_eight_locations_in_two_batches_of_four_threads(dagbag):
+    task = dagbag.dags["ghl_pleo_tags_sync"].get_task("sync_locations")
+    assert task.max_active_tis_per_dagrun == 2
+    assert task.map_index_template == "{{ batch_label }}"
 
 
 def test_the_trigger_form_offers_dry_run_locations_and_full_refresh(dagbag):

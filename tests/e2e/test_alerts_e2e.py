@@ -152,7 +152,8 @@ def test_a_warehouse_that_is_down_gives_one_short_alert_naming_the_failed_tasks(
     (output_dir / "alert.txt").write_text(body)
     assert body.splitlines()[0] == f"[ghl-pleo] {DAG_ID} failed: task list_locations, summarize"
     assert "The run ledger could not be read from the warehouse (connection ghl_pleo_db: OperationalError)" in body
-    assert "- failed: list_locations, summarize" in body and "- upstream failed: ensure_groups" in body
+    assert "- failed: list_locations, summarize" in body
+    assert "- upstream failed: batch_locations, ensure_groups, sync_locations" in body
     assert "runbook: README.md#runbook-ledger-unreadable" in body and "secret-pw-123" not in body
 
 

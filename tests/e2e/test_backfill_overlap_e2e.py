@@ -121,7 +121,7 @@ def test_a_task_killed_inside_its_sync_is_retried_and_the_retry_takes_the_locati
     try:
         run_id = stack.trigger(TAGS, {"locations": [location]})
         wait_for("the sync inside its load", lambda: sandbox.requests().get(LISTING, 0) >= 1)
-        (ti,) = [t for t in stack.task_instances(TAGS, run_id) if t["task_id"] == "sync_location"]
+        (ti,) = [t for t in stack.task_instances(TAGS, run_id) if t["task_id"] == "sync_locations"]
         kill_task_process(ti["id"])
         wait_for("the killed try marked for retry", lambda: _retried(stack, run_id))
         assert [(x["unit"], x["holder"]) for x in leases(stack)] == [(f"{TAGS}:{location}", f"{TAGS}/{run_id}")]
@@ -136,7 +136,7 @@ def test_a_task_killed_inside_its_sync_is_retried_and_the_retry_takes_the_locati
 
 
 def _retried(stack: AirflowStack, run_id: str) -> bool:
-    (ti,) = [t for t in stack.task_instances(TAGS, run_id) if t["task_id"] == "sync_location"]
+    (ti,) = [t for t in stack.task_instances(TAGS, run_id) if t["task_id"] == "sync_locations"]
     return ti["state"] == "up_for_retry" or ti["try_number"] >= 2
 
 

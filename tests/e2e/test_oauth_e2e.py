@@ -49,7 +49,8 @@ def test_agency_oauth_sync_survives_expiry_mid_run_and_leaks_no_token(runner, ai
     runner.fernet_key = Fernet.generate_key().decode()
     env = oauth_env(runner)
     box.clear_requests()
-    proc = runner.start(**env)
+    # One location after another (one thread in the batch), so GHL is still being read when the tokens die.
+    proc = runner.start(**env, GHL_PLEO_THREADS_PER_TASK="1")
     deadline = time.time() + 120
     while box.requests().get("Pleo POST /v0/tag-groups/{groupId}/tags", 0) < 5 and time.time() < deadline:
         time.sleep(0.05)

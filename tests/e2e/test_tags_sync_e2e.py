@@ -7,6 +7,8 @@ hourly schedule would: first sync, unchanged re-run, then small source changes.
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections import Counter
 
 import pytest
 
@@ -168,3 +170,47 @@ def test_a_typod_location_id_writes_nothing_to_pleo_and_fails_on_its_first_try(r
     assert (rows[typo]["status"], rows[typo]["error_kind"], rows[typo]["try_number"]) == ("failed", "configuration", 1)
     assert {rows[loc]["status"] for loc in runner.locations} == {"success"}
     assert_pleo_matches_ghl(box)
+
+
+def test_batches_a_retry_re_syncs_only_the_failed_location_and_airflow_keeps_one_row_per_batch(runner, airflow_db):
+    """Issue 19: with two locations per task, three locations are two batch tasks. A location failing with an
+    outage fails its batch; the batch's retries re-sync only it (its batch-mate's GHL reads happened once), the run
+    fails naming it, and Airflow's metadata DB holds one task instance and at most one XCom row per batch."""
+    box = runner.box
+    first, bad, third = runner.locations
+    box.fault(api="ghl", endpoint="GET /social-media-posting/{locationId}/tags", status=503, location=bad)
+    ghl = json.loads(box.env()["AIRFLOW_CONN_GHL_DEFAULT"])
+    ghl["extra"]["max_attempts"] = 1
+    box.clear_requests()
+    try:
+        out = runner.run(expect_ok=False, AIRFLOW_CONN_GHL_DEFAULT=json.dumps(ghl), GHL_PLEO_LOCATIONS_PER_TASK="2")
+    finally:
+        box.clear_faults()
+    assert f"FAILED: location {bad} (upstream_outage)" in out and "1 of 3 locations failed" in out
+    assert f"1 of 2 location(s) of batch 1: {first}..{bad} (2) failed: {bad} (upstream_outage)" in out
+    assert out.count(f"1 already synced in this run, skipped: {first}") == 2  # tries 2 and 3
+    wh = runner.warehouse()
+    (run_id,) = {r["run_id"] for r in wh.db.query("SELECT run_id FROM sync_location_runs ORDER BY started_at DESC")[:1]}
+    rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG_ID, run_id)}
+    tries = {k: (r["status"], r["try_number"]) for k, r in rows.items()}
+    assert tries == {first: ("success", 1), bad: ("failed", 3), third: ("success", 1)}
+    listings = [e["path"] for e in box.exchanges() if e["api"].lower() == "ghl" and e["path"].endswith("/tags")]
+    seen = Counter(loc for path in listings for loc in (first, bad) if f"/{loc}/" in path)
+    ghl_first = rows[first]["requests"]["ghl"]["requests"]
+    assert seen[first] == sum(n for k, n in ghl_first.items() if k.endswith("/tags")) > 0  # read in try 1 only
+    assert seen[bad] == 3  # one listing request per try
+    validations = wh.validations.results(DAG_ID, run_id)
+    assert sorted((v["validation_id"], v["locations"]) for v in validations) == [("batch1-try1", 1), ("batch2-try1", 1)]
+    meta = sqlite3.connect(airflow_db / "airflow.db")
+    tis = meta.execute(
+        "SELECT map_index, rendered_map_index, try_number, state FROM task_instance WHERE dag_id = ? AND run_id = ? "
+        "AND task_id = 'sync_locations' ORDER BY map_index",
+        (DAG_ID, run_id),
+    ).fetchall()
+    assert tis == [(0, f"batch 1: {first}..{bad} (2)", 3, "failed"), (1, f"batch 2: {third} (1)", 1, "success")]
+    xcoms = meta.execute(
+        "SELECT map_index, COUNT(*) FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'sync_locations' "
+        "GROUP BY map_index",
+        (DAG_ID, run_id),
+    ).fetchall()
+    assert xcoms == [(1, 1)]  # the failed batch returned nothing; the other one row

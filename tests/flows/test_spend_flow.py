@@ -86,3 +86,30 @@ def test_a_budget_alert_for_the_current_month_is_sent_once_per_location_and_mont
     assert "budget: 1.00 DKK" in text and "Tags that spent most:" in text
     alerts = flows.warehouse.db.query("SELECT location_id, month FROM spend_budget_alerts")
     assert alerts == [{"location_id": flows.budgeted, "month": f"{today:%Y-%m}"}]
+
+
+def test_the_company_month_is_read_once_and_each_location_gets_its_own_spend(flows, monkeypatch):
+    """500 locations of one company are one read of the month's rows, not 500; each location's month spend is the
+    sum of its own warehouse rows (none of another location's)."""
+    from ghl_pleo.warehouse.spend import SpendStore
+
+    box, day = flows.box, date(2026, 11, 3)
+    box._admin("POST", "/pleo/entries/generate", json={"start": "2026-11-02", "days": 2, "currency": "DKK"})
+    reads: list[tuple] = []
+    real = SpendStore.spend_daily
+
+    def counted(self, company_id=None, start="", end="9999"):
+        reads.append((company_id, start, end))
+        return real(self, company_id, start, end)
+
+    monkeypatch.setattr(SpendStore, "spend_daily", counted)
+    spend(flows, day, today=date(2026, 12, 2), lookback=1)
+    assert len(reads) == 1 and reads[0][1:] == ("2026-11-01", "2026-11-03"), reads
+    daily = real(flows.warehouse.spend)
+    ledger = flows.warehouse.ledger.location_runs(SPEND_DAG_ID, flows.last_run.run_id)
+    assert len(ledger) == len(flows.locations) >= 2
+    spent = {r["location_id"]: r["counts"]["spend_month"] for r in ledger}
+    for location_id in flows.locations:
+        minor = int(daily.loc[daily["location_id"] == location_id, "amount_minor"].sum())
+        assert spent[location_id] == f"{minor / 100:.2f}", (location_id, spent)
+    assert len(set(spent.values())) == len(spent), "two locations with the same spend: the test proves less"

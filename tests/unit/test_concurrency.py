@@ -49,3 +49,37 @@ def test_one_worker_runs_in_order():
     recorded: list[int] = []
     run_bounded(lambda i: i, range(10), 1, lambda i, r: recorded.append(r))
     assert recorded == list(range(10))
+
+
+def test_prefetched_yields_in_order_and_reads_at_most_a_few_ahead():
+    from ghl_pleo.concurrency import prefetched
+
+    started: list[int] = []
+    consumed: list[int] = []
+    ahead_seen: list[int] = []
+
+    def read(i: int) -> int:
+        started.append(i)
+        return i * 10
+
+    for result in prefetched(read, range(30), ahead=2):
+        time.sleep(0.001)  # the caller's work: the worker may read ahead meanwhile, but no further than asked
+        ahead_seen.append(len(started) - len(consumed))
+        consumed.append(result // 10)
+    assert consumed == list(range(30)) and started == list(range(30))
+    assert max(ahead_seen) <= 3
+
+
+def test_prefetched_raises_where_the_failed_item_would_have_been_yielded():
+    from ghl_pleo.concurrency import prefetched
+
+    def read(i: int) -> int:
+        if i == 3:
+            raise ValueError("read 3 failed")
+        return i
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="read 3 failed"):
+        for result in prefetched(read, range(10)):
+            got.append(result)
+    assert got == [0, 1, 2]

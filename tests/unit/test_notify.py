@@ -15,7 +15,7 @@ from ghl_pleo.warehouse import Warehouse
 from tests.sandbox_client import free_port, warehouse_env
 
 TAGS = "ghl_pleo_tags_sync"
-TASKS = {"list_locations", "ensure_groups", "sync_location", "summarize"}
+TASKS = {"list_locations", "ensure_groups", "sync_locations", "summarize"}
 OK = {"list_locations": "success", "ensure_groups": "success", "summarize": "failed"}
 
 
@@ -62,7 +62,9 @@ def test_failed_locations_make_the_same_alert_summarize_would_have_made(monkeypa
     finish(ledger, "L1", "failed", "authentication")
     finish(ledger, "L2")
     ledger.ledger.start_location_run(TAGS, "run-1", "L3", 1)  # killed mid-try: still running
-    states(monkeypatch, {**OK, "sync_location_0": "failed", "sync_location_1": "success", "sync_location_2": "failed"})
+    states(
+        monkeypatch, {**OK, "sync_locations_0": "failed", "sync_locations_1": "success", "sync_locations_2": "failed"}
+    )
     tags_notifier().notify(context())
     ((subject, body),) = sent
     assert subject == f"[ghl-pleo] {TAGS} failed for 2 of 3 locations (authentication: 1, interrupted: 1)"
@@ -74,7 +76,7 @@ def test_failed_locations_make_the_same_alert_summarize_would_have_made(monkeypa
 def test_a_summarize_that_crashed_on_a_good_run_is_the_alert(monkeypatch, sent, ledger):
     for loc in ("L1", "L2"):
         finish(ledger, loc)
-    states(monkeypatch, {**OK, "sync_location_0": "success", "sync_location_1": "success"})
+    states(monkeypatch, {**OK, "sync_locations_0": "success", "sync_locations_1": "success"})
     tags_notifier().notify(context())
     ((subject, body),) = sent
     assert subject == f"[ghl-pleo] {TAGS} failed for task summarize (internal error: 1)"
@@ -122,7 +124,7 @@ def test_the_location_list_from_xcom_names_a_location_that_never_ran(monkeypatch
 
 def test_a_timed_out_run_says_so(monkeypatch, sent, ledger):
     ledger.ledger.start_location_run(TAGS, "run-1", "L1", 1)
-    states(monkeypatch, {**OK, "summarize": "skipped", "sync_location_0": "failed"})
+    states(monkeypatch, {**OK, "summarize": "skipped", "sync_locations_0": "failed"})
     tags_notifier().notify(context(reason="timed_out"))
     ((subject, body),) = sent
     assert subject == f"[ghl-pleo] {TAGS} timed out for L1 (interrupted: 1)"
@@ -138,13 +140,13 @@ def warehouse_down(monkeypatch) -> None:
 def test_an_unreadable_warehouse_gives_the_short_alert_naming_the_failed_tasks(monkeypatch, sent):
     warehouse_down(monkeypatch)
     run = {"list_locations": "success", "ensure_groups": "failed", "summarize": "failed"}
-    states(monkeypatch, {**run, **{f"sync_location_{i}": "upstream_failed" for i in range(12)}})
+    states(monkeypatch, {**run, **{f"sync_locations_{i}": "upstream_failed" for i in range(12)}})
     tags_notifier().notify(context())
     ((subject, body),) = sent
     assert subject == f"[ghl-pleo] {TAGS} failed: task ensure_groups, summarize"
     assert "The run ledger could not be read from the warehouse (connection ghl_pleo_db: OperationalError)" in body
     assert "- failed: ensure_groups, summarize" in body
-    assert "- upstream failed: sync_location[0], sync_location[1]" in body and "and 2 more" in body
+    assert "- upstream failed: sync_locations[0], sync_locations[1]" in body and "and 2 more" in body
     assert "runbook: README.md#runbook-ledger-unreadable" in body
 
 
@@ -187,7 +189,7 @@ class FakeSupervisor:
 
         self.asked.append(msg)
         if msg.type == "GetTaskStates":
-            return TaskStatesResult(task_states={"run-1": {"summarize": "failed", "sync_location_10": "failed"}})
+            return TaskStatesResult(task_states={"run-1": {"summarize": "failed", "sync_locations_10": "failed"}})
         return XComResult(key=msg.key, value=[{"location_id": "L1"}])
 
 
@@ -197,8 +199,8 @@ def test_task_states_and_xcom_come_through_the_dag_processors_supervisor_channel
     supervisor = FakeSupervisor()
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", supervisor, raising=False)
     found = run_state.task_states(TAGS, "run-1")
-    assert found == {"summarize": "failed", "sync_location_10": "failed"}
-    assert run_state.by_state(found, TASKS) == {"failed": ["summarize", "sync_location[10]"]}
+    assert found == {"summarize": "failed", "sync_locations_10": "failed"}
+    assert run_state.by_state(found, TASKS) == {"failed": ["summarize", "sync_locations[10]"]}
     assert run_state.xcom(TAGS, "run-1", "list_locations") == [{"location_id": "L1"}]
     asked = [(m.type, m.dag_id, getattr(m, "run_ids", None) or getattr(m, "run_id", None)) for m in supervisor.asked]
     assert asked == [("GetTaskStates", TAGS, ["run-1"]), ("GetXCom", TAGS, "run-1")]
@@ -208,6 +210,6 @@ def test_airflow_calls_it_with_a_dag_that_has_no_template_environment(monkeypatc
     """``airflow dags test`` hands the callback the serialized DAG, which cannot build a Jinja environment: the
     notifier renders nothing, so Airflow's own call path (``notifier(context)``) still alerts."""
     finish(ledger, "L1", "failed", "upstream_outage")
-    states(monkeypatch, {**OK, "sync_location_0": "failed"})
+    states(monkeypatch, {**OK, "sync_locations_0": "failed"})
     tags_notifier()(context())
     assert len(sent) == 1 and "- location L1: upstream outage" in sent[0][1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ghl_pleo.reconcile import plan_dimension_values, plan_tags
+from ghl_pleo.reconcile import Desired, plan_dimension_values, plan_tags
 
 
 def desired(*rows):
@@ -130,3 +130,21 @@ def test_the_same_pleo_tag_listed_twice_is_one_tag_never_a_copy_to_archive():
     twice = [pleo("1", "a", "A"), pleo("1", "a", "A"), pleo("2", "gone", "G"), pleo("2", "gone", "G")]
     plan = plan_tags(desired(("a", "A", False)), twice)
     assert kinds(plan) == [("archive", "gone", "2")]  # once, and the kept tag "1" is left alone
+
+
+def test_a_pleo_tag_matching_its_source_shares_the_source_s_code_and_name_strings():
+    """100,000 Pleo tags that match their source hold no second copy of their codes and names."""
+    rows = Desired(desired(("abc", "Black Friday", False), ("def", "Old", False)))
+    code, name = rows.share("".join(["a", "bc"]), "".join(["Black ", "Friday"]))  # equal, but other objects
+    assert code is rows.codes[0] and name is rows.names[0]
+    code, name = rows.share("DEF", "New")  # the same code key, spelled otherwise, renamed: Pleo's own strings
+    assert (code, name) == ("DEF", "New") and code is not rows.codes[1]
+    assert rows.share("zzz", "Gone") == ("zzz", "Gone") and rows.share(None, None) == (None, None)
+
+
+def test_the_plan_is_the_same_from_the_frame_or_from_its_rows():
+    frame = desired(("a", "A", False), ("b", "B2", False), ("c", "C", True))
+    current = [pleo("1", "a", "A"), pleo("2", "B", "B"), pleo("3", "c", "C"), pleo("4", "gone", "G")]
+    by_frame, by_rows = plan_tags(frame, current), plan_tags(Desired(frame), current)
+    assert by_frame.actions == by_rows.actions and by_rows.unchanged == by_frame.unchanged == 1
+    assert kinds(by_rows) == [("archive", "c", "3"), ("archive", "gone", "4"), ("rename", "B", "2")]

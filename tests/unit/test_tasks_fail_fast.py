@@ -9,7 +9,7 @@ import airflow.sdk
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from ghl_pleo import tasks
+from ghl_pleo import tasks, tasks_batch
 from ghl_pleo.errors import ConfigurationError, RetryableAPIError
 
 LOCATION = {"location_id": "Loc1", "name": "One"}
@@ -35,12 +35,12 @@ def test_a_broken_mapping_file_fails_list_locations_without_retries(monkeypatch,
 def test_a_broken_mapping_file_fails_a_location_sync_and_ensure_groups_without_retries(monkeypatch, context):
     monkeypatch.setattr(tasks, "load_mapping", broken_mapping)
     run = SimpleNamespace(warehouse=None)  # no warehouse: the mapping file is read before anything is opened
-    monkeypatch.setattr(tasks, "_location_task", lambda loc: (context, run, {"release_archive_guard": []}))
+    monkeypatch.setattr(tasks_batch, "_batch_task", lambda *_a: (context, run, {"release_archive_guard": []}))
     monkeypatch.setattr(tasks, "_ghl", lambda _warehouse: object())
     monkeypatch.setattr(tasks, "_pleo", lambda _params, _warehouse: object())
     monkeypatch.setattr(tasks, "sync_run", lambda params=None: run)
     with pytest.raises(AirflowFailException, match=r"^\[configuration\] Mapping file"):
-        tasks.sync_location_tags(LOCATION)
+        tasks_batch.sync_locations({"batch": 1, "label": "batch 1: Loc1 (1)", "locations": [LOCATION]})
     with pytest.raises(AirflowFailException, match=r"^\[configuration\] Mapping file"):
         tasks.ensure_groups([LOCATION])
 

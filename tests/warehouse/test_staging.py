@@ -63,3 +63,12 @@ def test_details_without_a_string_id_are_skipped_and_locations_are_apart(wh):
     wh.staging.save_details("L1", [{"_id": "a"}], {})  # no fingerprint known: stored as ""
     wh.staging.save_details("L2", [{"_id": "a"}], {"a": "f2"})
     assert wh.staging.detail_fingerprints("L1") == {"a": ""} and wh.staging.detail_fingerprints("L2") == {"a": "f2"}
+
+
+def test_only_tags_whose_stored_details_differ_are_left_to_fetch(wh):
+    wh.staging.save_details("L1", [{"_id": "a"}, {"_id": "b"}, {"_id": "c"}], {"a": "fa", "b": "fb", "c": "fc"})
+    wh.staging.save_details("L2", [{"_id": "d"}], {"d": "fd"})
+    wanted = {"a": "fa", "b": "fb-new", "d": "fd", "e": "fe", "c": "fc"}
+    wh.staging.drop_unchanged_details("L1", wanted, chunk=1)
+    # a and c are stored with these fingerprints; b changed; d is another location's; e was never fetched
+    assert list(wanted.items()) == [("b", "fb-new"), ("d", "fd"), ("e", "fe")]

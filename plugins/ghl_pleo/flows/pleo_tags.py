@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from ghl_pleo.reconcile import CREATE, choose_keeper, code_key
+from ghl_pleo.hooks.pleo import PleoHook
+from ghl_pleo.reconcile import CREATE, Desired, choose_keeper, code_key
 from ghl_pleo.run_context import LocationRun
 from ghl_pleo.warehouse import change
 
@@ -26,6 +27,18 @@ class PleoTag:
 
     def get(self, key: str, default=None):
         return getattr(self, key, default)
+
+
+def read_listing(pleo: PleoHook, group_id: str, location_id: str, desired: Desired) -> list[PleoTag]:
+    """The group's tags, archived included, as :class:`PleoTag` page by page (a page's dicts go before the next page
+    is read); a tag's code and name are the desired record's own strings when equal to them (no second copy)."""
+    listing = []
+    for page in pleo.iter_tags(group_id, location_id=location_id):
+        for t in page:
+            tag = PleoTag(t)
+            tag.code, tag.name = desired.share(tag.code, tag.name)
+            listing.append(tag)
+    return listing
 
 
 def tag_state(tag: dict | PleoTag | None) -> dict | None:

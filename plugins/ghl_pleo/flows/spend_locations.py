@@ -8,6 +8,8 @@ import logging
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.run_context import Hooks, LocationRun, SyncRun
 from ghl_pleo.spend_budget import alert_text, budget_minor, project, should_alert, used_pct
@@ -20,22 +22,35 @@ if TYPE_CHECKING:
     from ghl_pleo.spend_attribution import Attribution
 
 log = logging.getLogger(__name__)
+_NO_SPEND = pd.DataFrame({"tag_code": pd.Series(dtype=str), "amount_minor": pd.Series(dtype="int64")})
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def month_spend(warehouse: Warehouse, company: str, day: date) -> dict[str, pd.DataFrame]:
+    """The company's ``pleo_spend_daily`` rows from the first of ``day``'s month to ``day``, per location: one read
+    for all of the company's locations (a location with no spend has no key)."""
+    month = warehouse.spend.spend_daily(company, day.replace(day=1).isoformat(), day.isoformat())
+    return {str(location_id): rows for location_id, rows in month.groupby("location_id", sort=False)}
+
+
 def location_figures(
-    warehouse: Warehouse, config: MappingConfig, company: str, location_id: str, currency: str, day: date
+    warehouse: Warehouse,
+    config: MappingConfig,
+    month: dict[str, pd.DataFrame],
+    location_id: str,
+    currency: str,
+    day: date,
 ) -> dict:
-    """The location's seven days ending ``day`` (spend vs social, from the warehouse) and its month's budget."""
+    """The location's seven days ending ``day`` (spend vs social, from the warehouse) and its month's budget
+    (``month``: :func:`month_spend` of its company)."""
     first = (day - timedelta(days=6)).isoformat()
     week = seven_day(
         warehouse.spend.spend_vs_social(location_id, first, day.isoformat()), location_id, day.isoformat(), currency
     )
-    month = warehouse.spend.spend_daily(company, day.replace(day=1).isoformat(), day.isoformat())
-    month = month[month["location_id"] == location_id]
+    month = month.get(location_id, _NO_SPEND)
     spent = int(month["amount_minor"].sum())
     projection = project(spent, day, config.spend.budget_min_days)
     budget = budget_minor(config.budgets, location_id, currency)
@@ -72,9 +87,10 @@ def close_locations(
     docs: str | None,
 ) -> None:
     """One ledger row per location: its counts for the summary; then its budget alert if one is due."""
+    month = month_spend(run.warehouse, company, window.day)
     for location_id in location_ids:
         with run.location(location_id, Hooks()) as loc_run:
-            figures = location_figures(run.warehouse, config, company, location_id, currency, window.day)
+            figures = location_figures(run.warehouse, config, month, location_id, currency, window.day)
             mine = [p for p in found.attributed if p["location_id"] == location_id]
             day_spend = sum(p["amount_minor"] for p in mine if p["day"] == window.day.isoformat())
             loc_run.counts.update(

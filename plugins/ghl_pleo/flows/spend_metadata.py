@@ -46,7 +46,7 @@ def window_end(value: object) -> str:
 def write_spend_metadata(run: SyncRun, pleo: PleoHook, config: MappingConfig, locations: list[dict], day: date) -> dict:
     """The spend keys of each location that synced in this run into its group's metadata (see the module)."""
     from ghl_pleo.flows.spend import companies, company_currency
-    from ghl_pleo.flows.spend_locations import location_figures
+    from ghl_pleo.flows.spend_locations import location_figures, month_spend
 
     synced = {
         r["location_id"] for r in run.warehouse.ledger.location_runs(run.dag_id, run.run_id) if r["status"] == "success"
@@ -61,11 +61,13 @@ def write_spend_metadata(run: SyncRun, pleo: PleoHook, config: MappingConfig, lo
         for g in ensure_groups(run, pleo, config, wanted, rename=False, with_group=True, report_orphans=False)
     }
     counts = {"written": 0, "unchanged": 0, "newer": 0}
+    months = {company: month_spend(run.warehouse, company, day) for company in set(company_of.values())}
     for loc in wanted:
         location_id = loc["location_id"]
         if location_id not in groups:
             continue
-        figures = location_figures(run.warehouse, config, company_of[location_id], location_id, currency, day)
+        month = months[company_of[location_id]]
+        figures = location_figures(run.warehouse, config, month, location_id, currency, day)
         outcome = _write_one(run, pleo, groups[location_id], location_id, spend_metadata(figures, currency))
         counts[outcome] += 1
     log.info("Spend metadata: %s", counts)

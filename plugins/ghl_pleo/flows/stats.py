@@ -7,12 +7,13 @@ import logging
 
 import pandas as pd
 
+from ghl_pleo.batch_quality import validate
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import APIError
 from ghl_pleo.groups import ensure_groups, group_code
 from ghl_pleo.hooks.pleo import PleoHook
 from ghl_pleo.locations import raise_if_unknown
-from ghl_pleo.quality import require, run_suite, statistics_expectations
+from ghl_pleo.quality import require, statistics_expectations
 from ghl_pleo.run_context import Hooks, LocationRun, SyncRun
 from ghl_pleo.social_stats import Window, combine_batches, fmt_ms, request_bodies, sanitize_results, stat_id
 from ghl_pleo.stats_metadata import (
@@ -58,12 +59,8 @@ def fetch_location_statistics(
     combined = combine_batches(results)
     metrics = metrics_json(window, combined, config.metrics, config.defaults)
     present = present_metrics(run, config, metrics)
-    gate = run_suite(
-        "ghl_statistics",
-        record_frame(location_id, window, metrics),
-        statistics_expectations(present),
-        run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}",
-    )
+    frame = record_frame(location_id, window, metrics)
+    gate = validate(run, "ghl_statistics", frame, statistics_expectations, present)
     counts["data_docs"] = gate.docs
     require(gate, f"Location {location_id} statistics {window.day}")
     run.warehouse.state.save_statistics(

@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing, nullcontext
+from itertools import repeat
 from typing import Any
 
 import pandas as pd
 
-from ghl_pleo.concurrency import run_bounded
+from ghl_pleo.concurrency import prefetched, run_bounded
 from ghl_pleo.config import DIMENSIONS, MappingConfig
-from ghl_pleo.flows.pleo_tags import PleoTag, confirm_lost_creates, distinct_tags, tag_state
+from ghl_pleo.flows.pleo_tags import confirm_lost_creates, distinct_tags, read_listing, tag_state
 from ghl_pleo.hooks.pleo import AGGREGATION_BATCH, PleoHook
 from ghl_pleo.reconcile import (
     ARCHIVE,
@@ -23,12 +25,13 @@ from ghl_pleo.reconcile import (
     CREATE,
     RENAME,
     UNARCHIVE,
+    Desired,
     code_key,
     plan_dimension_values,
     plan_tags,
 )
 from ghl_pleo.run_context import LocationRun
-from ghl_pleo.transform import dimension_values
+from ghl_pleo.transform import tag_dimension_values
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1000  # a progress line every this many Pleo writes in one location
@@ -51,21 +54,21 @@ def load_tags(
     Returns the counts, ``code key -> Pleo id`` of every live tag (for the dimension step) and the ids created.
     """
     location_id = run.location_id
-    current = distinct_tags(
-        run, [PleoTag(t) for page in pleo.iter_tags(group_id, location_id=location_id) for t in page]
-    )
+    desired = Desired(tags)  # before Pleo is read: its tags share the desired codes and names
+    current = distinct_tags(run, read_listing(pleo, group_id, location_id, desired))
     confirmed = confirm_lost_creates(run, current)
     pleo_live = sum(1 for t in current if not t.archived)
     log.info("Location %s: Pleo group %s holds %d tags (%d live)", location_id, group_id, len(current), pleo_live)
-    plan = plan_tags(tags[["code", "name", "archived"]], current, held_codes)
+    plan = plan_tags(desired, current, held_codes)
+    del desired
     hold_archives = bool(hold and hold(pleo_live, plan.count(ARCHIVE)))
     counts = Counter(dict.fromkeys(WRITE_KINDS, 0))
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
     counts["confirmed_on_reread"] = confirmed
-    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags).
-    live_ids = {k: t["id"] for k, t in plan.keepers.items() if not t.get("archived")}
+    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags), made
+    # from the keepers in place: no second 100,000-entry dict
+    live_ids = _live_ids(plan)
     del current
-    plan.keepers.clear()
     created: set[str] = set()
     todo = _writes_to_make(plan.actions, hold_archives, counts)
 
@@ -97,6 +100,16 @@ def load_tags(
     return counts, live_ids, created
 
 
+def _live_ids(plan: Any) -> dict[str, str]:
+    """``code key -> Pleo id`` of each live keeper, made from the plan's keepers in place (the plan gives them up)."""
+    live_ids, plan.keepers = plan.keepers, {}
+    for key in [k for k, t in live_ids.items() if t.get("archived")]:
+        del live_ids[key]
+    for key, tag in live_ids.items():
+        live_ids[key] = tag["id"]
+    return live_ids
+
+
 def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list:
     """The plan's writes, less its archives when they are held (counted in ``archives_held`` and ``held``)."""
     todo = []
@@ -112,7 +125,7 @@ def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list
 def _note_creates(run: LocationRun, todo: list) -> None:
     """Note the creates about to be sent: one whose answer is lost is found, and logged, by the next read."""
     if not run.run.dry_run:
-        creates = [(code_key(a.code), a.name) for a in todo if a.kind == CREATE]
+        creates = ((code_key(a.code), a.name) for a in todo if a.kind == CREATE)  # streamed: no list per create
         run.warehouse.pending.note(run.location_id, "tag", creates, run.run)
 
 
@@ -156,10 +169,7 @@ def load_dimensions(
     if not config.active_dimensions:
         return counts
     dim_ids = _ensure_dimensions(run, pleo, group_id, config, counts)
-    live = tags[~tags["archived"]].reset_index(drop=True) if len(tags) else tags
-    pleo_ids = [tag_ids.get(code_key(c)) for c in live["code"]]
-    existing = [i for i, t in enumerate(pleo_ids) if t and t not in created_ids]
-    fresh = [i for i, t in enumerate(pleo_ids) if t and t in created_ids]
+    existing, fresh = _live_rows(tags, tag_ids, created_ids)
 
     def write(a: Any) -> None:
         pleo.put_dimension_value(a.tag_id, a.dimension_id, a.value, exists=a.exists, location_id=run.location_id)
@@ -177,23 +187,52 @@ def load_dimensions(
         if counts["values_written"] % PROGRESS_EVERY == 0:
             log.info("Location %s: %d dimension values written", run.location_id, counts["values_written"])
 
+    def read(batch: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+        return _current_values(pleo, [pleo_id for *_, pleo_id in batch], company_id, run.location_id)
+
     for is_fresh, rows in ((False, existing), (True, fresh)):
-        for start in range(0, len(rows), AGGREGATION_BATCH):
-            batch = rows[start : start + AGGREGATION_BATCH]
-            chunk = live.iloc[batch]
-            current = (
-                {} if is_fresh else _current_values(pleo, [pleo_ids[i] for i in batch], company_id, run.location_id)
-            )
-            values = dimension_values(chunk, details_for(list(chunk["tag_id"])), config)
-            run_bounded(write, plan_dimension_values(values, tag_ids, dim_ids, current), pleo.concurrency, written)
+        batches = [rows[start : start + AGGREGATION_BATCH] for start in range(0, len(rows), AGGREGATION_BATCH)]
+        # Pleo's values of the next batches are read while this one is planned and written
+        currents = repeat({}) if is_fresh else prefetched(read, batches)
+        with closing(currents) if not is_fresh else nullcontext():  # a failed write ends the read-ahead at once
+            for batch, current in zip(batches, currents, strict=False):
+                details = details_for([tag_id for _, tag_id, _ in batch])
+                payloads = dict(zip(details["tag_id"], details["payload"], strict=True)) if len(details) else {}
+                values = (
+                    (code, dim, value)
+                    for code, tag_id, _ in batch
+                    for dim, value in tag_dimension_values(payloads.get(tag_id), config)
+                )
+                plan = plan_dimension_values(values, tag_ids, dim_ids, current)
+                run_bounded(write, plan, pleo.concurrency, written)
+    _log_dimensions(run.location_id, counts)
+    return counts
+
+
+def _log_dimensions(location_id: str, counts: Counter) -> None:
     if counts["values_written"] or counts["dimensions_created"]:
         log.info(
             "Location %s: dimensions created %d, dimension values written %d",
-            run.location_id,
+            location_id,
             counts["dimensions_created"],
             counts["values_written"],
         )
-    return counts
+
+
+def _live_rows(
+    tags: pd.DataFrame, tag_ids: dict[str, str], created_ids: set[str]
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """The live tags Pleo holds, as ``(code, GHL tag id, Pleo id)``: those Pleo had before this run, and those
+    this run created (they hold no values yet). One pass and one dict lookup per tag."""
+    existing: list[tuple[str, str, str]] = []
+    fresh: list[tuple[str, str, str]] = []
+    if not len(tags):
+        return existing, fresh
+    for code, tag_id, archived in zip(tags["code"], tags["tag_id"], tags["archived"], strict=True):
+        pleo_id = None if archived else tag_ids.get(code_key(code))
+        if pleo_id:
+            (fresh if pleo_id in created_ids else existing).append((code, tag_id, pleo_id))
+    return existing, fresh
 
 
 def _ensure_dimensions(

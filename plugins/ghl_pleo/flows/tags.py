@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ghl_pleo import memory
+from ghl_pleo.batch_quality import validate
 from ghl_pleo.config import MappingConfig
 from ghl_pleo.errors import APIError, DataValidationError, DriftGuardError, IncompleteReadError, SchemaDriftError
 from ghl_pleo.flows.archive_gate import ArchiveGate, listing_baseline_rows
@@ -27,7 +28,6 @@ from ghl_pleo.quality import (
     check_location_id,
     observed_fields,
     require,
-    run_suite,
     schema_drift,
     tags_expectations,
 )
@@ -66,7 +66,7 @@ def sync_location_tags(
     """
     location_id = run.location_id
     check_location_id(location_id)
-    memory.reset_peak()
+    alone = _measure_alone(run)
     counts = run.counts
     counts.update(dict.fromkeys(ROW_BUCKETS, 0), start_rss_mb=memory.rss_mb())
     try:
@@ -97,10 +97,19 @@ def sync_location_tags(
         location.get("company_id"),
         created_ids,
     )
-    _count_writes(counts, tag_counts, dim_counts, active=active, summary=summary)
+    _count_writes(counts, tag_counts, dim_counts, alone, active=active, summary=summary)
     _raise_if_held(run, incomplete, gate.reason)
     _log_done(run)
     return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
+
+
+def _measure_alone(run: LocationRun) -> bool:
+    """Whether the location syncs alone: then its peak memory is measured from here (in a batch task the process's
+    peak is the batch's, logged by the batch)."""
+    alone = run.run.validator is None
+    if alone:
+        memory.reset_peak()
+    return alone
 
 
 def _raise_if_held(run: LocationRun, incomplete: str | None, guard: str | None) -> None:
@@ -192,12 +201,7 @@ def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> Prep
             f"({share:.0%} > {config.max_rejected_share:.0%}: {dict(rules)}); the load was held, nothing was "
             f"written. See rejected_records for run {run.run.run_id}; fix the source or the mapping file."
         )
-    gate = run_suite(
-        "ghl_tags",
-        prepared.tags,
-        tags_expectations(config.max_name_length),
-        run_name=f"{run.run.dag_id}-{run.run.run_id}-{location_id}",
-    )
+    gate = validate(run, "ghl_tags", prepared.tags, lambda _keys: tags_expectations(config.max_name_length))
     counts["data_docs"] = gate.docs
     if not gate.success:
         counts["held"] = len(prepared.tags)
@@ -229,8 +233,9 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     """Fetch tag details for tags that are new or changed since they were last fetched (``full``: for every tag).
     Returns the ids asked for."""
     staging, location_id = run.warehouse.staging, run.location_id
-    known = {} if full else staging.detail_fingerprints(location_id)
-    wanted = {r.tag_id: r.fingerprint for r in tags.itertuples(index=False) if known.get(r.tag_id) != r.fingerprint}
+    wanted = dict(zip(tags["tag_id"], tags["fingerprint"], strict=True))
+    if not full:  # streamed from the warehouse: no second 100,000-entry dict of what is stored
+        staging.drop_unchanged_details(location_id, wanted)
     if not wanted:
         return 0
     returned = repeats = 0
@@ -245,7 +250,10 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     return len(wanted)
 
 
-def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Counter, **extra: Any) -> None:
+def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Counter, alone: bool, **extra: Any) -> None:
+    """The write counts; the peak memory only for a location synced alone (in a batch task it is the batch's)."""
+    if alone:
+        counts["peak_rss_mb"] = memory.peak_rss_mb()
     counts.update(
         {
             "created": tag_counts[CREATE],
@@ -261,7 +269,6 @@ def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Count
             "confirmed_on_reread": tag_counts["confirmed_on_reread"],
             **dict(dim_counts),
             **extra,
-            "peak_rss_mb": memory.peak_rss_mb(),
         }
     )
 

@@ -14,6 +14,7 @@ and exposes the stores:
 - ``rate_slots`` (:class:`RateSlotStore`): the shared request rates.
 - ``leases`` (:class:`LeaseStore`): one writer per unit of work (a location's sync, the tag groups).
 - ``spend`` (:class:`SpendStore`): daily spend, spend vs social, tag suggestions, quarantine, budget alerts.
+- ``validations`` (:class:`ValidationStore`): batch GX validations and each location's outcome in them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ghl_pleo.warehouse.spend import SpendStore
 from ghl_pleo.warehouse.staging import StagingStore
 from ghl_pleo.warehouse.state import SyncStateStore
 from ghl_pleo.warehouse.tokens import TokenStore
+from ghl_pleo.warehouse.validations import ValidationStore
 
 __all__ = [
     "CONN_ID",
@@ -54,6 +56,7 @@ __all__ = [
     "StagingStore",
     "SyncStateStore",
     "TokenStore",
+    "ValidationStore",
     "Warehouse",
     "change",
     "drift_flags",
@@ -85,6 +88,7 @@ class Warehouse:
         self.rate_slots = RateSlotStore(self.db)
         self.leases = LeaseStore(self.db)
         self.spend = SpendStore(self.db)
+        self.validations = ValidationStore(self.db)
 
     def apply_schema(self) -> None:
         """Apply the schema again (idempotent; constructing a Warehouse already made sure of it)."""

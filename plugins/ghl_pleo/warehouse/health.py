@@ -93,7 +93,7 @@ class HealthStore:
 
     # retention -----------------------------------------------------------------------------
     def cleanup(self, retention_days: float, now: datetime | None = None) -> dict[str, int]:
-        """Delete ledger, change-log, rejected-record and event rows older than ``retention_days``.
+        """Delete ledger, change-log, rejected-record, event and validation rows older than ``retention_days``.
 
         Each DAG's latest successful (real) run per location is kept whatever its age: it is the baseline of the
         volume guard and of the stale-sync check. Sync state (what Pleo holds, statistics history) is never touched.
@@ -122,6 +122,8 @@ class HealthStore:
                 ("pleo_change_log", "changed_at"),
                 ("rejected_records", "rejected_at"),
                 ("sync_run_events", "created_at"),
+                ("quality_validations", "created_at"),
+                ("quality_location_results", "created_at"),
             ):
                 deleted[table] = conn.execute(text(f"DELETE FROM {table} WHERE {column} < :cut"), {"cut": cut}).rowcount
         return deleted

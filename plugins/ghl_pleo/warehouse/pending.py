@@ -8,11 +8,15 @@ or not (the create never happened and is planned again); :meth:`PendingWriteStor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
+
 from sqlalchemy import text
 
 from ghl_pleo.warehouse.change_log import insert_changes
 from ghl_pleo.warehouse.core import Database, utcnow
 
+NOTE_CHUNK = 1000
 COLUMNS = ("location_id", "entity", "code_key", "name", "dag_id", "run_id", "try_number", "sent_at")
 
 
@@ -28,34 +32,36 @@ class PendingWriteStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def note(self, location_id: str, entity: str, items: list[tuple[str, str | None]], run) -> None:
-        """Record creates about to be sent: ``items`` are ``(code key, name)``; ``run`` gives dag, run and try."""
-        if not items:
+    def note(self, location_id: str, entity: str, items: Iterable[tuple[str, str | None]], run) -> None:
+        """Record creates about to be sent: ``items`` are ``(code key, name)``; ``run`` gives dag, run and try.
+        One transaction, written :data:`NOTE_CHUNK` rows at a time (100,000 creates are never 100,000 row dicts)."""
+        source = iter(items)
+        chunk = list(islice(source, NOTE_CHUNK))
+        if not chunk:
             return
         now = utcnow()
-        rows = [
-            {
-                "location_id": location_id,
-                "entity": entity,
-                "code_key": key,
-                "name": name,
-                "dag_id": run.dag_id,
-                "run_id": run.run_id,
-                "try_number": run.try_number,
-                "sent_at": now,
-            }
-            for key, name in items
-        ]
+        insert = text(
+            f"INSERT INTO pleo_pending_writes ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
+        )
         with self.db.begin() as conn:
-            for row in rows:
-                clear_pending(conn, location_id, entity, row["code_key"])
-            conn.execute(
-                text(
-                    f"INSERT INTO pleo_pending_writes ({', '.join(COLUMNS)}) VALUES "
-                    f"({', '.join(':' + c for c in COLUMNS)})"
-                ),
-                rows,
-            )
+            while chunk:
+                rows = [
+                    {
+                        "location_id": location_id,
+                        "entity": entity,
+                        "code_key": key,
+                        "name": name,
+                        "dag_id": run.dag_id,
+                        "run_id": run.run_id,
+                        "try_number": run.try_number,
+                        "sent_at": now,
+                    }
+                    for key, name in chunk
+                ]
+                for row in rows:
+                    clear_pending(conn, location_id, entity, row["code_key"])
+                conn.execute(insert, rows)
+                chunk = list(islice(source, NOTE_CHUNK))
 
     def open_for(self, location_id: str, entity: str) -> list[dict]:
         with self.db.connect() as conn:

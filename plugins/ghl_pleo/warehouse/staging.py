@@ -74,6 +74,17 @@ class StagingStore:
             ).all()
         return {r[0]: r[1] for r in rows}
 
+    def drop_unchanged_details(self, location_id: str, wanted: dict[str, str], chunk: int = 1000) -> None:
+        """Remove from ``wanted`` (tag id -> fingerprint) every tag whose stored details have that fingerprint.
+        The stored fingerprints are streamed, never held all at once."""
+        with self.db.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
+                text("SELECT tag_id, fingerprint FROM ghl_tag_details WHERE location_id = :l"), {"l": location_id}
+            )
+            for tag_id, stored in result:
+                if stored is not None and wanted.get(tag_id) == stored:
+                    del wanted[tag_id]
+
     def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, str]) -> int:
         """Store one details answer (the last copy of a tag sent twice wins); returns the repeats dropped."""
         now = utcnow()
