@@ -46,7 +46,7 @@ def validate(run, suite: str, frame: pd.DataFrame, expectations: Callable[[list]
         try:
             return run_suite(suite, frame, expectations(list(keys or [])), run_name=name)
         finally:
-            release_gx()  # else GX holds the frame until the next validation
+            release_gx(len(frame))  # else GX holds the frame until the next validation
     return validator.validate(run.location_id, suite, frame, expectations, keys or [])
 
 
@@ -107,7 +107,8 @@ class BatchValidator:
         validate them and wake their locations."""
         if not self._frames:
             return
-        if self._waiting and sum(len(f) for f in self._frames.values()) < self.max_rows:
+        rows = sum(len(f) for f in self._frames.values())
+        if self._waiting and rows < self.max_rows:
             return
         suite, expectations = self._suite
         try:
@@ -115,7 +116,7 @@ class BatchValidator:
         except BaseException as exc:  # noqa: BLE001 - every waiting location fails with the validation's error
             self._gates.update({loc: _failed(loc, self.validation_id, exc) for loc in self._frames})
         self._frames, self._keys = {}, []
-        release_gx()  # GX would hold the batch's frames (concatenated) until the next validation
+        release_gx(rows)  # GX would hold the batch's frames (concatenated) until the next validation
         self._cond.notify_all()
 
     def _run(self, suite: str, expectations: list) -> dict[str, GateResult]:

@@ -35,12 +35,11 @@ def batch_locations(locations: list[dict]) -> list[dict]:
     from ghl_pleo.batches import batches
     from ghl_pleo.constants import locations_per_task
 
-    unique = {str(loc["location_id"]): loc for loc in reversed(locations or [])}  # first entry wins
-    if len(unique) < len(locations or []):
-        seen = [str(loc["location_id"]) for loc in locations]
-        twice = sorted({k for k in seen if seen.count(k) > 1})
+    counts = Counter(str(loc["location_id"]) for loc in locations or [])
+    if twice := sorted(k for k, n in counts.items() if n > 1):
         log.warning("The location list names %s more than once: each is synced once", ", ".join(twice))
-    locations = [loc for loc in (locations or []) if unique.pop(str(loc["location_id"]), None) is not None]
+    first = {str(loc["location_id"]): loc for loc in reversed(locations or [])}  # the first entry of each id
+    locations = [loc for loc in (locations or []) if first.pop(str(loc["location_id"]), None) is not None]
     size = locations_per_task(len(locations))
     out = batches(locations, size)
     log.info("%d location(s) in %d batch(es) of at most %d", len(locations), len(out), size)
@@ -150,9 +149,8 @@ def run_batch(
 ) -> dict:
     """``one(location)`` for each location of the batch not yet synced in this run, at most
     GHL_PLEO_THREADS_PER_TASK at once; raises (naming the failed locations) if any failed. On Airflow's automatic
-    ``retry`` a location that failed with an error no retry can fix is not tried again. Only ledger rows of tries
-    since the last clear (``since_try``) and of the same dry-run setting count: a clear, or a backfill that
-    reprocesses the run, syncs every location again."""
+    ``retry`` a location that failed with an error no retry can fix is not tried again (going by the tries since
+    the last clear, ``since_try``). Which locations count as synced already: :func:`_to_sync`."""
     from ghl_pleo.constants import threads_per_task
 
     label, locations = batch["label"], batch["locations"]
