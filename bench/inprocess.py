@@ -1,19 +1,22 @@
 """One location's tags sync in-process (no Airflow): a full sync, then a no-change re-sync, per size.
 
-``python -m bench.inprocess --tags 2000,10000,100000``: for each size, a sandbox with one location of N tags
-(its Pleo rate and GHL burst limit lifted, so the full sync is quick) and a SQLite warehouse; then each phase
-in a fresh Python process (its memory is its own, as a task's is) running ``sync_location_tags`` with the real
-hooks through the flow-test harness (``tests/flows/harness.py``). Measured per phase: wall seconds, CPU seconds
-of that process (the sandbox's are not counted), the planning (``load_tags`` and ``load_dimensions`` less their
-writes: Pleo's reads, the plan of the tags and of the dimension values) in ms per tag, and peak RSS (the
-ledger's, from the location's start, as ``make bench`` reports it). Then peak RSS growth from 10,000 to 100,000.
-Imports (Airflow's hooks, Great Expectations) are paid before the clock starts: "no Airflow start-up".
+``python -m bench.inprocess --tags 2000,10000,100000``: for each size, a sandbox with one location of N tags (its
+Pleo rate and GHL burst limit lifted, so the full sync is quick) and a SQLite warehouse; then each phase in a fresh
+Python process (its memory is its own, as a task's is) running ``sync_location_tags`` with the real hooks through
+the flow-test harness (``tests/flows/harness.py``), as a batch task syncs it (``run_batch``: the batch's one GX
+validation; the Data Docs site is built once per run by ``summarize``, so not here). Measured per phase: wall
+seconds, CPU seconds of that process (the sandbox's are not counted), the planning (``load_tags`` and
+``load_dimensions`` less their writes: Pleo's reads, the plan of the tags and of the dimension values) in ms per
+tag, and peak RSS (from the batch's start, as ``make bench`` reports it per batch). Then peak RSS growth from
+10,000 to 100,000. Imports (Airflow's hooks, Great Expectations) are paid before the clock starts: "no Airflow
+start-up".
 
-``--detail`` sets the mapping's ``detail_level`` for every size; by default sizes up to ``--full-detail-max``
-use ``full`` (four dimension values per tag: a full sync writes five times per tag) and larger ones ``basic``
-(tags only, as ``make bench``'s memory phase). ``--profile DIR`` writes a cProfile of each phase; ``--persist``
-has the sandbox save its state to a file, as ``make sandbox``'s does.
-Prints a table and writes JSON (``--out``).
+``--detail`` sets the mapping's ``detail_level`` for every size; by default sizes up to ``--full-detail-max`` use
+``full`` (four dimension values per tag: a full sync writes five times per tag) and larger ones ``basic`` (tags
+only, as ``make bench``'s memory phase). ``--alone`` syncs the location outside a batch, as the flow tests do (GX
+then writes Data Docs in the location's path, as every location did before batches). ``--profile DIR`` writes a
+cProfile of each phase; ``--persist`` has the sandbox save its state to a file, as ``make sandbox``'s does. Prints a
+table and writes JSON (``--out``).
 """
 
 from __future__ import annotations
@@ -148,7 +151,8 @@ def run_phase(phase: str, home: Path, env: dict[str, str], profile: Path | None)
         cpu, wall = time.process_time(), time.perf_counter()
         if prof:
             prof.enable()
-        result = runner.tags()
+        # as a batch task syncs it (its GX validation, no Data Docs), or --alone (GX with Data Docs written)
+        result = runner.tags(batched=env.get("BENCH_ALONE") != "1")
         if prof:
             prof.disable()
             prof.dump_stats(str(profile / f"{home.name}-{phase}.prof"))
@@ -174,8 +178,7 @@ def run_phase(phase: str, home: Path, env: dict[str, str], profile: Path | None)
         "unchanged": counts["unchanged"],
         "values_written": counts.get("values_written", 0),
         "start_rss_mb": counts["start_rss_mb"],
-        "peak_rss_mb": counts["peak_rss_mb"],
-        "process_peak_rss_mb": memory.peak_rss_mb(),
+        "peak_rss_mb": memory.peak_rss_mb(),  # from the batch's start (run_batch resets it), as make bench reports it
         "peak_rss_by_step_mb": steps.peaks,
     }
 
@@ -187,7 +190,9 @@ def mapping_file(home: Path, detail: str) -> Path:
     return path
 
 
-def one_size(n: int, detail: str, workdir: Path, profile: str | None, persist: bool = False) -> dict:
+def one_size(
+    n: int, detail: str, workdir: Path, profile: str | None, persist: bool = False, alone: bool = False
+) -> dict:
     """A sandbox with one location of ``n`` tags; the full sync and the re-sync, each in its own process."""
     from tests.sandbox_client import Sandbox, warehouse_env
 
@@ -209,8 +214,9 @@ def one_size(n: int, detail: str, workdir: Path, profile: str | None, persist: b
             ),
             **warehouse_env(f"sqlite:///{home / 'warehouse.db'}"),
             "GHL_PLEO_MAPPING_FILE": str(mapping_file(home, detail)),
+            "BENCH_ALONE": "1" if alone else "0",
         }
-        out: dict = {"tags": n, "detail_level": detail}
+        out: dict = {"tags": n, "detail_level": detail, "path": "alone" if alone else "batch"}
         for phase in PHASES:
             cmd = [sys.executable, "-m", "bench.inprocess", "--phase", phase, "--home", str(home)]
             cmd += ["--env", json.dumps(env)] + (["--profile", profile] if profile else [])
@@ -260,6 +266,9 @@ def main() -> None:
     parser.add_argument("--detail", choices=("full", "basic"), help="detail_level for every size")
     parser.add_argument("--full-detail-max", type=int, default=2000, help="largest size run with detail_level full")
     parser.add_argument("--profile", help="directory for a cProfile of each phase")
+    parser.add_argument(
+        "--alone", action="store_true", help="sync the location alone (Data Docs written in the location's path)"
+    )
     parser.add_argument("--persist", action="store_true", help="the sandbox saves its state to a file (make sandbox)")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -277,7 +286,7 @@ def main() -> None:
     sizes = {}
     for n in (int(s) for s in args.tags.split(",") if s.strip()):
         detail = args.detail or ("full" if n <= args.full_detail_max else "basic")
-        sizes[str(n)] = one_size(n, detail, workdir, args.profile, args.persist)
+        sizes[str(n)] = one_size(n, detail, workdir, args.profile, args.persist, args.alone)
     results = {"machine": {"cpus": os.cpu_count()}, "sizes": sizes, "peak_rss_growth_10k_100k_mb": growth(sizes)}
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

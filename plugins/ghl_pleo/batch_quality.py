@@ -23,7 +23,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from ghl_pleo.memory import release_gx
-from ghl_pleo.quality import GateResult, data_docs_dir, run_suite
+from ghl_pleo.quality import GateResult, data_docs_dir, new_suite, run_suite
 
 log = logging.getLogger("ghl_pleo.quality")
 SITE = "ghl_pleo"
@@ -167,9 +167,7 @@ def validate_frames(suite_name: str, frames: dict[str, pd.DataFrame], expectatio
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = ctx.data_sources.add_pandas("ghl_pleo").add_dataframe_asset(suite_name)
     definition = batch.add_batch_definition_whole_dataframe("frame")
-    suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name))
-    for e in expectations:
-        suite.add_expectation(e)
+    suite = ctx.suites.add(new_suite(suite_name, expectations))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=run_name, data=definition, suite=suite))
     frame = pd.concat(list(frames.values()), ignore_index=True) if frames else pd.DataFrame()
     fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": [column]}

@@ -231,6 +231,14 @@ def statistics_expectations(metrics: Iterable[str]) -> list[Any]:
     return out
 
 
+def new_suite(name: str, expectations: list[Any]):
+    """A GX suite holding ``expectations``, given to its constructor: ``add_expectation`` one at a time compares
+    each with every one before it through pydantic (~9 ms a pair: 0.3 s for the tags suite's 8, per validation)."""
+    import great_expectations as gx
+
+    return gx.ExpectationSuite(name=name, expectations=list(expectations))
+
+
 def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, run_name: str) -> GateResult:
     """Validate ``frame`` with the expectations on an ephemeral GX context and write Data Docs for the run."""
     import great_expectations as gx
@@ -250,9 +258,7 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
     )
     asset = ctx.data_sources.add_pandas("ghl_pleo").add_dataframe_asset(suite_name)
     batch = asset.add_batch_definition_whole_dataframe("frame")
-    suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name))
-    for e in expectations:
-        suite.add_expectation(e)
+    suite = ctx.suites.add(new_suite(suite_name, expectations))
     vd = ctx.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}-{run_name}", data=batch, suite=suite)
     )

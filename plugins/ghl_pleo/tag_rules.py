@@ -37,6 +37,8 @@ def clean_name(raw: Any, max_length: int) -> tuple[str | None, str | None]:
     """
     if not isinstance(raw, str):
         return None, "name_not_text"
+    if raw.isascii() and raw.isprintable():  # most names: no character to normalise, drop or turn into a space
+        return _fits(" ".join(part for part in raw.split(" ") if part), max_length)
     text = unicodedata.normalize("NFC", raw)
     out: list[str] = []
     for i, ch in enumerate(text):
@@ -52,7 +54,10 @@ def clean_name(raw: Any, max_length: int) -> tuple[str | None, str | None]:
             if not (prev and nxt and _is_emoji(prev) and _is_emoji(nxt)):
                 continue
         out.append(ch)
-    name = " ".join(part for part in "".join(out).split(" ") if part)
+    return _fits(" ".join(part for part in "".join(out).split(" ") if part), max_length)
+
+
+def _fits(name: str, max_length: int) -> tuple[str | None, str | None]:
     if not name:
         return None, "empty_name"
     if len(name) > max_length:
@@ -73,6 +78,12 @@ def coerce_bool(value: Any) -> bool | None:
 
 def iso_utc(value: Any) -> str | None:
     """A GHL timestamp as ISO-8601 UTC with a ``Z`` and whole seconds (``2026-11-01T08:00:00Z``), or None."""
+    ts = _utc(value)
+    return None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc(value: Any) -> datetime | None:
+    """A GHL timestamp as an aware UTC datetime (no zone: UTC), or None when it is not ISO-8601 text."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
@@ -80,8 +91,8 @@ def iso_utc(value: Any) -> str | None:
     except ValueError:
         return None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
 
 
 def fingerprint(record: dict) -> str:
@@ -109,12 +120,13 @@ def rejection(location_id: str, record_key: str, rule: str, reason: str, raw: An
 
 
 def timestamp_rule(value: Any, now: datetime, tolerance_s: float, field: str) -> tuple[str, str] | None:
-    """``(rule, reason)`` when ``value`` is not an ISO-8601 date-time or lies in the future; None when it is fine."""
-    iso = iso_utc(value)
-    if iso is None:
+    """``(rule, reason)`` when ``value`` is not an ISO-8601 date-time or lies in the future (to the whole second, as
+    :func:`iso_utc` keeps it); None when it is fine."""
+    ts = _utc(value)
+    if ts is None:
         return "invalid_timestamp", f"{field} is {value!r}, not an ISO-8601 date-time"
-    if datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() > now.timestamp() + tolerance_s:
-        return "future_timestamp", f"{field} {iso} is in the future"
+    if ts.replace(microsecond=0).timestamp() > now.timestamp() + tolerance_s:
+        return "future_timestamp", f"{field} {ts.strftime('%Y-%m-%dT%H:%M:%SZ')} is in the future"
     return None
 
 

@@ -8,11 +8,13 @@ is the e2e suites' job.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ghl_pleo.batch_quality import BatchValidator
 from ghl_pleo.config import load_mapping
 from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
 from ghl_pleo.flows.stats import fetch_location_statistics, write_statistics_metadata
@@ -26,6 +28,7 @@ from ghl_pleo.locations import resolve_locations
 from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.social_stats import Window
 from ghl_pleo.summary import run_summary
+from ghl_pleo.tasks_batch import run_batch
 from ghl_pleo.warehouse import Warehouse
 from tests.sandbox_client import Sandbox, warehouse_env
 
@@ -91,15 +94,18 @@ class FlowRunner:
         full_refresh: bool = False,
         now: datetime | None = None,
         retry_of: FlowResult | None = None,
+        batched: bool = False,
     ) -> FlowResult:
         """One tags run: every location in turn, each with its own hooks (as its own task would have).
-        ``retry_of``: the next try of that run (same run id, try number + 1)."""
+        ``retry_of``: the next try of that run (same run id, try number + 1). ``batched``: the locations as one
+        batch task syncs them (``run_batch``: threads, one GX validation for the batch, no Data Docs written)."""
         run, config = self._run(TAGS_DAG_ID, dry_run, retry_of), load_mapping()
         setup = self.hooks(dry_run)
         locations = self._locations(setup, only)
         groups = ensure_groups(run, setup.pleo, config, locations, report_orphans=not only, isolate_failures=True)
         result = FlowResult(run.dag_id, run.run_id)
-        for location in groups:
+
+        def one(location: dict) -> dict:
             location_id, hooks = location["location_id"], self.hooks(dry_run)
             try:
                 with run.location(location_id, hooks) as location_run:
@@ -115,8 +121,18 @@ class FlowRunner:
                         full_refresh=full_refresh,
                         now=now,
                     )
-            except Exception as exc:  # noqa: BLE001 - a failed location is an outcome the test judges
+                    return result.results[location_id]
+            except Exception as exc:  # a failed location is an outcome the test judges
                 result.errors[location_id] = exc
+                raise
+
+        if batched:
+            run.validator = BatchValidator(run, f"batch1-try{run.try_number}", "location_id")
+            with contextlib.suppress(Exception):  # each location's error is in result.errors
+                run_batch(run, {"batch": 1, "label": "batch 1", "locations": groups}, one)
+        for location in [] if batched else groups:
+            with contextlib.suppress(Exception):
+                one(location)
         return self._summarize(run, result, [loc["location_id"] for loc in locations])
 
     def statistics(self, day: datetime, *, only: list[str] | None = None, dry_run: bool = False) -> FlowResult:
