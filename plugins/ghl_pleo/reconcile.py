@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -35,7 +36,7 @@ class TagPlan:
     actions: list[TagAction] = field(default_factory=list)
     unchanged: int = 0  # desired tags Pleo already matches (or deleted ones Pleo never had)
     held: int = 0  # Pleo tags left alone because their source row was rejected
-    keepers: dict[str, dict] = field(default_factory=dict)  # code (lower) -> the Pleo tag that represents it
+    keepers: dict[str, dict] = field(default_factory=dict)  # code key -> the Pleo tag that represents it (not held)
 
     def count(self, kind: str) -> int:
         return sum(1 for a in self.actions if a.kind == kind)
@@ -51,7 +52,7 @@ def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
     """Among Pleo tags (or groups) sharing a code, the one to keep: an active one when there is one (the oldest
     active whose name matches, else the oldest active), so an old archived copy is never brought back while a
     live one exists; with none active, the oldest whose name matches, else the oldest."""
-    ordered = sorted(candidates, key=lambda t: (str(t.get("createdAt") or ""), str(t.get("id"))))
+    ordered = sorted(candidates, key=lambda t: (created_key(t.get("createdAt")), str(t.get("id"))))
     pool = [t for t in ordered if not t.get("archived")] or ordered
     if desired_name is not None:
         for tag in pool:
@@ -60,12 +61,36 @@ def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
     return pool[0]
 
 
+def created_key(value) -> tuple:
+    """A ``createdAt`` as a sort key, oldest first: none at all first, then ISO-8601 date-times in time order (a
+    number: Pleo's listing keeps it so, 24 bytes a tag instead of the text's 73), then any other text."""
+    if value is None or value == "":
+        return (0, 0.0, "")
+    if isinstance(value, int | float):
+        return (1, float(value), "")
+    stamp = created_stamp(value)
+    return (1, stamp, "") if stamp is not None else (2, 0.0, str(value))
+
+
+def created_stamp(value) -> float | None:
+    """An ISO-8601 ``createdAt`` (no zone: UTC) as POSIX seconds, or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
+
+
 class Desired:
-    """The desired records as plain lists, with each code's last row: what the plan reads, made once per load."""
+    """The desired records' columns (the frame's arrays), with each code's last row: what the plan reads, made once
+    per load."""
 
     def __init__(self, desired: pd.DataFrame) -> None:
-        self.codes, self.names = list(desired["code"]), list(desired["name"])
-        self.flags = list(desired["archived"])
+        # the frame's own arrays (no list of pointers per column)
+        self.codes, self.names = desired["code"].to_numpy(), desired["name"].to_numpy()
+        self.flags = desired["archived"].to_numpy()
         self.last = _last_row_per_code(self.codes)
 
     def share(self, code, name) -> tuple:
@@ -93,6 +118,7 @@ def plan_tags(desired: pd.DataFrame | Desired, current: Iterable[dict], held_cod
     rows = desired if isinstance(desired, Desired) else Desired(desired)
     _plan_desired(plan, by_code, rows.last, rows.codes, rows.names, rows.flags)
     _plan_gone(plan, by_code, rows.last, held)
+    plan.keepers = by_code  # each code now maps to its keeper: the index is the keepers (no second dict per code)
     return plan
 
 
@@ -139,7 +165,7 @@ def _plan_desired(
                 plan.actions.append(TagAction(CREATE, code, name, False))
             continue
         keeper = choose_keeper(existing, name)
-        plan.keepers[key] = keeper
+        by_code[key] = keeper
         for dup in existing:
             if dup["id"] != keeper["id"] and not dup.get("archived"):
                 plan.actions.append(
@@ -154,23 +180,28 @@ def _plan_desired(
 
 
 def _plan_gone(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: dict[str, int], held: set[str]) -> None:
-    """Pleo codes with no desired row: leave held ones alone, archive every active copy of the rest."""
+    """Pleo codes with no desired row: leave held ones alone (and out of the index), archive every active copy of
+    the rest. Each code of ``by_code`` is left mapped to its keeper."""
+    held_here = []
     for key, found in by_code.items():
         if key in last:
             continue
         existing = found if isinstance(found, list) else [found]
         if key in held:
             plan.held += 1
+            held_here.append(key)
             continue
         # Gone from the source: archive every active copy, never delete.
         keeper = choose_keeper(existing, None)
-        plan.keepers[key] = keeper
+        by_code[key] = keeper  # a new value for a key already there: the iteration goes on unharmed
         for tag in {t["id"]: t for t in existing}.values():
             if not tag.get("archived"):
                 kind = ARCHIVE if tag["id"] == keeper["id"] else ARCHIVE_DUPLICATE
                 plan.actions.append(
                     TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag, source_row=False)
                 )
+    for key in held_here:
+        del by_code[key]
 
 
 @dataclass(frozen=True)

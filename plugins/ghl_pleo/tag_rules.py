@@ -95,11 +95,22 @@ def _utc(value: Any) -> datetime | None:
     return ts.astimezone(UTC)
 
 
-def fingerprint(record: dict) -> str:
-    """Changes when anything we map from a tag changes: drives the "new or changed" detail fetch."""
+def fingerprint(record: dict) -> int:
+    """Changes when anything we map from a tag changes: drives the "new or changed" detail fetch.
+
+    The first 64 bits of the SHA-1 of the mapped fields, as an unsigned int (eight bytes in the prepared frame, not
+    a 40-character string per tag); :func:`fingerprint_text` is the stored form, the first 16 hex digits of the
+    SHA-1 that earlier versions stored whole, so stored fingerprints still match."""
     keys = ("tag", "deleted", "createdBy", "createdAt", "updatedAt", "locationId")
     blob = json.dumps({k: record.get(k) for k in keys}, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+    return int.from_bytes(hashlib.sha1(blob.encode("utf-8")).digest()[:8], "big")
+
+
+def fingerprint_text(value: Any) -> str:
+    """A fingerprint as stored: an int as 16 hex digits; text (a stored SHA-1, 40 hex digits) cut to 16."""
+    if isinstance(value, str):
+        return value[:16]
+    return f"{int(value):016x}"
 
 
 def raw_excerpt(value: Any, limit: int = 500) -> str:

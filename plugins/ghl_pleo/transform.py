@@ -7,11 +7,13 @@ timestamps, fingerprints, rejection records) are in :mod:`ghl_pleo.tag_rules`.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ghl_pleo.config import MappingConfig
@@ -141,7 +143,8 @@ def prepare_tags(
     """
     now = now or datetime.now(UTC)
     early: list[dict] = []  # rejected before dedup (no usable id), in read order
-    columns: list[list] = [[] for _ in TAG_COLUMNS]  # the rows to load, column by column
+    # the rows to load, column by column; the 64-bit fingerprints in an array (8 bytes each, no int objects)
+    columns: list = [[] for _ in TAG_COLUMNS[:-1]] + [array("Q")]
     dropped: set[int] = set()  # rows replaced by a newer copy of their id
     late: dict[int, dict] = {}  # read position -> rejection of a kept record
     read, kept = _read_records(raw, config, now, early, columns, dropped, late)
@@ -161,7 +164,8 @@ def _frame(columns: list[list]) -> pd.DataFrame:
     nine lists beside all nine columns). ``columns`` is emptied."""
     data = {}
     for name in TAG_COLUMNS:
-        data[name] = pd.Series(columns.pop(0), copy=False)
+        column = columns.pop(0)
+        data[name] = pd.Series(np.array(column, dtype=np.uint64) if isinstance(column, array) else column, copy=False)
     return pd.DataFrame(data, columns=TAG_COLUMNS, copy=False)
 
 

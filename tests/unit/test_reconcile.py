@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
+from ghl_pleo.flows.pleo_tags import PleoTag
 from ghl_pleo.reconcile import Desired, plan_dimension_values, plan_tags
 
 
@@ -148,3 +150,41 @@ def test_the_plan_is_the_same_from_the_frame_or_from_its_rows():
     by_frame, by_rows = plan_tags(frame, current), plan_tags(Desired(frame), current)
     assert by_frame.actions == by_rows.actions and by_rows.unchanged == by_frame.unchanged == 1
     assert kinds(by_rows) == [("archive", "c", "3"), ("archive", "gone", "4"), ("rename", "B", "2")]
+
+
+def test_keepers_map_every_code_pleo_holds_to_one_tag_except_held_ones():
+    """The dimension step reads the keepers: one tag per code (duplicates resolved, codes gone from the source
+    included), none for a code whose source row was rejected."""
+    current = [
+        pleo("1", "a", "A"),
+        pleo("2", "B", "B old", created="2026-01-01"),
+        pleo("3", "b", "B", created="2026-02-01"),
+        pleo("4", "gone", "Gone", created="2026-01-01"),
+        pleo("5", "gone", "Gone", created="2026-02-01"),
+        pleo("6", "held", "Held"),
+    ]
+    plan = plan_tags(desired(("a", "A", False), ("b", "B", False), ("new", "New", False)), current, ["held"])
+    assert {k: t["id"] for k, t in plan.keepers.items()} == {"a": "1", "b": "3", "gone": "4"}
+    assert plan.held == 1
+    assert kinds(plan) == [
+        ("archive", "gone", "4"),
+        ("archive_duplicate", "B", "2"),
+        ("archive_duplicate", "gone", "5"),
+        ("create", "new", None),
+    ]
+
+
+@pytest.mark.parametrize("as_listed", [dict, PleoTag], ids=["dict", "PleoTag"])
+def test_the_oldest_copy_is_kept_by_time_whatever_its_offset(as_listed):
+    """createdAt is compared as time (Pleo's listing keeps it as a number, to stay light): 00:00 at +02:00 is
+    older than 23:00 UTC the day before; a copy without createdAt counts as oldest, unreadable text as newest."""
+    current = [
+        as_listed(pleo("1", "a", "X", created="2026-01-31T23:00:00Z")),
+        as_listed(pleo("2", "a", "X", created="2026-02-01T00:00:00+02:00")),
+        as_listed(pleo("3", "a", "X", created="not a date")),
+    ]
+    plan = plan_tags(desired(("a", "X", False)), current)
+    assert plan.keepers["a"]["id"] == "2"
+    assert kinds(plan) == [("archive_duplicate", "a", "1"), ("archive_duplicate", "a", "3")]
+    plan = plan_tags(desired(("a", "X", False)), [*current, as_listed(pleo("4", "a", "X", created=None))])
+    assert plan.keepers["a"]["id"] == "4"

@@ -103,6 +103,8 @@ def test_fingerprint_changes_when_the_name_changes_and_not_otherwise():
     b = prepare_tags(staged(tag("t1", "A")), CFG).tags["fingerprint"][0]
     c = prepare_tags(staged(tag("t1", "B")), CFG).tags["fingerprint"][0]
     assert a == b != c
+    # eight bytes a tag in the frame, never a Python object per tag (100,000 tags stay light)
+    assert prepare_tags(staged(tag("t1"), tag("t2")), CFG).tags["fingerprint"].dtype == "uint64"
 
 
 def test_dimension_values_for_active_tags_only_and_none_for_basic():

@@ -72,3 +72,24 @@ def test_only_tags_whose_stored_details_differ_are_left_to_fetch(wh):
     wh.staging.drop_unchanged_details("L1", wanted, chunk=1)
     # a and c are stored with these fingerprints; b changed; d is another location's; e was never fetched
     assert list(wanted.items()) == [("b", "fb-new"), ("d", "fd"), ("e", "fe")]
+
+
+def test_details_stored_with_an_earlier_versions_whole_sha1_are_not_fetched_again(wh):
+    """Fingerprints are 64 bits now, stored as 16 hex digits; details an earlier version stored under the whole
+    40-digit SHA-1 of the same fields still match (no re-fetch of every tag's details after an upgrade)."""
+    import hashlib
+    import json
+
+    from ghl_pleo.tag_rules import fingerprint
+
+    record = {"_id": "a", "tag": "Sale", "deleted": False, "createdBy": "u1", "updatedAt": "2026-11-01T08:00:00Z"}
+    keys = ("tag", "deleted", "createdBy", "createdAt", "updatedAt", "locationId")
+    blob = json.dumps({k: record.get(k) for k in keys}, sort_keys=True, ensure_ascii=False, default=str)
+    old_sha1 = hashlib.sha1(blob.encode("utf-8")).hexdigest()  # what earlier versions stored
+    wh.staging.save_details("L1", [{"_id": "a"}, {"_id": "b"}], {"a": old_sha1, "b": old_sha1})
+    wh.staging.save_details("L1", [{"_id": "c"}], {"c": fingerprint(record)})
+    assert wh.staging.detail_fingerprints("L1")["c"] == old_sha1[:16]
+    changed = dict(record, tag="Sale 2")
+    wanted = {"a": fingerprint(record), "b": fingerprint(changed), "c": fingerprint(record)}
+    wh.staging.drop_unchanged_details("L1", wanted)
+    assert list(wanted) == ["b"]

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import bindparam, text
 
+from ghl_pleo.tag_rules import fingerprint_text
 from ghl_pleo.warehouse.core import Database, utcnow
 
 
@@ -75,14 +76,16 @@ class StagingStore:
         return {r[0]: r[1] for r in rows}
 
     def drop_unchanged_details(self, location_id: str, wanted: dict[str, str], chunk: int = 1000) -> None:
-        """Remove from ``wanted`` (tag id -> fingerprint) every tag whose stored details have that fingerprint.
-        The stored fingerprints are streamed, never held all at once."""
+        """Remove from ``wanted`` (tag id -> fingerprint) every tag whose stored details have that fingerprint
+        (compared as :func:`~ghl_pleo.tag_rules.fingerprint_text`: a SHA-1 stored whole by an earlier version matches
+        its 64-bit prefix). The stored fingerprints are streamed, never held all at once."""
         with self.db.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
                 text("SELECT tag_id, fingerprint FROM ghl_tag_details WHERE location_id = :l"), {"l": location_id}
             )
             for tag_id, stored in result:
-                if stored is not None and wanted.get(tag_id) == stored:
+                mine = wanted.get(tag_id)
+                if stored is not None and mine is not None and fingerprint_text(mine) == fingerprint_text(stored):
                     del wanted[tag_id]
 
     def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, str]) -> int:
@@ -92,7 +95,7 @@ class StagingStore:
             d["_id"]: {
                 "l": location_id,
                 "t": d["_id"],
-                "fp": fingerprints.get(d["_id"], ""),
+                "fp": "" if fingerprints.get(d["_id"]) is None else fingerprint_text(fingerprints[d["_id"]]),
                 "payload": json.dumps(d, ensure_ascii=False),
                 "f": now,
             }
