@@ -82,6 +82,8 @@ def sync_location_tags(
     # The load needs only these; dropping the timestamps and fingerprints keeps 100,000 tags lighter.
     tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
     prepared.tags = None
+    if len(tags) >= memory.COLLECT_ROWS:
+        memory.trim()  # the dropped columns' arrays: their pages go back before Pleo's listing is read
     held = [str(k) for k in prepared.rejected["record_key"]]
     # GHL has answered for the location: now (never from the location list alone) its group may be created.
     group_id = location.get("group_id") or create_after_read(run, hooks.pleo, config, location)
