@@ -232,11 +232,10 @@ def statistics_expectations(metrics: Iterable[str]) -> list[Any]:
 
 
 def new_suite(name: str, expectations: list[Any]):
-    """A GX suite holding ``expectations``, given to its constructor: ``add_expectation`` one at a time compares
-    each with every one before it through pydantic (~9 ms a pair: 0.3 s for the tags suite's 8, per validation)."""
-    import great_expectations as gx
+    """A GX suite given its expectations at once (``add_expectation`` compares each with all before: ~9 ms a pair)."""
+    from great_expectations import ExpectationSuite
 
-    return gx.ExpectationSuite(name=name, expectations=list(expectations))
+    return ExpectationSuite(name=name, expectations=list(expectations))
 
 
 def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, run_name: str) -> GateResult:
@@ -290,9 +289,7 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
                 )
                 count = (r.result or {}).get("unexpected_count")
                 failed.append(f"{r.expectation_config.type}({col})" + (f" x{count}" if count else ""))
-    docs = None
-    for site in ctx.get_docs_sites_urls(site_name="ghl_pleo"):
-        docs = site.get("site_url")
+    docs = next((site.get("site_url") for site in reversed(ctx.get_docs_sites_urls(site_name="ghl_pleo"))), None)
     gate = GateResult(suite_name, bool(result.success), evaluated, failed, docs)
     log.info(gate.one_line())
     return gate

@@ -143,7 +143,7 @@ def prepare_tags(
     """
     now = now or datetime.now(UTC)
     early: list[dict] = []  # rejected before dedup (no usable id), in read order
-    # the rows to load, column by column; the 64-bit fingerprints in an array (8 bytes each, no int objects)
+    # the rows to load, column by column; the last, the 64-bit fingerprints, in an array (8 bytes each, no objects)
     columns: list = [[] for _ in TAG_COLUMNS[:-1]] + [array("Q")]
     dropped: set[int] = set()  # rows replaced by a newer copy of their id
     late: dict[int, dict] = {}  # read position -> rejection of a kept record

@@ -21,7 +21,7 @@ class PleoTag:
     def __init__(self, tag: dict) -> None:
         for key in self.__slots__:
             setattr(self, key, tag.get(key))
-        stamp = created_stamp(self.createdAt)  # a number sorts as the text did, in a third of the memory
+        stamp = created_stamp(self.createdAt)  # a number: sorts by time, in a third of the text's memory
         if stamp is not None:
             self.createdAt = stamp
 

@@ -79,11 +79,7 @@ def sync_location_tags(
     gate = ArchiveGate(run, config, incomplete, prepared.read, active, release_archive_guard, released_by, now)
     counts["details_fetched"] = refresh_details(run, hooks.ghl, prepared.tags, full=full_refresh)
     summary = tag_summary(prepared.tags, location_id)
-    # The load needs only these; dropping the timestamps and fingerprints keeps 100,000 tags lighter.
-    tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
-    prepared.tags = None
-    if len(tags) >= memory.COLLECT_ROWS:
-        memory.trim()  # the dropped columns' arrays: their pages go back before Pleo's listing is read
+    tags = _load_columns(prepared)
     held = [str(k) for k in prepared.rejected["record_key"]]
     # GHL has answered for the location: now (never from the location list alone) its group may be created.
     group_id = location.get("group_id") or create_after_read(run, hooks.pleo, config, location)
@@ -103,6 +99,15 @@ def sync_location_tags(
     _raise_if_held(run, incomplete, gate.reason)
     _log_done(run)
     return {"location_id": location_id, **{k: v for k, v in counts.items() if k != "summary"}}
+
+
+def _load_columns(prepared: PreparedTags) -> pd.DataFrame:
+    """The columns the load needs; dropping the timestamps and fingerprints keeps 100,000 tags lighter."""
+    tags = prepared.tags[["location_id", "tag_id", "code", "name", "archived"]].copy()
+    prepared.tags = None
+    if len(tags) >= memory.COLLECT_ROWS:
+        memory.trim()  # the dropped columns' arrays: their pages go back before Pleo's listing is read
+    return tags
 
 
 def _measure_alone(run: LocationRun) -> bool:
