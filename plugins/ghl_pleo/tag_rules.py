@@ -79,7 +79,12 @@ def coerce_bool(value: Any) -> bool | None:
 def iso_utc(value: Any) -> str | None:
     """A GHL timestamp as ISO-8601 UTC with a ``Z`` and whole seconds (``2026-11-01T08:00:00Z``), or None."""
     ts = _utc(value)
-    return None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ts is None else _text(ts)
+
+
+def _text(ts: datetime) -> str:
+    """An aware UTC datetime as ``2026-11-01T08:00:00Z`` (four-digit year always, whole seconds)."""
+    return ts.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def _utc(value: Any) -> datetime | None:
@@ -88,11 +93,9 @@ def _utc(value: Any) -> datetime | None:
         return None
     try:
         ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved out of range by its offset
         return None
-    if ts.tzinfo is None:
-        return ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC)
 
 
 def fingerprint(record: dict) -> int:
@@ -137,7 +140,7 @@ def timestamp_rule(value: Any, now: datetime, tolerance_s: float, field: str) ->
     if ts is None:
         return "invalid_timestamp", f"{field} is {value!r}, not an ISO-8601 date-time"
     if ts.replace(microsecond=0).timestamp() > now.timestamp() + tolerance_s:
-        return "future_timestamp", f"{field} {ts.strftime('%Y-%m-%dT%H:%M:%SZ')} is in the future"
+        return "future_timestamp", f"{field} {_text(ts)} is in the future"
     return None
 
 

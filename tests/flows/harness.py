@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from airflow.sdk.exceptions import AirflowFailException
+
 from ghl_pleo.batch_quality import BatchValidator
 from ghl_pleo.config import load_mapping
 from ghl_pleo.constants import STATISTICS_DAG_ID, TAGS_DAG_ID
@@ -28,7 +30,7 @@ from ghl_pleo.locations import resolve_locations
 from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.social_stats import Window
 from ghl_pleo.summary import run_summary
-from ghl_pleo.tasks_batch import run_batch
+from ghl_pleo.tasks_batch import BatchFailed, run_batch
 from ghl_pleo.warehouse import Warehouse
 from tests.sandbox_client import Sandbox, warehouse_env
 
@@ -128,8 +130,11 @@ class FlowRunner:
 
         if batched:
             run.validator = BatchValidator(run, f"batch1-try{run.try_number}", "location_id")
-            with contextlib.suppress(Exception):  # each location's error is in result.errors
+            try:
                 run_batch(run, {"batch": 1, "label": "batch 1", "locations": groups}, one)
+            except (BatchFailed, AirflowFailException):  # failed locations: each one's error is in result.errors
+                if not result.errors:
+                    raise
         for location in [] if batched else groups:
             with contextlib.suppress(Exception):
                 one(location)

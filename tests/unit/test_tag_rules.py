@@ -65,6 +65,9 @@ NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
         ("2026-12-01T13:04:59+01:00", 300, None),  # an offset is converted to UTC first
         ("2026-12-01T12:00:01", 0, "future_timestamp"),  # no zone: UTC
         ("yesterday", 0, "invalid_timestamp"),
+        ("0001-01-01T00:00:00+01:00", 0, "invalid_timestamp"),  # before year 1 in UTC: not a time we can hold
+        ("9999-12-31T23:59:59-01:00", 0, "invalid_timestamp"),
+        ("0005-01-01T00:00:00Z", 0, None),
         ("", 0, "invalid_timestamp"),
         (None, 0, "invalid_timestamp"),
     ],
@@ -80,3 +83,4 @@ def test_iso_utc_keeps_whole_seconds_in_utc():
     assert iso_utc(" 2026-12-01T13:04:59.75+01:00 ") == "2026-12-01T12:04:59Z"
     assert iso_utc("2026-12-01") == "2026-12-01T00:00:00Z"
     assert iso_utc(42) is None
+    assert iso_utc("0005-01-01T00:00:00Z") == "0005-01-01T00:00:00Z"  # four digits, as the GX suite expects

@@ -75,7 +75,7 @@ class StagingStore:
             ).all()
         return {r[0]: r[1] for r in rows}
 
-    def drop_unchanged_details(self, location_id: str, wanted: dict[str, str], chunk: int = 1000) -> None:
+    def drop_unchanged_details(self, location_id: str, wanted: dict[str, int | str], chunk: int = 1000) -> None:
         """Remove from ``wanted`` (tag id -> fingerprint) every tag whose stored details have that fingerprint
         (compared as :func:`~ghl_pleo.tag_rules.fingerprint_text`: a SHA-1 stored whole by an earlier version matches
         its 64-bit prefix). The stored fingerprints are streamed, never held all at once."""
@@ -88,7 +88,7 @@ class StagingStore:
                 if stored is not None and mine is not None and fingerprint_text(mine) == fingerprint_text(stored):
                     del wanted[tag_id]
 
-    def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, str]) -> int:
+    def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, int | str]) -> int:
         """Store one details answer (the last copy of a tag sent twice wins); returns the repeats dropped."""
         now = utcnow()
         by_id = {
