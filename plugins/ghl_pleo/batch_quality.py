@@ -169,9 +169,9 @@ def validate_frames(suite_name: str, frames: dict[str, pd.DataFrame], expectatio
     definition = batch.add_batch_definition_whole_dataframe("frame")
     suite = ctx.suites.add(new_suite(suite_name, expectations))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=run_name, data=definition, suite=suite))
-    parts = list(frames.values())
+    parts = list(frames.values()) or [pd.DataFrame()]
     # one location's frame goes as it is: a concat would copy it (a location of 100,000 tags validates alone)
-    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": [column]}
     return vd.run(batch_parameters={"dataframe": frame}, result_format=fmt, run_id=gx.RunIdentifier(run_name=run_name))
 

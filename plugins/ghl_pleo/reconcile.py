@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pandas as pd
+
+from ghl_pleo.tag_rules import utc_datetime
 
 CREATE, RENAME, ARCHIVE, UNARCHIVE, ARCHIVE_DUPLICATE = "create", "rename", "archive", "unarchive", "archive_duplicate"
 
@@ -74,13 +75,8 @@ def created_key(value) -> tuple:
 
 def created_stamp(value) -> float | None:
     """An ISO-8601 ``createdAt`` (no zone: UTC) as POSIX seconds, or None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
+    ts = utc_datetime(value)
+    return None if ts is None else ts.timestamp()
 
 
 class Desired:

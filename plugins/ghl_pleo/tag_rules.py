@@ -78,7 +78,7 @@ def coerce_bool(value: Any) -> bool | None:
 
 def iso_utc(value: Any) -> str | None:
     """A GHL timestamp as ISO-8601 UTC with a ``Z`` and whole seconds (``2026-11-01T08:00:00Z``), or None."""
-    ts = _utc(value)
+    ts = utc_datetime(value)
     return None if ts is None else _text(ts)
 
 
@@ -87,7 +87,7 @@ def _text(ts: datetime) -> str:
     return ts.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-def _utc(value: Any) -> datetime | None:
+def utc_datetime(value: Any) -> datetime | None:
     """A GHL timestamp as an aware UTC datetime (no zone: UTC), or None when it is not ISO-8601 text."""
     if not isinstance(value, str) or not value.strip():
         return None
@@ -136,7 +136,7 @@ def rejection(location_id: str, record_key: str, rule: str, reason: str, raw: An
 def timestamp_rule(value: Any, now: datetime, tolerance_s: float, field: str) -> tuple[str, str] | None:
     """``(rule, reason)`` when ``value`` is not an ISO-8601 date-time or lies in the future (to the whole second, as
     :func:`iso_utc` keeps it); None when it is fine."""
-    ts = _utc(value)
+    ts = utc_datetime(value)
     if ts is None:
         return "invalid_timestamp", f"{field} is {value!r}, not an ISO-8601 date-time"
     if ts.replace(microsecond=0).timestamp() > now.timestamp() + tolerance_s:

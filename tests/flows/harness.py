@@ -25,11 +25,11 @@ from ghl_pleo.groups import ensure_groups
 from ghl_pleo.hooks.client import RetryPolicy
 from ghl_pleo.hooks.ghl import GhlHook
 from ghl_pleo.hooks.pleo import PleoHook
-from ghl_pleo.leases import leased
 from ghl_pleo.locations import resolve_locations
 from ghl_pleo.run_context import Hooks, SyncRun
 from ghl_pleo.social_stats import Window
 from ghl_pleo.summary import run_summary
+from ghl_pleo.tasks import _run_location as run_location
 from ghl_pleo.tasks_batch import BatchFailed, run_batch
 from ghl_pleo.warehouse import Warehouse
 from tests.sandbox_client import Sandbox, warehouse_env
@@ -109,21 +109,21 @@ class FlowRunner:
 
         def one(location: dict) -> dict:
             location_id, hooks = location["location_id"], self.hooks(dry_run)
-            try:
-                with run.location(location_id, hooks) as location_run:
-                    result.results[location_id] = leased(
-                        location_run,
-                        hooks,
-                        sync_location_tags,
-                        config,
-                        location,
-                        skip_when_locked=True,
-                        release_archive_guard=location_id in release,
-                        released_by=released_by,
-                        full_refresh=full_refresh,
-                        now=now,
-                    )
-                    return result.results[location_id]
+            try:  # as a batch task runs each location: its ledger row, its lease
+                result.results[location_id] = run_location(
+                    run,
+                    location_id,
+                    hooks,
+                    sync_location_tags,
+                    config,
+                    location,
+                    skip_when_locked=True,
+                    release_archive_guard=location_id in release,
+                    released_by=released_by,
+                    full_refresh=full_refresh,
+                    now=now,
+                )
+                return result.results[location_id]
             except Exception as exc:  # a failed location is an outcome the test judges
                 result.errors[location_id] = exc
                 raise
@@ -151,10 +151,9 @@ class FlowRunner:
         for location in locations:
             location_id, hooks = location["location_id"], Hooks(ghl=self.hooks(dry_run).ghl)
             try:
-                with run.location(location_id, hooks) as location_run:
-                    result.results[location_id] = leased(
-                        location_run, hooks, fetch_location_statistics, config, window, skip_when_locked=False
-                    )
+                result.results[location_id] = run_location(
+                    run, location_id, hooks, fetch_location_statistics, config, window, skip_when_locked=False
+                )
             except Exception as exc:  # noqa: BLE001
                 result.errors[location_id] = exc
         result.results["*"] = write_statistics_metadata(run, setup.pleo, config, locations)
