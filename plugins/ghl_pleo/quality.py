@@ -26,6 +26,7 @@ from ghl_pleo.transform import TAG_COLUMNS
 
 log = logging.getLogger("ghl_pleo.quality")
 LOCATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FIRST_SECOND, LAST_SECOND = -62135596800, 253402300799  # 0001-01-01T00:00:00Z, 9999-12-31T23:59:59Z as POSIX s
 # Fields of a GHL tag that the mapping reads, and the JSON types the contract gives them.
 TAG_MAPPED_FIELDS = {"_id": {"string"}, "tag": {"string"}, "deleted": {"boolean"}, "updatedAt": {"string"}}
 
@@ -173,9 +174,7 @@ def archive_hold_reason(
     return None
 
 
-# ----------------------------------------------------------------------------------------------
-# Great Expectations
-# ----------------------------------------------------------------------------------------------
+# Great Expectations ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -212,7 +211,8 @@ def tags_expectations(max_name_length: int) -> list[Any]:
         E.ExpectCompoundColumnsToBeUnique(column_list=["location_id", "tag_id"]),
         E.ExpectColumnValueLengthsToBeBetween(column="name", min_value=1, max_value=max_name_length),
         E.ExpectColumnValuesToBeInSet(column="archived", value_set=[True, False]),
-        E.ExpectColumnValuesToMatchRegex(column="updated_at", regex=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", mostly=1.0),
+        E.ExpectColumnValuesToNotBeNull(column="updated_at"),  # whole POSIX seconds (numbers, not ISO text)
+        E.ExpectColumnValuesToBeBetween(column="updated_at", min_value=FIRST_SECOND, max_value=LAST_SECOND),
     ]
 
 

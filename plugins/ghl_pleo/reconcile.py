@@ -9,11 +9,13 @@ matches, else the oldest) and archive the other active copies; never delete.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ghl_pleo.tag_index import NONE, CodeIndex, LiveIds, PleoListing, code_key
 from ghl_pleo.tag_rules import utc_datetime
 
 CREATE, RENAME, ARCHIVE, UNARCHIVE, ARCHIVE_DUPLICATE = "create", "rename", "archive", "unarchive", "archive_duplicate"
@@ -37,16 +39,10 @@ class TagPlan:
     actions: list[TagAction] = field(default_factory=list)
     unchanged: int = 0  # desired tags Pleo already matches (or deleted ones Pleo never had)
     held: int = 0  # Pleo tags left alone because their source row was rejected
-    keepers: dict[str, dict] = field(default_factory=dict)  # code key -> the Pleo tag that represents it (not held)
+    live: LiveIds | None = None  # code key -> the Pleo id of its live keeper (held codes left out)
 
     def count(self, kind: str) -> int:
         return sum(1 for a in self.actions if a.kind == kind)
-
-
-def code_key(code: str) -> str:
-    """Codes match case-insensitively. An already-folded code is its own key (one string, not two, per tag)."""
-    folded = code.casefold()
-    return code if folded == code else folded
 
 
 def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
@@ -63,10 +59,12 @@ def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
 
 
 def created_key(value) -> tuple:
-    """A ``createdAt`` as a sort key, oldest first: none at all first, then ISO-8601 date-times in time order (a
-    number: Pleo's listing keeps it so, 24 bytes a tag instead of the text's 73), then any other text."""
-    if value is None or value == "":
+    """A ``createdAt`` as a sort key, oldest first: none at all first, then ISO-8601 date-times in time order (or
+    a number: Pleo's listing keeps it so, see :func:`~ghl_pleo.tag_index.created_number`), then any other text."""
+    if value is None or value == "" or value == -math.inf:
         return (0, 0.0, "")
+    if value == math.inf:
+        return (2, 0.0, "")
     if isinstance(value, int | float):
         return (1, float(value), "")
     stamp = created_stamp(value)
@@ -80,124 +78,104 @@ def created_stamp(value) -> float | None:
 
 
 class Desired:
-    """The desired records' columns (the frame's arrays), with each code's last row: what the plan reads, made once
-    per load."""
+    """The desired records' columns (the frame's arrays) and their :class:`~ghl_pleo.tag_index.CodeIndex`: what the
+    plan reads, made once per load."""
 
     def __init__(self, desired: pd.DataFrame) -> None:
         # the frame's own arrays (no list of pointers per column)
         self.codes, self.names = desired["code"].to_numpy(), desired["name"].to_numpy()
         self.flags = desired["archived"].to_numpy()
-        self.last = _last_row_per_code(self.codes)
+        self.index = CodeIndex(self.codes)
 
     def share(self, code, name) -> tuple:
         """A Pleo tag's ``(code, name)``, each the desired record's own string object when equal to it: 100,000
         Pleo tags that match their source hold no second copy of their codes and names."""
-        i = self.last.get(code_key(code)) if isinstance(code, str) else None
-        if i is None:
+        i = self.index.find(code)
+        if i == NONE:
             return code, name
         mine = self.codes[i]
         return mine if mine == code else code, self.names[i] if self.names[i] == name else name
 
+    def listing(self) -> PleoListing:
+        """An empty Pleo listing matched against these rows (pages are added as they are read)."""
+        return PleoListing(self.index, self.names)
 
-def plan_tags(desired: pd.DataFrame | Desired, current: Iterable[dict], held_codes: Iterable[str] = ()) -> TagPlan:
+
+def plan_tags(
+    desired: pd.DataFrame | Desired, current: Iterable[dict] | PleoListing, held_codes: Iterable[str] = ()
+) -> TagPlan:
     """Decide the writes that make Pleo's tags equal the desired records.
 
     Args:
         desired: columns ``code``, ``name``, ``archived`` (one row per code), or those as :class:`Desired`.
-        current: Pleo's tags in the group, archived included.
+        current: Pleo's tags in the group, archived included (dicts, or a finished :class:`PleoListing` of them).
         held_codes: codes whose source row was rejected this run; their Pleo
             tags are left exactly as they are (not archived as "gone").
     """
-    plan = TagPlan()
-    by_code = _index_by_code(current)
-    held = {code_key(c) for c in held_codes}
     rows = desired if isinstance(desired, Desired) else Desired(desired)
-    _plan_desired(plan, by_code, rows.last, rows.codes, rows.names, rows.flags)
-    _plan_gone(plan, by_code, rows.last, held)
-    plan.keepers = by_code  # each code now maps to its keeper: the index is the keepers (no second dict per code)
+    listing = current if isinstance(current, PleoListing) else PleoListing.of(rows.index, rows.names, current)
+    plan = TagPlan(live=LiveIds(rows.index))
+    _plan_desired(plan, rows, listing)
+    _plan_gone(plan, listing, {code_key(c) for c in held_codes})
     return plan
 
 
-def _index_by_code(current: Iterable[dict]) -> dict[str, dict | list[dict]]:
-    """Code key -> the Pleo tag, or a list of them when several share the code (rare; a list per code costs memory)."""
-    by_code: dict[str, dict | list[dict]] = {}
-    for tag in current:
-        key = code_key(str(tag.get("code") or ""))
-        seen = by_code.get(key)
-        if seen is None:
-            by_code[key] = tag
-        elif isinstance(seen, list):
-            seen.append(tag)
-        else:
-            by_code[key] = [seen, tag]
-    return by_code
-
-
-def _last_row_per_code(codes: list[str]) -> dict[str, int]:
-    """Code key -> index of its last desired row: the last row of a code wins, as a dict keyed by code would have it."""
-    last: dict[str, int] = {}
-    for i, code in enumerate(codes):
-        last[code_key(code)] = i
-    return last
-
-
-def _plan_desired(
-    plan: TagPlan,
-    by_code: dict[str, dict | list[dict]],
-    last: dict[str, int],
-    codes: list[str],
-    names: list,
-    flags: list,
-) -> None:
+def _plan_desired(plan: TagPlan, rows: Desired, listing: PleoListing) -> None:
     """Create, rename, archive or unarchive each desired code's keeper; archive its active duplicates."""
-    for key, i in last.items():
-        code, name, archived = codes[i], names[i], bool(flags[i])
-        found = by_code.get(key)
-        existing = [] if found is None else found if isinstance(found, list) else [found]
-        if not existing:
+    codes, names, flags, last_of = rows.codes, rows.names, rows.flags, rows.index.last_of
+    first, live = listing.first, plan.live.by_row
+    for r in range(len(last_of)):
+        if last_of[r] != r:  # an earlier row of a code that comes again: the last row wins
+            continue
+        code, name, archived = codes[r], names[r], bool(flags[r])
+        k = first[r]
+        if k == NONE:
             if archived:
                 plan.unchanged += 1  # deleted in GHL and never in Pleo: nothing to do
             else:
                 plan.actions.append(TagAction(CREATE, code, name, False))
             continue
-        keeper = choose_keeper(existing, name)
-        by_code[key] = keeper
-        for dup in existing:
-            if dup["id"] != keeper["id"] and not dup.get("archived"):
-                plan.actions.append(
-                    TagAction(ARCHIVE_DUPLICATE, dup["code"], dup.get("name"), True, dup["id"], dup, source_row=False)
-                )
-        was_archived = bool(keeper.get("archived"))
-        if was_archived == archived and keeper.get("name") == name:
+        if r in listing.more:
+            k = _keeper_of_copies(plan, listing, listing.positions(r), name)
+        was_archived = bool(listing.archived[k])
+        if not was_archived:
+            live[r] = listing.ids[k]
+        if was_archived == archived and listing.names[k] == name:
             plan.unchanged += 1
             continue
         kind = UNARCHIVE if was_archived and not archived else ARCHIVE if archived and not was_archived else RENAME
-        plan.actions.append(TagAction(kind, keeper["code"], name, archived, keeper["id"], keeper))
+        plan.actions.append(TagAction(kind, listing.codes[k], name, archived, listing.ids[k], listing.tag(k)))
 
 
-def _plan_gone(plan: TagPlan, by_code: dict[str, dict | list[dict]], last: dict[str, int], held: set[str]) -> None:
-    """Pleo codes with no desired row: leave held ones alone (and out of the index), archive every active copy of
-    the rest. Each code of ``by_code`` is left mapped to its keeper."""
-    held_here = []
-    for key, found in by_code.items():
-        if key in last:
-            continue
-        existing = found if isinstance(found, list) else [found]
+def _keeper_of_copies(plan: TagPlan, listing: PleoListing, positions: list[int], name: str | None) -> int:
+    """Several Pleo tags share a desired code: the keeper's position; the other active copies are archived."""
+    copies = {listing.ids[i]: i for i in positions}
+    keeper = choose_keeper([listing.tag(i) for i in positions], name)
+    for pleo_id, i in copies.items():
+        if pleo_id != keeper["id"] and not listing.archived[i]:
+            dup = listing.tag(i)
+            plan.actions.append(
+                TagAction(ARCHIVE_DUPLICATE, dup["code"], dup["name"], True, pleo_id, dup, source_row=False)
+            )
+    return copies[keeper["id"]]
+
+
+def _plan_gone(plan: TagPlan, listing: PleoListing, held: set[str]) -> None:
+    """Pleo codes with no desired row: leave held ones alone (and out of ``live``), archive every active copy of
+    the rest (the keeper stays in ``live`` until its archive is written)."""
+    for key, positions in listing.unmatched.items():
         if key in held:
             plan.held += 1
-            held_here.append(key)
             continue
         # Gone from the source: archive every active copy, never delete.
-        keeper = choose_keeper(existing, None)
-        by_code[key] = keeper  # a new value for a key already there: the iteration goes on unharmed
-        for tag in {t["id"]: t for t in existing}.values():
-            if not tag.get("archived"):
+        tags = [listing.tag(i) for i in positions]
+        keeper = choose_keeper(tags, None)
+        if not keeper["archived"]:
+            plan.live.other[key] = keeper["id"]
+        for tag in tags:
+            if not tag["archived"]:
                 kind = ARCHIVE if tag["id"] == keeper["id"] else ARCHIVE_DUPLICATE
-                plan.actions.append(
-                    TagAction(kind, tag["code"], tag.get("name"), True, tag["id"], tag, source_row=False)
-                )
-    for key in held_here:
-        del by_code[key]
+                plan.actions.append(TagAction(kind, tag["code"], tag["name"], True, tag["id"], tag, source_row=False))
 
 
 @dataclass(frozen=True)

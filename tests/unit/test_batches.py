@@ -52,7 +52,7 @@ def frame(location_id: str, names: list[str]) -> pd.DataFrame:
         for i in range(len(names))
     ]
     out = pd.DataFrame(rows, columns=list(TAG_COLUMNS))
-    out["name"], out["archived"], out["updated_at"] = names, False, "2026-01-01T00:00:00Z"
+    out["name"], out["archived"], out["updated_at"] = names, False, 1767225600.0
     return out
 
 
@@ -94,7 +94,7 @@ def test_one_validation_per_batch_holds_only_the_location_whose_records_fail(syn
     rows = {r["location_id"]: r for r in wh.ledger.location_runs(DAG, "manual__1")}
     assert {k: r["status"] for k, r in rows.items()} == {"A": "success", "B": "failed", "C": "success"}
     assert rows["B"]["error"].startswith(
-        "Location B: GX suite ghl_tags FAILED 7/8: failed expect_column_value_lengths_to_be_between(name) x1"
+        "Location B: GX suite ghl_tags FAILED 8/9: failed expect_column_value_lengths_to_be_between(name) x1"
     )
     assert rows["B"]["error"].endswith("The load was held; nothing was written.")
     stored = wh.validations.results(DAG, "manual__1")

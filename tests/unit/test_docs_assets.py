@@ -35,7 +35,7 @@ def gx_site(tmp_path_factory) -> Path:
     patch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(root))
     patch.setattr(quality, "localize", lambda docs_root, since: None)
     frame = pd.DataFrame([dict.fromkeys(TAG_COLUMNS, "x") | {"archived": False, "tag_id": "t1"}] * 2)
-    frame["updated_at"] = "2026-01-01T00:00:00Z"
+    frame["updated_at"] = 1767225600.0
     try:
         quality.run_suite("ghl_tags", frame, quality.tags_expectations(50), run_name="r1")
     finally:

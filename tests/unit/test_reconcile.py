@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
-from ghl_pleo.flows.pleo_tags import PleoTag
 from ghl_pleo.reconcile import Desired, plan_dimension_values, plan_tags
 
 
@@ -108,7 +106,7 @@ def test_an_old_archived_copy_is_never_unarchived_while_an_active_copy_exists():
     ]
     plan = plan_tags(desired(("a", "Right", False)), current)
     assert kinds(plan) == [("archive_duplicate", "a", "3"), ("rename", "a", "2")]
-    assert plan.keepers["a"]["id"] == "2"
+    assert plan.live.get("a") == "2"
 
 
 def test_with_every_copy_archived_the_one_whose_name_matches_comes_back():
@@ -152,9 +150,9 @@ def test_the_plan_is_the_same_from_the_frame_or_from_its_rows():
     assert kinds(by_rows) == [("archive", "c", "3"), ("archive", "gone", "4"), ("rename", "B", "2")]
 
 
-def test_keepers_map_every_code_pleo_holds_to_one_tag_except_held_ones():
-    """The dimension step reads the keepers: one tag per code (duplicates resolved, codes gone from the source
-    included), none for a code whose source row was rejected."""
+def test_live_ids_map_every_code_pleo_holds_to_one_tag_except_held_ones():
+    """The dimension step reads the live keepers' ids: one tag per code (duplicates resolved, codes gone from the
+    source included until their archive is written), none for a code whose source row was rejected."""
     current = [
         pleo("1", "a", "A"),
         pleo("2", "B", "B old", created="2026-01-01"),
@@ -164,7 +162,7 @@ def test_keepers_map_every_code_pleo_holds_to_one_tag_except_held_ones():
         pleo("6", "held", "Held"),
     ]
     plan = plan_tags(desired(("a", "A", False), ("b", "B", False), ("new", "New", False)), current, ["held"])
-    assert {k: t["id"] for k, t in plan.keepers.items()} == {"a": "1", "b": "3", "gone": "4"}
+    assert dict(plan.live.items()) == {"a": "1", "b": "3", "gone": "4"}
     assert plan.held == 1
     assert kinds(plan) == [
         ("archive", "gone", "4"),
@@ -174,17 +172,16 @@ def test_keepers_map_every_code_pleo_holds_to_one_tag_except_held_ones():
     ]
 
 
-@pytest.mark.parametrize("as_listed", [dict, PleoTag], ids=["dict", "PleoTag"])
-def test_the_oldest_copy_is_kept_by_time_whatever_its_offset(as_listed):
+def test_the_oldest_copy_is_kept_by_time_whatever_its_offset():
     """createdAt is compared as time (Pleo's listing keeps it as a number, to stay light): 00:00 at +02:00 is
     older than 23:00 UTC the day before; a copy without createdAt counts as oldest, unreadable text as newest."""
     current = [
-        as_listed(pleo("1", "a", "X", created="2026-01-31T23:00:00Z")),
-        as_listed(pleo("2", "a", "X", created="2026-02-01T00:00:00+02:00")),
-        as_listed(pleo("3", "a", "X", created="not a date")),
+        pleo("1", "a", "X", created="2026-01-31T23:00:00Z"),
+        pleo("2", "a", "X", created="2026-02-01T00:00:00+02:00"),
+        pleo("3", "a", "X", created="not a date"),
     ]
     plan = plan_tags(desired(("a", "X", False)), current)
-    assert plan.keepers["a"]["id"] == "2"
+    assert plan.live.get("a") == "2"
     assert kinds(plan) == [("archive_duplicate", "a", "1"), ("archive_duplicate", "a", "3")]
-    plan = plan_tags(desired(("a", "X", False)), [*current, as_listed(pleo("4", "a", "X", created=None))])
-    assert plan.keepers["a"]["id"] == "4"
+    plan = plan_tags(desired(("a", "X", False)), [*current, pleo("4", "a", "X", created=None)])
+    assert plan.live.get("a") == "4"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from ghl_pleo.config import MappingConfig
-from ghl_pleo.tag_rules import iso_utc
+from ghl_pleo.tag_rules import iso_utc, seconds_text, utc_seconds
 from ghl_pleo.transform import dimension_values, prepare_tags, tag_summary
 
 CFG = MappingConfig()
@@ -45,6 +47,25 @@ def test_duplicate_id_in_one_read_keeps_the_newest_updated_at():
     assert out.read == 3 and out.duplicates == 1
     assert out.tags.set_index("tag_id").loc["t1", "name"] == "New"
     assert sorted(out.tags["tag_id"]) == ["t1", "t2"]
+
+
+def test_told_which_ids_repeat_the_pass_gives_the_same_records():
+    """The warehouse tells prepare_tags which ids come more than once (only those enter its dedup index): the
+    records, rejections and counts are the ones the full index gives."""
+    frame = staged(
+        tag("t1", "Old", updated="2026-11-01T08:00:00Z"),
+        tag("t2", "Two"),
+        tag(" t1 ", "New", updated="2026-11-02T08:00:00Z"),
+        tag("t3", "Bad", updated="not a time"),
+        tag("t4", "Four"),
+        tag("t3", "Good", updated="2026-11-03T08:00:00Z"),
+        tag("t5", "   "),
+    )
+    full, told = prepare_tags(frame, CFG), prepare_tags(frame, CFG, repeated={"t1", "t3"})
+    pd.testing.assert_frame_equal(told.tags, full.tags)
+    pd.testing.assert_frame_equal(told.rejected, full.rejected)
+    assert (told.read, told.duplicates) == (full.read, full.duplicates) == (7, 2)
+    assert sorted(told.tags["name"]) == ["Four", "Good", "New", "Two"] and list(told.rejected["rule"]) == ["empty_name"]
 
 
 def test_duplicate_newest_wins_even_when_it_comes_first():
@@ -90,12 +111,23 @@ def test_max_name_length_comes_from_the_mapping():
     assert out.tags.empty and out.rejected["rule"].tolist() == ["name_too_long"]
 
 
-def test_code_is_the_ghl_id_and_times_are_iso_utc_with_z():
+def test_code_is_the_ghl_id_and_times_are_whole_utc_seconds():
+    """Times are numbers in the frame (8 bytes a tag, not 73 of text); as text they read ISO UTC with a Z."""
     out = prepare_tags(staged(tag("65fbdcfecc884f07e645ea8b", updated="2026-11-01T09:00:00.123+01:00")), CFG)
     row = out.tags.iloc[0]
     assert row["code"] == "65fbdcfecc884f07e645ea8b"
-    assert row["updated_at"] == "2026-11-01T08:00:00Z"
-    assert iso_utc("not a date") is None
+    assert out.tags["updated_at"].dtype == "float64" and out.tags["created_at"].dtype == "float64"
+    assert seconds_text(row["updated_at"]) == "2026-11-01T08:00:00Z"
+    assert seconds_text(row["created_at"]) == "2026-10-01T08:00:00Z"
+    assert iso_utc("not a date") is None and math.isnan(utc_seconds("not a date"))
+    assert seconds_text(utc_seconds("0005-01-01T00:00:00Z")) == "0005-01-01T00:00:00Z"
+
+
+def test_a_tag_without_created_at_has_no_time_not_a_made_up_one():
+    record = tag("t1")
+    del record["createdAt"]
+    out = prepare_tags(staged(record), CFG)
+    assert len(out.tags) == 1 and math.isnan(out.tags.iloc[0]["created_at"])
 
 
 def test_fingerprint_changes_when_the_name_changes_and_not_otherwise():

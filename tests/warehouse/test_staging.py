@@ -48,6 +48,17 @@ def test_staged_rows_keep_the_tag_id_only_when_it_is_a_string(wh):
     ]
 
 
+def test_the_ids_a_read_holds_twice_are_counted_as_the_transform_keys_them(wh):
+    """Only ids a run's pages of the location hold more than once (stripped, as the transform keys them) enter the
+    transform's dedup index; other runs' and other locations' pages do not count."""
+    wh.staging.stage_page("L1", "run1", 1, [{"_id": "a"}, {"_id": "b"}, {"_id": " a "}, {"_id": "  "}, {"_id": 7}])
+    wh.staging.stage_page("L1", "run1", 2, [{"_id": "c"}, {"_id": "b"}, {"_id": "B"}, {}, {"_id": 7}])
+    wh.staging.stage_page("L1", "run2", 1, [{"_id": "c"}])
+    wh.staging.stage_page("L2", "run1", 1, [{"_id": "c"}])
+    assert wh.staging.repeated_ids("L1", "run1") == {"a", "b"}
+    assert wh.staging.repeated_ids("L1", "run2") == set() and wh.staging.repeated_ids("L3", "run1") == set()
+
+
 def test_details_are_replaced_not_duplicated_and_read_per_batch(wh):
     wh.staging.save_details("L1", [{"_id": "a", "v": 1}, {"_id": "b", "v": 1}], {"a": "fa", "b": "fb"})
     wh.staging.save_details("L1", [{"_id": "a", "v": 2}], {"a": "fa2"})

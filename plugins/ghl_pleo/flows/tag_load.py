@@ -17,7 +17,7 @@ import pandas as pd
 
 from ghl_pleo.concurrency import prefetched, run_bounded
 from ghl_pleo.config import DIMENSIONS, MappingConfig
-from ghl_pleo.flows.pleo_tags import confirm_lost_creates, distinct_tags, read_listing, tag_state
+from ghl_pleo.flows.pleo_tags import confirm_lost_creates, read_listing, tag_state
 from ghl_pleo.hooks.pleo import AGGREGATION_BATCH, PleoHook
 from ghl_pleo.reconcile import (
     ARCHIVE,
@@ -31,6 +31,7 @@ from ghl_pleo.reconcile import (
     plan_tags,
 )
 from ghl_pleo.run_context import LocationRun
+from ghl_pleo.tag_index import LiveIds
 from ghl_pleo.transform import tag_dimension_values
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def load_tags(
     held_codes: list[str],
     *,
     hold: Callable[[int, int], str | None] | None = None,
-) -> tuple[Counter, dict[str, str], set[str]]:
+) -> tuple[Counter, LiveIds, set[str]]:
     """Apply the plan. ``hold(pleo_live, archives)`` sees how many live tags the Pleo group holds and how many
     tags the plan would archive (duplicate clean-ups not included); when it gives a reason (an incomplete read,
     the archive guard) no tag is archived and the rest is written.
@@ -55,20 +56,17 @@ def load_tags(
     """
     location_id = run.location_id
     desired = Desired(tags)  # before Pleo is read: its tags share the desired codes and names
-    current = distinct_tags(run, read_listing(pleo, group_id, location_id, desired))
+    current = read_listing(run, pleo, group_id, desired)
     confirmed = confirm_lost_creates(run, current)
-    pleo_live = sum(1 for t in current if not t.archived)
-    log.info("Location %s: Pleo group %s holds %d tags (%d live)", location_id, group_id, len(current), pleo_live)
+    log.info("Location %s: Pleo group %s holds %d tags (%d live)", location_id, group_id, len(current), current.live)
     plan = plan_tags(desired, current, held_codes)
-    del desired
+    pleo_live = current.live
+    del desired, current  # the live keepers' ids stay in plan.live
     hold_archives = bool(hold and hold(pleo_live, plan.count(ARCHIVE)))
     counts = Counter(dict.fromkeys(WRITE_KINDS, 0))
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
     counts["confirmed_on_reread"] = confirmed
-    # code -> Pleo id of its live tag, for the dimension step (a plain id per tag: light at 100,000 tags), made
-    # from the keepers in place: no second 100,000-entry dict
-    live_ids = _live_ids(plan)
-    del current
+    live_ids = plan.live  # code key -> Pleo id of its live tag, for the dimension step (a pointer per tag)
     created: set[str] = set()
     todo = _writes_to_make(plan.actions, hold_archives, counts)
 
@@ -98,16 +96,6 @@ def load_tags(
     if plan.actions:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
     return counts, live_ids, created
-
-
-def _live_ids(plan: Any) -> dict[str, str]:
-    """``code key -> Pleo id`` of each live keeper, made from the plan's keepers in place (the plan gives them up)."""
-    live_ids, plan.keepers = plan.keepers, {}
-    for key in [k for k, t in live_ids.items() if t.get("archived")]:
-        del live_ids[key]
-    for key, tag in live_ids.items():
-        live_ids[key] = tag["id"]
-    return live_ids
 
 
 def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list:
@@ -153,7 +141,7 @@ def load_dimensions(
     group_id: str,
     tags: pd.DataFrame,
     details_for: Callable[[list[str]], pd.DataFrame],
-    tag_ids: dict[str, str],
+    tag_ids: LiveIds | dict[str, str],
     config: MappingConfig,
     company_id: str | None,
     created_ids: set[str],
@@ -203,8 +191,8 @@ def load_dimensions(
                     for code, tag_id, _ in batch
                     for dim, value in tag_dimension_values(payloads.get(tag_id), config)
                 )
-                plan = plan_dimension_values(values, tag_ids, dim_ids, current)
-                run_bounded(write, plan, pleo.concurrency, written)
+                ids = {code_key(code): pleo_id for code, _, pleo_id in batch}  # this batch's, from tag_ids
+                run_bounded(write, plan_dimension_values(values, ids, dim_ids, current), pleo.concurrency, written)
     _log_dimensions(run.location_id, counts)
     return counts
 
@@ -220,17 +208,18 @@ def _log_dimensions(location_id: str, counts: Counter) -> None:
 
 
 def _live_rows(
-    tags: pd.DataFrame, tag_ids: dict[str, str], created_ids: set[str]
+    tags: pd.DataFrame, tag_ids: LiveIds | dict[str, str], created_ids: set[str]
 ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
     """The live tags Pleo holds, as ``(code, GHL tag id, Pleo id)``: those Pleo had before this run, and those
-    this run created (they hold no values yet). One pass and one dict lookup per tag."""
+    this run created (they hold no values yet). One pass; the Pleo ids row by row from the plan's ``LiveIds``."""
     existing: list[tuple[str, str, str]] = []
     fresh: list[tuple[str, str, str]] = []
     if not len(tags):
         return existing, fresh
-    for code, tag_id, archived in zip(tags["code"], tags["tag_id"], tags["archived"], strict=True):
-        pleo_id = None if archived else tag_ids.get(code_key(code))
-        if pleo_id:
+    codes = tags["code"]
+    pleo_ids = tag_ids.for_rows() if isinstance(tag_ids, LiveIds) else [tag_ids.get(code_key(c)) for c in codes]
+    for code, tag_id, archived, pleo_id in zip(codes, tags["tag_id"], tags["archived"], pleo_ids, strict=True):
+        if pleo_id and not archived:
             (fresh if pleo_id in created_ids else existing).append((code, tag_id, pleo_id))
     return existing, fresh
 

@@ -183,7 +183,8 @@ def check(run: LocationRun, config: MappingConfig, now: datetime | None) -> Prep
     location_id, counts, staging = run.location_id, run.counts, run.warehouse.staging
     try:
         drift = check_schema(run)
-        prepared = prepare_tags(staging.iter_staged(location_id, run.run.run_id), config, now=now)
+        repeated = staging.repeated_ids(location_id, run.run.run_id)
+        prepared = prepare_tags(staging.iter_staged(location_id, run.run.run_id), config, now=now, repeated=repeated)
     finally:  # the pages are read (or unreadable): this run's copy goes; a killed try's goes by age
         staging.clear_staged(location_id, run.run.run_id)
     run.warehouse.ledger.save_rejected(run.run.dag_id, run.run.run_id, location_id, "tag", prepared.rejected)

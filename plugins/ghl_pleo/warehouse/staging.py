@@ -15,6 +15,12 @@ from ghl_pleo.tag_rules import fingerprint_text
 from ghl_pleo.warehouse.core import Database, utcnow
 
 
+def _staged_id(tag: Any) -> str | None:
+    """A staged tag's ``_id`` as the transform keys it (stripped), or None when it has none it could use."""
+    tag_id = tag.get("_id") if isinstance(tag, dict) else None
+    return tag_id.strip() or None if isinstance(tag_id, str) else None
+
+
 class StagingStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -36,7 +42,7 @@ class StagingStore:
                 "r": run_id,
                 "p": page_no,
                 "i": i,
-                "t": t.get("_id") if isinstance(t, dict) and isinstance(t.get("_id"), str) else None,
+                "t": _staged_id(t),
                 "payload": json.dumps(t, ensure_ascii=False),
                 "f": now,
             }
@@ -52,6 +58,19 @@ class StagingStore:
                 ),
                 rows,
             )
+
+    def repeated_ids(self, location_id: str, run_id: str) -> set[str]:
+        """The tag ids this run's pages of the location hold more than once (usually none): only these need the
+        dedup's index while the pages are prepared, not all 100,000."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT tag_id FROM ghl_tag_pages WHERE run_id = :r AND location_id = :l AND tag_id IS NOT NULL "
+                    "GROUP BY tag_id HAVING COUNT(*) > 1"
+                ),
+                {"r": run_id, "l": location_id},
+            ).all()
+        return {r[0] for r in rows}
 
     def iter_staged(self, location_id: str, run_id: str, chunk: int = 1000) -> Iterator[tuple[str, int, int, Any]]:
         """This run's ``(location_id, page_no, position, payload)`` in read order, streamed (payloads parsed one by
