@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from ghl_pleo.memory import release_gx
+from ghl_pleo.memory import no_frame_fingerprint, release_gx
 from ghl_pleo.quality import GateResult, data_docs_dir, new_suite, run_suite
 
 log = logging.getLogger("ghl_pleo.quality")
@@ -163,6 +163,7 @@ def validate_frames(suite_name: str, frames: dict[str, pd.DataFrame], expectatio
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    no_frame_fingerprint()
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = ctx.data_sources.add_pandas("ghl_pleo").add_dataframe_asset(suite_name)

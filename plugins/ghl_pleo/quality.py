@@ -22,6 +22,7 @@ import pandas as pd
 
 from ghl_pleo.docs_assets import localize
 from ghl_pleo.errors import ConfigurationError, DataValidationError
+from ghl_pleo.memory import no_frame_fingerprint
 from ghl_pleo.transform import TAG_COLUMNS
 
 log = logging.getLogger("ghl_pleo.quality")
@@ -205,9 +206,7 @@ def tags_expectations(max_name_length: int) -> list[Any]:
     E = gx.expectations
     return [
         E.ExpectTableColumnsToMatchSet(column_set=list(TAG_COLUMNS), exact_match=True),
-        E.ExpectColumnValuesToNotBeNull(column="location_id"),
-        E.ExpectColumnValuesToNotBeNull(column="tag_id"),
-        E.ExpectColumnValuesToNotBeNull(column="name"),
+        *(E.ExpectColumnValuesToNotBeNull(column=c) for c in ("location_id", "tag_id", "name")),
         E.ExpectCompoundColumnsToBeUnique(column_list=["location_id", "tag_id"]),
         E.ExpectColumnValueLengthsToBeBetween(column="name", min_value=1, max_value=max_name_length),
         E.ExpectColumnValuesToBeInSet(column="archived", value_set=[True, False]),
@@ -243,6 +242,7 @@ def run_suite(suite_name: str, frame: pd.DataFrame, expectations: list[Any], *, 
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    no_frame_fingerprint()
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm "Calculating Metrics" in task logs
     docs_root = data_docs_dir()

@@ -10,7 +10,8 @@ matches, else the oldest) and archive the other active copies; never delete.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -36,13 +37,25 @@ class TagAction:
 
 @dataclass
 class TagPlan:
-    actions: list[TagAction] = field(default_factory=list)
+    changes: list[TagAction] = field(default_factory=list)  # every write but the creates
+    creates: array = field(default_factory=lambda: array("q"))  # desired rows to create: 8 bytes each, no object
+    rows: Desired | None = None  # what the creates are made from
     unchanged: int = 0  # desired tags Pleo already matches (or deleted ones Pleo never had)
     held: int = 0  # Pleo tags left alone because their source row was rejected
     live: LiveIds | None = None  # code key -> the Pleo id of its live keeper (held codes left out)
 
+    @property
+    def actions(self) -> list[TagAction]:
+        """Every write, the creates last (made here: for a small plan, or a test)."""
+        return [*self.changes, *self.create_actions()]
+
+    def create_actions(self) -> Iterator[TagAction]:
+        """The creates, one action at a time (100,000 of them are never all held)."""
+        codes, names = self.rows.codes, self.rows.names
+        return (TagAction(CREATE, codes[r], names[r], False) for r in self.creates)
+
     def count(self, kind: str) -> int:
-        return sum(1 for a in self.actions if a.kind == kind)
+        return len(self.creates) if kind == CREATE else sum(1 for a in self.changes if a.kind == kind)
 
 
 def choose_keeper(candidates: list[dict], desired_name: str | None) -> dict:
@@ -114,7 +127,7 @@ def plan_tags(
     """
     rows = desired if isinstance(desired, Desired) else Desired(desired)
     listing = current if isinstance(current, PleoListing) else PleoListing.of(rows.index, rows.names, current)
-    plan = TagPlan(live=LiveIds(rows.index))
+    plan = TagPlan(rows=rows, live=LiveIds(rows.index))
     _plan_desired(plan, rows, listing)
     _plan_gone(plan, listing, {code_key(c) for c in held_codes})
     return plan
@@ -122,29 +135,29 @@ def plan_tags(
 
 def _plan_desired(plan: TagPlan, rows: Desired, listing: PleoListing) -> None:
     """Create, rename, archive or unarchive each desired code's keeper; archive its active duplicates."""
-    codes, names, flags, last_of = rows.codes, rows.names, rows.flags, rows.index.last_of
-    first, live = listing.first, plan.live.by_row
+    names, flags, last_of = rows.names, rows.flags, rows.index.last_of
+    first, live = listing.first, plan.live
     for r in range(len(last_of)):
         if last_of[r] != r:  # an earlier row of a code that comes again: the last row wins
             continue
-        code, name, archived = codes[r], names[r], bool(flags[r])
+        name, archived = names[r], bool(flags[r])
         k = first[r]
         if k == NONE:
             if archived:
                 plan.unchanged += 1  # deleted in GHL and never in Pleo: nothing to do
             else:
-                plan.actions.append(TagAction(CREATE, code, name, False))
+                plan.creates.append(r)
             continue
         if r in listing.more:
             k = _keeper_of_copies(plan, listing, listing.positions(r), name)
         was_archived = bool(listing.archived[k])
         if not was_archived:
-            live[r] = listing.ids[k]
+            live.keep(r, listing, k)
         if was_archived == archived and listing.names[k] == name:
             plan.unchanged += 1
             continue
         kind = UNARCHIVE if was_archived and not archived else ARCHIVE if archived and not was_archived else RENAME
-        plan.actions.append(TagAction(kind, listing.codes[k], name, archived, listing.ids[k], listing.tag(k)))
+        plan.changes.append(TagAction(kind, listing.codes[k], name, archived, listing.ids[k], listing.tag(k)))
 
 
 def _keeper_of_copies(plan: TagPlan, listing: PleoListing, positions: list[int], name: str | None) -> int:
@@ -154,7 +167,7 @@ def _keeper_of_copies(plan: TagPlan, listing: PleoListing, positions: list[int],
     for pleo_id, i in copies.items():
         if pleo_id != keeper["id"] and not listing.archived[i]:
             dup = listing.tag(i)
-            plan.actions.append(
+            plan.changes.append(
                 TagAction(ARCHIVE_DUPLICATE, dup["code"], dup["name"], True, pleo_id, dup, source_row=False)
             )
     return copies[keeper["id"]]
@@ -175,7 +188,7 @@ def _plan_gone(plan: TagPlan, listing: PleoListing, held: set[str]) -> None:
         for tag in tags:
             if not tag["archived"]:
                 kind = ARCHIVE if tag["id"] == keeper["id"] else ARCHIVE_DUPLICATE
-                plan.actions.append(TagAction(kind, tag["code"], tag["name"], True, tag["id"], tag, source_row=False))
+                plan.changes.append(TagAction(kind, tag["code"], tag["name"], True, tag["id"], tag, source_row=False))
 
 
 @dataclass(frozen=True)

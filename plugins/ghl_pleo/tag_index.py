@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from ghl_pleo.pleo_ids import IdColumn
 from ghl_pleo.tag_rules import utc_datetime
 
 NONE = -1  # no desired row / no Pleo tag
@@ -54,16 +55,17 @@ def _equal_runs(ordered: np.ndarray) -> Iterator[tuple[int, int]]:
 
 
 class CodeIndex:
-    """Code key -> the last desired row with that key (the last row of a code wins), for ``codes`` in row order.
+    """Code key -> the last desired row with that key (the last row of a code wins), for ``codes`` in row order
+    (with ``fold=str``: an exact id -> its row, for the tag ids of the prepared frame).
 
     Each row's key is hashed once and the hashes sorted: a lookup is a binary search, checked against the row's
     own code (a hash collision never matches a wrong row). 24 bytes a row; no dict entry, key copy or int object.
     """
 
-    def __init__(self, codes) -> None:
-        self.codes = codes
+    def __init__(self, codes, fold: Callable[[str], str] = code_key) -> None:
+        self.codes, self._fold = codes, fold  # fold: what makes two codes one key (exact ids: ``str``)
         n = len(codes)
-        hashes = np.fromiter((hash(code_key(c)) for c in codes), dtype=np.int64, count=n)
+        hashes = np.fromiter((hash(fold(c)) for c in codes), dtype=np.int64, count=n)
         self._order = np.argsort(hashes, kind="stable")  # equal keys keep row order: a run's last is the last row
         self._hashes = hashes[self._order]
         del hashes
@@ -71,7 +73,7 @@ class CodeIndex:
         for start, end in _equal_runs(self._hashes):  # repeated keys (or a hash collision): rare
             by_key: dict[str, list[int]] = {}
             for r in self._order[start:end].tolist():
-                by_key.setdefault(code_key(codes[r]), []).append(r)
+                by_key.setdefault(fold(codes[r]), []).append(r)
             for rows in by_key.values():
                 for r in rows:
                     self.last_of[r] = max(rows)
@@ -83,18 +85,18 @@ class CodeIndex:
         """The last desired row whose code has ``code``'s key, or ``NONE``."""
         if not isinstance(code, str):
             return NONE
-        key = code_key(code)
+        key = self._fold(code)
         h = hash(key)
         lo, hi = int(np.searchsorted(self._hashes, h, "left")), int(np.searchsorted(self._hashes, h, "right"))
         for pos in range(hi - 1, lo - 1, -1):
             r = int(self._order[pos])
-            if code_key(self.codes[r]) == key:
+            if self._fold(self.codes[r]) == key:
                 return self.last_of[r]
         return NONE
 
     def find_many(self, codes: list) -> list[int]:
         """:meth:`find` for a page of codes: one vectorised search, then each hit checked against its row."""
-        keys = [code_key(c) if isinstance(c, str) else None for c in codes]
+        keys = [self._fold(c) if isinstance(c, str) else None for c in codes]
         hashes = np.fromiter((hash(k) if k is not None else 0 for k in keys), dtype=np.int64, count=len(keys))
         ends = (np.searchsorted(self._hashes, hashes, side="right") - 1).tolist()
         out = []
@@ -103,14 +105,15 @@ class CodeIndex:
                 out.append(NONE)
                 continue
             r = int(self._order[end])
-            out.append(self.last_of[r] if code_key(self.codes[r]) == key else self.find(key))
+            out.append(self.last_of[r] if self._fold(self.codes[r]) == key else self.find(key))
         return out
 
 
 class PleoListing:
     """Pleo's tags in a group (archived included) as columns, each tag matched to its desired row (``rows``).
 
-    Per tag: its id, code and name (the desired record's own strings when equal to them: a pointer, no copy),
+    Per tag: its id (packed, :class:`~ghl_pleo.pleo_ids.IdColumn`), code and name (the desired record's own
+    strings when equal to them: a pointer, no copy),
     ``archived`` and ``created`` (:func:`created_number`). :meth:`finish` drops repeated ids (the same id listed
     twice is one tag; its last copy is kept) and indexes the tags by desired row (``first`` and, for the rare
     row with several Pleo tags, ``more``) and by code key for the codes no desired row has (``unmatched``).
@@ -118,7 +121,7 @@ class PleoListing:
 
     def __init__(self, index: CodeIndex, names) -> None:
         self.index, self._names = index, names
-        self.ids: list = []
+        self.ids = IdColumn()  # 16 bytes a UUID
         self.codes: list = []
         self.names: list = []
         self.archived = bytearray()
@@ -173,15 +176,16 @@ class PleoListing:
 
     def _repeated(self) -> set[int]:
         """Positions of tags whose id comes again later in the listing (hashes sorted: no set of 100,000 ids)."""
-        hashes = np.fromiter((hash(i) for i in self.ids), dtype=np.int64, count=len(self.ids))
+        hashes = np.fromiter((hash(k) for k in self.ids.keys()), dtype=np.int64, count=len(self.ids))
         order = np.argsort(hashes, kind="stable")
         dropped: set[int] = set()
         for start, end in _equal_runs(hashes[order]):
             last: dict = {}
             for i in order[start:end].tolist():
-                if self.ids[i] in last:
-                    dropped.add(last[self.ids[i]])
-                last[self.ids[i]] = i
+                key = self.ids[i]
+                if key in last:
+                    dropped.add(last[key])
+                last[key] = i
         return dropped
 
     def kept(self) -> Iterator[int]:
@@ -208,23 +212,40 @@ class PleoListing:
 
 
 class LiveIds:
-    """Code key -> the Pleo id of its live tag: one slot per desired row (a pointer to an id the listing read),
-    and a dict for the few codes with no desired row. Reads like the dict it replaces (``get``, ``pop``, ``[]=``)."""
+    """Code key -> the Pleo id of its live tag: per desired row, a position in a packed :class:`IdColumn` (8 + 16
+    bytes, no string), and a dict for the few codes with no desired row. Reads like the dict it replaces (``get``,
+    ``pop``, ``[]=``)."""
 
     def __init__(self, index: CodeIndex) -> None:
         self.index = index
-        self.by_row: list = [None] * len(index)
+        self.ids = IdColumn()
+        self.by_row = array("q", [NONE]) * len(index)  # row -> position in ids
         self.other: dict[str, str] = {}
+        self.fresh = bytearray(len(index))  # 1: the row's tag was created by this run (it holds no values yet)
+
+    def keep(self, row: int, listing: PleoListing, i: int) -> None:
+        """The row's live keeper is the listing's tag ``i`` (its packed id copied, never made text)."""
+        self.by_row[row] = self.ids.copy_from(listing.ids, i)
+
+    def created(self, code: str, pleo_id: str) -> None:
+        """A tag this run created: its id, marked fresh (no set of 100,000 created ids)."""
+        self[code] = pleo_id
+        r = self.index.find(code)
+        if r != NONE:
+            self.fresh[r] = 1
+
+    def _at(self, r: int):
+        return None if self.by_row[r] == NONE else self.ids[self.by_row[r]]
 
     def get(self, code: str, default=None):
         r = self.index.find(code)
-        value = self.by_row[r] if r != NONE else self.other.get(code_key(code))
+        value = self._at(r) if r != NONE else self.other.get(code_key(code))
         return default if value is None else value
 
     def __setitem__(self, code: str, pleo_id: str) -> None:
         r = self.index.find(code)
         if r != NONE:
-            self.by_row[r] = pleo_id
+            self.by_row[r] = self.ids.append(pleo_id)
         else:
             self.other[code_key(code)] = pleo_id
 
@@ -232,17 +253,18 @@ class LiveIds:
         value = self.get(code, default)
         r = self.index.find(code)
         if r != NONE:
-            self.by_row[r] = None
+            self.by_row[r] = NONE
         else:
             self.other.pop(code_key(code), None)
         return value
 
     def items(self) -> Iterator[tuple[str, str]]:
-        for r, pleo_id in enumerate(self.by_row):
-            if pleo_id is not None and self.index.last_of[r] == r:
-                yield code_key(self.index.codes[r]), pleo_id
+        for r, last in enumerate(self.index.last_of):
+            if last == r and self.by_row[r] != NONE:
+                yield code_key(self.index.codes[r]), self._at(r)
         yield from self.other.items()
 
-    def for_rows(self) -> list:
-        """The Pleo id of each desired row's live tag (None: none), rows in order (a row's code decides)."""
-        return [self.by_row[last] for last in self.index.last_of]
+    def for_rows(self) -> Iterator[tuple[str | None, bool]]:
+        """Each desired row's ``(Pleo id of its live tag or None, created by this run)``, rows in order (a row's
+        code decides), made one at a time."""
+        return ((self._at(last), bool(self.fresh[last])) for last in self.index.last_of)

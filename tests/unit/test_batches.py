@@ -281,6 +281,29 @@ def test_a_batch_s_validated_records_are_not_kept_by_gx(tmp_path, monkeypatch):
     assert frames_holding("Batched-0") == []
 
 
+@pytest.mark.slow  # real GX
+def test_gx_never_hashes_a_whole_frame_it_validates(tmp_path, monkeypatch):
+    """GX hashes each validated frame whole for a batch marker nothing reads: ~13 MB and a tenth of a second for
+    100,000 tags. Neither the batch's validation nor a location's own one pays it."""
+    monkeypatch.setenv("GHL_PLEO_DATA_DOCS_DIR", str(tmp_path / "docs"))
+    hashed = []
+    real = pd.util.hash_pandas_object
+    monkeypatch.setattr(
+        pd.util, "hash_pandas_object", lambda obj, *a, **k: hashed.append(len(obj)) or real(obj, *a, **k)
+    )
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    monkeypatch.setattr(engine, "HASH_THRESHOLD", 1e9)  # GX's own default: each path below must turn it off
+    run = SimpleNamespace(location_id="Solo", run=SimpleNamespace(validator=None, dag_id=DAG, run_id="manual__1"))
+    assert validate(run, "ghl_tags", frame("Solo", ["one", "two"]), lambda _keys: tags_expectations(12)).success
+    monkeypatch.setattr(engine, "HASH_THRESHOLD", 1e9)
+    batch = SyncRun(Warehouse(f"sqlite:///{tmp_path / 'wh.db'}"), DAG, "manual__1", 1)
+    validator = BatchValidator(batch, "batch1-try1", "location_id")
+    validator.expect(["Batched"])
+    assert validator.validate("Batched", "ghl_tags", frame("Batched", ["one"]), lambda _k: tags_expectations(12), [])
+    assert validator.validations == 1 and hashed == []
+
+
 @pytest.mark.parametrize(
     ("total", "env", "size"),
     [

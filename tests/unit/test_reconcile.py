@@ -24,6 +24,7 @@ def kinds(plan):
 def test_new_tags_are_created_and_matching_ones_left_alone():
     plan = plan_tags(desired(("a", "A", False), ("b", "B", False)), [pleo("1", "a", "A")])
     assert kinds(plan) == [("create", "b", None)] and plan.unchanged == 1
+    assert list(plan.creates) == [1] and plan.changes == [] and plan.count("create") == 1  # a row, not an object
 
 
 def test_an_unchanged_state_plans_no_write():

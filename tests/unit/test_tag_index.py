@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import ghl_pleo.tag_index as tag_index
+from ghl_pleo.pleo_ids import IdColumn, pack
 from ghl_pleo.tag_index import NONE, CodeIndex, LiveIds, PleoListing, created_number
 
 
@@ -74,13 +75,14 @@ def test_created_at_sorts_as_time_missing_first_unreadable_last():
 def test_live_ids_read_like_a_dict_keyed_by_code():
     index = CodeIndex(codes("a", "B", "b"))
     live = LiveIds(index)
-    live["A"], live["b"], live["gone"] = "p1", "p2", "p9"
+    live["A"], live["gone"] = "p1", "p9"
+    live.created("b", "p2")  # a tag this run created: marked fresh (it holds no dimension values yet)
     assert live.get("a") == "p1" and live.get("B") == "p2" and live.get("GONE") == "p9"
-    assert live.for_rows() == ["p1", "p2", "p2"]  # each row reads its code's id
+    assert list(live.for_rows()) == [("p1", False), ("p2", True), ("p2", True)]  # each row reads its code's id
     assert dict(live.items()) == {"a": "p1", "b": "p2", "gone": "p9"}
     assert live.pop("a") == "p1" and live.get("a") is None and live.get("a", "none") == "none"
     assert live.pop("gone") == "p9" and live.get("gone") is None
-    assert live.for_rows() == [None, "p2", "p2"]
+    assert list(live.for_rows()) == [(None, False), ("p2", True), ("p2", True)]
 
 
 @pytest.mark.parametrize("n", [1, 1000])
@@ -88,3 +90,30 @@ def test_every_code_of_a_large_location_finds_its_row(n):
     desired = codes(*(f"Code{i:05d}" for i in range(n)))
     index = CodeIndex(desired)
     assert index.find_many([c.lower() for c in desired]) == list(range(n))
+
+
+U1, U2 = "3fa85f64-5717-4562-b3fc-2c963f66afa6", "0a1b2c3d-0000-4000-8000-00000000000f"
+
+
+def test_pleo_ids_are_packed_and_come_back_as_the_very_same_text():
+    ids = IdColumn()
+    odd = [U1.upper(), "{" + U1[1:-1] + "}", "x" * 36, U1.replace("-", "_"), "plain", None, 7, " " + U1[1:]]
+    for value in [U1, U2, *odd]:
+        ids.append(value)
+    assert [ids[i] for i in range(len(ids))] == [U1, U2, *odd]
+    assert pack(U1) is not None and len(pack(U1)) == 16 and all(pack(v) is None for v in odd)
+    keys = list(ids.keys())
+    assert len(set(keys)) == len(keys)  # every id its own key; the same id twice, one key
+    again = IdColumn()
+    assert again.copy_from(ids, 1) == 0 and again.copy_from(ids, 6) == 1 and [again[0], again[1]] == [U2, "plain"]
+    with pytest.raises(IndexError):
+        ids[len(ids)]
+
+
+def test_a_uuid_listed_twice_is_one_tag_and_its_id_is_kept_packed_for_the_dimension_step():
+    listing = listing_of(codes("a", "b"), codes("A", "B"), [tag(U1, "a", "A"), tag(U2, "b", "B"), tag(U1, "a", "A")])
+    assert listing.repeats == 1 and listing.positions(0) == [2] and listing.live == 2
+    live = LiveIds(listing.index)
+    live.keep(0, listing, 2)
+    live.keep(1, listing, 1)
+    assert list(live.for_rows()) == [(U1, False), (U2, False)] and live.ids._other == {}

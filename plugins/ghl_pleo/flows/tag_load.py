@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import closing, nullcontext
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 import pandas as pd
@@ -47,12 +47,13 @@ def load_tags(
     held_codes: list[str],
     *,
     hold: Callable[[int, int], str | None] | None = None,
-) -> tuple[Counter, LiveIds, set[str]]:
+) -> tuple[Counter, LiveIds]:
     """Apply the plan. ``hold(pleo_live, archives)`` sees how many live tags the Pleo group holds and how many
     tags the plan would archive (duplicate clean-ups not included); when it gives a reason (an incomplete read,
     the archive guard) no tag is archived and the rest is written.
 
-    Returns the counts, ``code key -> Pleo id`` of every live tag (for the dimension step) and the ids created.
+    Returns the counts and ``code key -> Pleo id`` of every live tag (for the dimension step; it marks the tags
+    this run created).
     """
     location_id = run.location_id
     desired = Desired(tags)  # before Pleo is read: its tags share the desired codes and names
@@ -67,8 +68,8 @@ def load_tags(
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
     counts["confirmed_on_reread"] = confirmed
     live_ids = plan.live  # code key -> Pleo id of its live tag, for the dimension step (a pointer per tag)
-    created: set[str] = set()
-    todo = _writes_to_make(plan.actions, hold_archives, counts)
+    changes = _writes_to_make(plan.changes, hold_archives, counts)
+    total = len(changes) + len(plan.creates)
 
     def write(action: Any) -> dict:
         if action.kind == CREATE:
@@ -78,24 +79,25 @@ def load_tags(
         )
 
     def written(action: Any, result: dict) -> None:
-        if action.kind != ARCHIVE_DUPLICATE:  # all the dimension step needs of a written tag
+        if action.kind == CREATE:  # all the dimension step needs of a written tag
+            live_ids.created(code_key(action.code), result["id"])
+        elif action.kind != ARCHIVE_DUPLICATE:
             if result.get("archived"):
                 live_ids.pop(code_key(action.code), None)
             else:
                 live_ids[code_key(action.code)] = result["id"]
-        if action.kind == CREATE:
-            created.add(result["id"])
         _record_tag_write(run, action, result)
         counts["gone" if action.kind == ARCHIVE and not action.source_row else action.kind] += 1
         done = sum(counts[k] for k in WRITE_KINDS)
         if done % PROGRESS_EVERY == 0:
-            log.info("Location %s: %d of %d tag writes done", location_id, done, len(todo))
+            log.info("Location %s: %d of %d tag writes done", location_id, done, total)
 
-    _note_creates(run, todo)
-    run_bounded(write, todo, pleo.concurrency, written)
-    if plan.actions:
+    _note_creates(run, plan.create_actions())
+    # the creates last, made one by one as the writes go: 100,000 create actions are never all held
+    run_bounded(write, chain(changes, plan.create_actions()), pleo.concurrency, written)
+    if total:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
-    return counts, live_ids, created
+    return counts, live_ids
 
 
 def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list:
@@ -110,10 +112,10 @@ def _writes_to_make(actions: list, hold_archives: bool, counts: Counter) -> list
     return todo
 
 
-def _note_creates(run: LocationRun, todo: list) -> None:
+def _note_creates(run: LocationRun, creates: Iterable[Any]) -> None:
     """Note the creates about to be sent: one whose answer is lost is found, and logged, by the next read."""
     if not run.run.dry_run:
-        creates = ((code_key(a.code), a.name) for a in todo if a.kind == CREATE)  # streamed: no list per create
+        creates = ((code_key(a.code), a.name) for a in creates)  # streamed: no list per create
         run.warehouse.pending.note(run.location_id, "tag", creates, run.run)
 
 
@@ -144,14 +146,15 @@ def load_dimensions(
     tag_ids: LiveIds | dict[str, str],
     config: MappingConfig,
     company_id: str | None,
-    created_ids: set[str],
+    created_ids: set[str] | None = None,
 ) -> Counter:
     """Create missing dimensions; write each dimension value that differs from what Pleo holds.
 
     Works through the live tags 100 at a time (one aggregation read, their
     details from the warehouse, their writes), so memory stays flat however
-    many tags a location has. Tags this run created (``created_ids``) hold no
-    values yet and are not read back. Each write gets a change-log row.
+    many tags a location has. Tags this run created (marked in ``tag_ids``, or
+    ``created_ids`` with a plain dict) hold no values yet and are not read back.
+    Each write gets a change-log row.
     """
     counts = Counter(dimensions_created=0, values_written=0)
     if not config.active_dimensions:
@@ -208,7 +211,7 @@ def _log_dimensions(location_id: str, counts: Counter) -> None:
 
 
 def _live_rows(
-    tags: pd.DataFrame, tag_ids: LiveIds | dict[str, str], created_ids: set[str]
+    tags: pd.DataFrame, tag_ids: LiveIds | dict[str, str], created_ids: set[str] | None
 ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
     """The live tags Pleo holds, as ``(code, GHL tag id, Pleo id)``: those Pleo had before this run, and those
     this run created (they hold no values yet). One pass; the Pleo ids row by row from the plan's ``LiveIds``."""
@@ -217,10 +220,13 @@ def _live_rows(
     if not len(tags):
         return existing, fresh
     codes = tags["code"]
-    pleo_ids = tag_ids.for_rows() if isinstance(tag_ids, LiveIds) else [tag_ids.get(code_key(c)) for c in codes]
-    for code, tag_id, archived, pleo_id in zip(codes, tags["tag_id"], tags["archived"], pleo_ids, strict=True):
+    if isinstance(tag_ids, LiveIds):
+        pleo_ids = tag_ids.for_rows()
+    else:
+        pleo_ids = [(p, p in (created_ids or ())) for p in (tag_ids.get(code_key(c)) for c in codes)]
+    for code, tag_id, archived, (pleo_id, new) in zip(codes, tags["tag_id"], tags["archived"], pleo_ids, strict=True):
         if pleo_id and not archived:
-            (fresh if pleo_id in created_ids else existing).append((code, tag_id, pleo_id))
+            (fresh if new else existing).append((code, tag_id, pleo_id))
     return existing, fresh
 
 

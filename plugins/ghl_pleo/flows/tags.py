@@ -33,6 +33,7 @@ from ghl_pleo.quality import (
 )
 from ghl_pleo.reconcile import ARCHIVE, ARCHIVE_DUPLICATE, CREATE, RENAME, UNARCHIVE
 from ghl_pleo.run_context import Hooks, LocationRun
+from ghl_pleo.tag_index import CodeIndex
 from ghl_pleo.transform import PreparedTags, prepare_tags, tag_summary
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def sync_location_tags(
     held = [str(k) for k in prepared.rejected["record_key"]]
     # GHL has answered for the location: now (never from the location list alone) its group may be created.
     group_id = location.get("group_id") or create_after_read(run, hooks.pleo, config, location)
-    tag_counts, live_ids, created_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold=gate)
+    tag_counts, live_ids = load_tags(run, hooks.pleo, group_id, tags, held, hold=gate)
     dim_counts = load_dimensions(
         run,
         hooks.pleo,
@@ -93,7 +94,6 @@ def sync_location_tags(
         live_ids,
         config,
         location.get("company_id"),
-        created_ids,
     )
     _count_writes(counts, tag_counts, dim_counts, alone, active=active, summary=summary)
     _raise_if_held(run, incomplete, gate.reason)
@@ -241,21 +241,24 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     """Fetch tag details for tags that are new or changed since they were last fetched (``full``: for every tag).
     Returns the ids asked for."""
     staging, location_id = run.warehouse.staging, run.location_id
-    wanted = dict(zip(tags["tag_id"], tags["fingerprint"], strict=True))
-    if not full:  # streamed from the warehouse: no second 100,000-entry dict of what is stored
-        staging.drop_unchanged_details(location_id, wanted)
-    if not wanted:
+    ids, fingerprints = tags["tag_id"].to_numpy(), tags["fingerprint"].to_numpy()
+    index = CodeIndex(ids, fold=str)  # tag id -> row: no 100,000-entry dict of ids and fingerprints
+    wanted = bytearray(b"\x01") * len(ids) if full else staging.details_to_fetch(location_id, index, fingerprints)
+    todo = [tag_id for tag_id, flag in zip(ids, wanted, strict=True) if flag]
+    if not todo:
         return 0
     returned = repeats = 0
-    for batch in ghl.iter_tag_details(location_id, list(wanted)):  # saved batch by batch: memory stays flat
-        repeats += staging.save_details(location_id, batch, wanted)
+    for batch in ghl.iter_tag_details(location_id, todo):  # saved batch by batch: memory stays flat
+        rows = index.find_many([d.get("_id") for d in batch])
+        batch_fingerprints = {ids[r]: fingerprints[r] for r in rows if r >= 0}
+        repeats += staging.save_details(location_id, batch, batch_fingerprints)
         returned += len(batch)
     if repeats:
         run.counts["detail_repeats"] = repeats
         run.event("duplicate_details", f"GHL sent {repeats} tag(s) twice in tag-details answers; one copy kept")
         log.warning("Location %s: %d repeated tag(s) in tag-details answers; one copy kept", location_id, repeats)
-    log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(wanted), returned)
-    return len(wanted)
+    log.info("Location %s: tag details for %d new or changed tags (%d returned)", location_id, len(todo), returned)
+    return len(todo)
 
 
 def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Counter, alone: bool, **extra: Any) -> None:

@@ -94,18 +94,25 @@ class StagingStore:
             ).all()
         return {r[0]: r[1] for r in rows}
 
-    def drop_unchanged_details(self, location_id: str, wanted: dict[str, int | str], chunk: int = 1000) -> None:
-        """Remove from ``wanted`` (tag id -> fingerprint) every tag whose stored details have that fingerprint
-        (compared as :func:`~ghl_pleo.tag_rules.fingerprint_text`: a SHA-1 stored whole by an earlier version matches
-        its 64-bit prefix). The stored fingerprints are streamed, never held all at once."""
+    def details_to_fetch(self, location_id: str, index: Any, fingerprints: Any, chunk: int = 1000) -> bytearray:
+        """Which tags' details to fetch: a flag per row of ``index`` (a :class:`~ghl_pleo.tag_index.CodeIndex` of
+        the tag ids), cleared where the stored details have the row's fingerprint (``fingerprints[row]``; compared
+        as :func:`~ghl_pleo.tag_rules.fingerprint_text`: a SHA-1 stored whole by an earlier version matches its
+        64-bit prefix). The stored fingerprints are streamed and looked up a chunk at a time: no dict of them."""
+        wanted = bytearray(b"\x01") * len(index)
         with self.db.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
                 text("SELECT tag_id, fingerprint FROM ghl_tag_details WHERE location_id = :l"), {"l": location_id}
             )
-            for tag_id, stored in result:
-                mine = wanted.get(tag_id)
-                if stored is not None and mine is not None and fingerprint_text(mine) == fingerprint_text(stored):
-                    del wanted[tag_id]
+            for rows in result.partitions(chunk):
+                for (_, stored), row in zip(rows, index.find_many([r[0] for r in rows]), strict=True):
+                    if (
+                        row >= 0
+                        and stored is not None
+                        and fingerprint_text(fingerprints[row]) == fingerprint_text(stored)
+                    ):
+                        wanted[row] = 0
+        return wanted
 
     def save_details(self, location_id: str, details: list[dict], fingerprints: dict[str, int | str]) -> int:
         """Store one details answer (the last copy of a tag sent twice wins); returns the repeats dropped."""
