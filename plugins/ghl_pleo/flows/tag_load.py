@@ -152,9 +152,8 @@ def load_dimensions(
 
     Works through the live tags 100 at a time (one aggregation read, their
     details from the warehouse, their writes), so memory stays flat however
-    many tags a location has. Tags this run created (marked in ``tag_ids``, or
-    ``created_ids`` with a plain dict) hold no values yet and are not read back.
-    Each write gets a change-log row.
+    many tags a location has. Tags this run created (marked in ``tag_ids``, or ``created_ids``
+    with a plain dict) hold no values yet and are not read back. Each write gets a change-log row.
     """
     counts = Counter(dimensions_created=0, values_written=0)
     if not config.active_dimensions:

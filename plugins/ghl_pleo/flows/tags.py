@@ -250,8 +250,7 @@ def refresh_details(run: LocationRun, ghl: GhlHook, tags: pd.DataFrame, full: bo
     returned = repeats = 0
     for batch in ghl.iter_tag_details(location_id, todo):  # saved batch by batch: memory stays flat
         rows = index.find_many([d.get("_id") for d in batch])
-        batch_fingerprints = {ids[r]: fingerprints[r] for r in rows if r >= 0}
-        repeats += staging.save_details(location_id, batch, batch_fingerprints)
+        repeats += staging.save_details(location_id, batch, {ids[r]: fingerprints[r] for r in rows if r >= 0})
         returned += len(batch)
     if repeats:
         run.counts["detail_repeats"] = repeats
@@ -265,23 +264,11 @@ def _count_writes(counts: dict[str, Any], tag_counts: Counter, dim_counts: Count
     """The write counts; the peak memory only for a location synced alone (in a batch task it is the batch's)."""
     if alone:
         counts["peak_rss_mb"] = memory.peak_rss_mb()
-    counts.update(
-        {
-            "created": tag_counts[CREATE],
-            "renamed": tag_counts[RENAME],
-            "archived": tag_counts[ARCHIVE],
-            "unarchived": tag_counts[UNARCHIVE],
-            "gone": tag_counts["gone"],
-            "duplicates_archived": tag_counts[ARCHIVE_DUPLICATE],
-            "unchanged": tag_counts["unchanged"],
-            "held": tag_counts["held"],
-            "archives_held": tag_counts["archives_held"],
-            "pleo_held": tag_counts["pleo_held"],
-            "confirmed_on_reread": tag_counts["confirmed_on_reread"],
-            **dict(dim_counts),
-            **extra,
-        }
-    )
+    named = {"created": CREATE, "renamed": RENAME, "archived": ARCHIVE, "unarchived": UNARCHIVE}
+    named["duplicates_archived"] = ARCHIVE_DUPLICATE
+    same = ("gone", "unchanged", "held", "archives_held", "pleo_held", "confirmed_on_reread")
+    counts.update({k: tag_counts[v] for k, v in named.items()}, **{k: tag_counts[k] for k in same})
+    counts.update(**dict(dim_counts), **extra)
 
 
 def _log_done(run: LocationRun) -> None:
