@@ -13,6 +13,7 @@ import math
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 import pandas as pd
 
@@ -43,11 +44,21 @@ class TagPlan:
     unchanged: int = 0  # desired tags Pleo already matches (or deleted ones Pleo never had)
     held: int = 0  # Pleo tags left alone because their source row was rejected
     live: LiveIds | None = None  # code key -> the Pleo id of its live keeper (held codes left out)
+    gone_from: int = 0  # changes from here archive tags gone from the source (sent after the creates)
 
     @property
     def actions(self) -> list[TagAction]:
-        """Every write, the creates last (made here: for a small plan, or a test)."""
-        return [*self.changes, *self.create_actions()]
+        """Every write in the order it is sent (made here: for a small plan, or a test)."""
+        return list(self.in_order(*self.parts()))
+
+    def parts(self) -> tuple[list[TagAction], list[TagAction]]:
+        """The changes to the desired records' tags, and the archives of tags gone from the source."""
+        return self.changes[: self.gone_from], self.changes[self.gone_from :]
+
+    def in_order(self, changes: Iterable[TagAction], gone: Iterable[TagAction]) -> Iterator[TagAction]:
+        """The order writes are sent in: the desired records' changes, their creates, then the archives of tags gone
+        from the source. A write Pleo keeps refusing stops only those queued after it, so the clean-up comes last."""
+        return chain(changes, self.create_actions(), gone)
 
     def create_actions(self) -> Iterator[TagAction]:
         """The creates, one action at a time (100,000 of them are never all held)."""
@@ -79,7 +90,10 @@ def created_key(value) -> tuple:
     if value == math.inf:
         return (2, 0.0, "")
     if isinstance(value, int | float):
-        return (1, float(value), "")
+        try:
+            return (1, float(value), "")
+        except OverflowError:  # an integer past float's range: unreadable as a time
+            return (2, 0.0, str(value))
     stamp = created_stamp(value)
     return (1, stamp, "") if stamp is not None else (2, 0.0, str(value))
 
@@ -99,15 +113,6 @@ class Desired:
         self.codes, self.names = desired["code"].to_numpy(), desired["name"].to_numpy()
         self.flags = desired["archived"].to_numpy()
         self.index = CodeIndex(self.codes)
-
-    def share(self, code, name) -> tuple:
-        """A Pleo tag's ``(code, name)``, each the desired record's own string object when equal to it: 100,000
-        Pleo tags that match their source hold no second copy of their codes and names."""
-        i = self.index.find(code)
-        if i == NONE:
-            return code, name
-        mine = self.codes[i]
-        return mine if mine == code else code, self.names[i] if self.names[i] == name else name
 
     def listing(self) -> PleoListing:
         """An empty Pleo listing matched against these rows (pages are added as they are read)."""
@@ -129,6 +134,7 @@ def plan_tags(
     listing = current if isinstance(current, PleoListing) else PleoListing.of(rows.index, rows.names, current)
     plan = TagPlan(rows=rows, live=LiveIds(rows.index))
     _plan_desired(plan, rows, listing)
+    plan.gone_from = len(plan.changes)
     _plan_gone(plan, listing, {code_key(c) for c in held_codes})
     return plan
 

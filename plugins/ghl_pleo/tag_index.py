@@ -35,7 +35,10 @@ def created_number(value) -> float:
     if value is None or value == "":
         return -math.inf
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer past float's range
+            return math.inf
     ts = utc_datetime(value)
     return math.inf if ts is None else ts.timestamp()
 
@@ -126,6 +129,7 @@ class PleoListing:
         self.names: list = []
         self.archived = bytearray()
         self.created = array("d")
+        self._odd_created: dict[int, object] = {}  # position -> a createdAt that is not a time, as sent
         self.rows = array("q")
         self.repeats = 0
         self._dropped: set[int] = set()
@@ -154,7 +158,10 @@ class PleoListing:
             self.codes.append(code)
             self.names.append(name)
             self.archived.append(1 if t.get("archived") else 0)
-            self.created.append(created_number(t.get("createdAt")))
+            created = created_number(t.get("createdAt"))
+            if created == math.inf:  # unreadable: kept as sent, so copies that all are still sort by it (rare)
+                self._odd_created[len(self.created)] = t.get("createdAt")
+            self.created.append(created)
             self.rows.append(r)
 
     def finish(self) -> None:
@@ -207,7 +214,7 @@ class PleoListing:
             "code": self.codes[i],
             "name": self.names[i],
             "archived": bool(self.archived[i]),
-            "createdAt": self.created[i],
+            "createdAt": self._odd_created.get(i, self.created[i]),
         }
 
 

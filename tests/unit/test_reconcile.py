@@ -133,16 +133,6 @@ def test_the_same_pleo_tag_listed_twice_is_one_tag_never_a_copy_to_archive():
     assert kinds(plan) == [("archive", "gone", "2")]  # once, and the kept tag "1" is left alone
 
 
-def test_a_pleo_tag_matching_its_source_shares_the_source_s_code_and_name_strings():
-    """100,000 Pleo tags that match their source hold no second copy of their codes and names."""
-    rows = Desired(desired(("abc", "Black Friday", False), ("def", "Old", False)))
-    code, name = rows.share("".join(["a", "bc"]), "".join(["Black ", "Friday"]))  # equal, but other objects
-    assert code is rows.codes[0] and name is rows.names[0]
-    code, name = rows.share("DEF", "New")  # the same code key, spelled otherwise, renamed: Pleo's own strings
-    assert (code, name) == ("DEF", "New") and code is not rows.codes[1]
-    assert rows.share("zzz", "Gone") == ("zzz", "Gone") and rows.share(None, None) == (None, None)
-
-
 def test_the_plan_is_the_same_from_the_frame_or_from_its_rows():
     frame = desired(("a", "A", False), ("b", "B2", False), ("c", "C", True))
     current = [pleo("1", "a", "A"), pleo("2", "B", "B"), pleo("3", "c", "C"), pleo("4", "gone", "G")]
@@ -186,3 +176,25 @@ def test_the_oldest_copy_is_kept_by_time_whatever_its_offset():
     assert kinds(plan) == [("archive_duplicate", "a", "1"), ("archive_duplicate", "a", "3")]
     plan = plan_tags(desired(("a", "X", False)), [*current, pleo("4", "a", "X", created=None)])
     assert plan.live.get("a") == "4"
+
+
+def test_writes_go_desired_changes_first_then_creates_then_archives_of_tags_gone():
+    """A Pleo write refused again and again stops only what is queued after it: the clean-up of tags gone from the
+    source comes last, so it never holds back the new tags."""
+    current = [pleo("1", "gone", "G"), pleo("2", "a", "Old"), pleo("3", "b", "B"), pleo("4", "B", "B copy")]
+    plan = plan_tags(desired(("new", "N", False), ("a", "A", False), ("b", "B", False)), current)
+    assert [(a.kind, a.pleo_id) for a in plan.actions] == [
+        ("rename", "2"),
+        ("archive_duplicate", "4"),
+        ("create", None),
+        ("archive", "1"),
+    ]
+
+
+def test_copies_whose_created_at_is_not_a_time_are_still_ordered_by_it():
+    """Unreadable createdAt text sorts after every time, and among copies by the text itself, as it always did;
+    an integer too large for a float is unreadable too, never an error."""
+    current = [pleo("1", "a", "X", created="zzz"), pleo("2", "a", "X", created="aaa")]
+    assert plan_tags(desired(("a", "X", False)), current).live.get("a") == "2"
+    current = [pleo("1", "a", "X", created=10**400), pleo("2", "a", "X", created="2026-01-01T00:00:00Z")]
+    assert plan_tags(desired(("a", "X", False)), current).live.get("a") == "2"

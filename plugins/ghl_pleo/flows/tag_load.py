@@ -10,7 +10,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import closing, nullcontext
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
 
 import pandas as pd
@@ -68,8 +68,8 @@ def load_tags(
     counts.update(held=0, archives_held=0, unchanged=plan.unchanged, pleo_held=plan.held)
     counts["confirmed_on_reread"] = confirmed
     live_ids = plan.live  # code key -> Pleo id of its live tag, for the dimension step (a pointer per tag)
-    changes = _writes_to_make(plan.changes, hold_archives, counts)
-    total = len(changes) + len(plan.creates)
+    changes, gone = (_writes_to_make(part, hold_archives, counts) for part in plan.parts())
+    total = len(changes) + len(plan.creates) + len(gone)
 
     def write(action: Any) -> dict:
         if action.kind == CREATE:
@@ -79,13 +79,14 @@ def load_tags(
         )
 
     def written(action: Any, result: dict) -> None:
+        key = code_key(str(action.code or ""))  # a Pleo tag without a code (archived as gone) too
         if action.kind == CREATE:  # all the dimension step needs of a written tag
-            live_ids.created(code_key(action.code), result["id"])
+            live_ids.created(key, result["id"])
         elif action.kind != ARCHIVE_DUPLICATE:
             if result.get("archived"):
-                live_ids.pop(code_key(action.code), None)
+                live_ids.pop(key, None)
             else:
-                live_ids[code_key(action.code)] = result["id"]
+                live_ids[key] = result["id"]
         _record_tag_write(run, action, result)
         counts["gone" if action.kind == ARCHIVE and not action.source_row else action.kind] += 1
         done = sum(counts[k] for k in WRITE_KINDS)
@@ -93,8 +94,8 @@ def load_tags(
             log.info("Location %s: %d of %d tag writes done", location_id, done, total)
 
     _note_creates(run, plan.create_actions())
-    # the creates last, made one by one as the writes go: 100,000 create actions are never all held
-    run_bounded(write, chain(changes, plan.create_actions()), pleo.concurrency, written)
+    # the creates made one by one as the writes go: 100,000 create actions are never all held
+    run_bounded(write, plan.in_order(changes, gone), pleo.concurrency, written)
     if total:
         log.info("Location %s: tag writes %s", location_id, {k: v for k, v in counts.items() if v})
     return counts, live_ids
