@@ -65,7 +65,7 @@ def _hwm_mb(pid: int) -> float | None:
 class StackMeter:
     """CPU of named process trees (``roots``: component -> pid) per phase, and each task process's peak RSS."""
 
-    def __init__(self, roots: dict[str, int], interval: float = 0.5) -> None:
+    def __init__(self, roots: dict[str, int], interval: float = 0.2) -> None:
         self.roots = roots
         self.interval = interval
         self.task_peaks: dict[str, float] = {}  # TI id -> MB
