@@ -106,6 +106,5 @@ def test_bench_smoke_at_agency_size_setup_counts_what_each_run_cost_airflow(tmp_
         # that ends between two samples, but what it did see is a whole Airflow task process, not a stray one.
         assert p["peak_rss_mb"] > 50, (name, p["peak_rss_mb"])
         assert all(mb > 50 for mb in p["task_peak_rss_mb"].values()), (name, p["task_peak_rss_mb"])
-        assert p["tis_sampled_for_rss"] <= p["task_instances"], name
     assert phases["no_change"]["pleo_writes"] == 0 and phases["no_change"]["detail_calls"] == 0
     assert phases["one_percent"]["changed_tags"] == 2 and phases["one_percent"]["tag_writes"] == 2
